@@ -1,0 +1,1 @@
+"""Ways in and out of the hub: transports (memory, AMQP), files, HTTP."""

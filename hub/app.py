@@ -1,0 +1,87 @@
+"""Assembles the hub from its settings: stores, catalogues and stages.
+
+Built once per process, after the settings are validated; nothing here runs at
+import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.checker import Checked, Checker
+from hub.envelope import Delivery
+from hub.kinds import KindCatalogue
+from hub.parties import PartyRegistry
+from hub.regions import RegionTable
+from hub.router import Router
+from hub.settings import Settings
+from hub.store.audit import AuditLog
+from hub.store.db import Database
+from hub.store.deadletters import DeadLetterStore
+from hub.store.idempotency import ProcessedIds
+from hub.topology import Topology
+from hub.translator import Translator
+
+log = logging.getLogger("zorghub")
+
+Handler = Callable[[Checked], list[Delivery]]
+
+
+@dataclass
+class HubApp:
+    settings: Settings
+    db: Database
+    parties: PartyRegistry
+    kinds: KindCatalogue
+    regions: RegionTable
+    topology: Topology
+    audit: AuditLog
+    processed: ProcessedIds
+    dead_letters: DeadLetterStore
+    checker: Checker
+    router: Router
+    translator: Translator
+    handlers: dict[str, Handler] = field(default_factory=dict)
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, settings: Settings, *, db: Database | None = None, mappings: Any = None,
+              extra_kinds: tuple[Any, ...] = ()) -> HubApp:
+        settings.home_path.mkdir(parents=True, exist_ok=True)
+        key = settings.key_bytes()
+        database = db or Database(settings.effective_store_url)
+        parties = PartyRegistry.load(settings.parties_path)
+        kinds = KindCatalogue.load(settings.kinds_path, *extra_kinds)
+        regions = RegionTable.load(settings.regions_path)
+        topology = Topology(settings.prefix, settings.shards, settings.retry_delays_ms)
+        if mappings is None:
+            mappings = _load_mappings()
+        return cls(
+            settings=settings,
+            db=database,
+            parties=parties,
+            kinds=kinds,
+            regions=regions,
+            topology=topology,
+            audit=AuditLog(database, key),
+            processed=ProcessedIds(database),
+            dead_letters=DeadLetterStore(database),
+            checker=Checker(kinds, parties, key=key, schema_dir=settings.schema_dir,
+                            max_payload_bytes=settings.max_payload_bytes),
+            router=Router(parties, regions),
+            translator=Translator(mappings),
+        )
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _load_mappings() -> Any:
+    try:
+        from hub.mapping import MappingRegistry
+    except ImportError:  # the mapping registry is optional for the core
+        return None
+    return MappingRegistry.from_entry_points()

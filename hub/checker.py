@@ -1,0 +1,106 @@
+"""Stage 1, the validator: is this message one the hub will carry?
+
+Each failure names its reason precisely, and never quotes a BSN back.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsonschema
+from lxml import etree
+
+from hub import bsn as bsnlib
+from hub.document import Document
+from hub.envelope import Envelope
+from hub.errors import BadContentType, ConfigError, Forbidden, InvalidBSN, SchemaViolation, TooLarge
+from hub.kinds import Kind, KindCatalogue
+from hub.parties import PartyRegistry
+from hub.schemas import load_json_schema
+
+
+@dataclass(frozen=True)
+class Checked:
+    envelope: Envelope
+    kind: Kind
+    document: Document
+
+
+class Checker:
+    def __init__(
+        self,
+        kinds: KindCatalogue,
+        parties: PartyRegistry,
+        *,
+        key: bytes,
+        schema_dir: str,
+        max_payload_bytes: int,
+    ) -> None:
+        self.kinds = kinds
+        self.parties = parties
+        self.key = key
+        self.schema_dir = Path(schema_dir) if schema_dir else None
+        self.max_payload_bytes = max_payload_bytes
+
+    def check(self, env: Envelope) -> Checked:
+        if len(env.payload) > self.max_payload_bytes:
+            raise TooLarge(f"payload is {len(env.payload)} bytes; the limit is {self.max_payload_bytes}")
+        kind = self.kinds.get(env.kind)
+        sender = self.parties.get(env.sender)
+        if not kind.sender_allowed(sender.roles):
+            raise Forbidden(f"party {sender.name!r} may not send {kind.name!r}", rule="SENDER_ROLE")
+        base = env.content_type.split(";")[0].strip().lower()
+        if base not in kind.content_types:
+            raise BadContentType(
+                f"content type {env.content_type!r} is not accepted for {kind.name!r}; "
+                f"use {' or '.join(kind.content_types)}"
+            )
+        doc = Document.parse(base, env.payload)
+        if kind.schema:
+            self._check_json_schema(kind, doc)
+        if kind.xsd:
+            self._check_xsd(kind, doc)
+        client_key = None
+        if kind.bsn:
+            value = doc.get(kind.bsn)
+            if value is not None:
+                if not bsnlib.is_valid(value):
+                    raise InvalidBSN(f"the client's BSN at {kind.bsn} fails the elfproef")
+                client_key = bsnlib.pseudonym(value, self.key)
+        return Checked(env.evolve(client_key=client_key), kind, doc)
+
+    def _check_json_schema(self, kind: Kind, doc: Document) -> None:
+        validator = _json_validator(kind.schema)
+        err = jsonschema.exceptions.best_match(validator.iter_errors(doc.json))
+        if err is not None:
+            where = "/" + "/".join(str(p) for p in err.absolute_path)
+            message = bsnlib.redact(err.message)
+            raise SchemaViolation(f"{kind.name}: {where}: {message}", rule=f"SCHEMA:{err.validator}")
+
+    def _check_xsd(self, kind: Kind, doc: Document) -> None:
+        if self.schema_dir is None:
+            raise ConfigError(f"kind {kind.name!r} needs an XSD but no schema_dir is configured")
+        schema = _xsd(str(self.schema_dir / kind.xsd))
+        assert doc.xml is not None
+        if not schema.validate(doc.xml):
+            first = schema.error_log[0]
+            raise SchemaViolation(
+                f"{kind.name}: XSD line {first.line}: {bsnlib.redact(first.message)}", rule="XSD"
+            )
+
+
+@functools.cache
+def _json_validator(name: str) -> jsonschema.protocols.Validator:
+    schema = load_json_schema(name)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+@functools.cache
+def _xsd(path: str) -> etree.XMLSchema:
+    try:
+        return etree.XMLSchema(etree.parse(path))
+    except (OSError, etree.XMLSchemaParseError) as exc:
+        raise ConfigError(f"cannot load XSD {path}: {exc}") from exc

@@ -1,0 +1,208 @@
+"""The ``zorghub`` command. Every error exits non-zero with a one-line reason."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from hub.errors import ConfigError, HubError
+from hub.settings import Settings
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+# Command groups that live in their own modules; each exposes register(subparsers).
+PLUGINS = ("hub.cli_mappings", "hub.cli_network", "hub.cli_audit", "hub.cli_flows")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.load(config_file=getattr(args, "config", None))
+    if getattr(args, "broker", None):
+        settings = settings.replace(broker_url=args.broker)
+    if getattr(args, "store", None):
+        settings = settings.replace(store_url=args.store)
+    return settings
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.demo import DEMOS, run_demo
+
+    seeds = [args.seed] if args.seed is not None else sorted(DEMOS)
+    return run_demo(settings, seeds)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.runner import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    return serve(settings, args.workers or settings.workers)
+
+
+def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.base import open_transport
+    from hub.client import HubClient
+    from hub.parties import PartyRegistry
+    from hub.topology import Topology
+
+    path = Path(args.file)
+    try:
+        body = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    parties = PartyRegistry.load(settings.parties_path)
+    parties.get(args.as_party)
+    content_type = args.content_type or ("application/xml" if path.suffix == ".xml" else "application/json")
+    url = settings.broker_url
+    if url.startswith("amqp") and args.password:
+        from hub.demo import _with_credentials
+
+        url = _with_credentials(url, args.as_party, args.password)
+    transport = open_transport(url)
+    try:
+        topology = Topology(settings.prefix, settings.shards, settings.retry_delays_ms)
+        if url.startswith("memory://"):
+            print("note: memory:// lives in this process only; use --broker amqp://... to reach a running hub",
+                  file=sys.stderr)
+        message_id = HubClient(transport, topology, args.as_party).send(
+            args.kind, body, content_type=content_type, client_key=args.client_key or "")
+    finally:
+        transport.close()
+    print(message_id)
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.store.audit import AuditLog
+    from hub.store.db import Database
+
+    log = AuditLog(Database(settings.effective_store_url), settings.key_bytes())
+    result = log.verify(args.start, args.end)
+    if result.ok:
+        print(f"ok: {result.checked} records verified in {result.seconds:.2f}s "
+              f"({result.rate:,.0f} records/s)")
+        return 0
+    print(f"BROKEN at record {result.first_bad_seq}: {result.problem}", file=sys.stderr)
+    return 1
+
+
+def cmd_dlq_list(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.store.db import Database
+    from hub.store.deadletters import DeadLetterStore
+
+    entries = DeadLetterStore(Database(settings.effective_store_url)).list(args.all)
+    for e in entries:
+        state = f" requeued {e.requeued_at}" if e.requeued_at else ""
+        print(f"{e.ts}  {e.message_id}  {e.sender or '-':14s} {e.kind or '-':18s} {e.error_class}/{e.rule}: "
+              f"{e.reason}{state}")
+    print(f"{len(entries)} dead letter(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_dlq_requeue(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.requeue import requeue
+
+    count = requeue(settings, args.message_ids, all_entries=args.all)
+    print(f"requeued {count} message(s)")
+    return 0
+
+
+def cmd_parties_list(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.parties import PartyRegistry
+
+    for p in PartyRegistry.load(settings.parties_path):
+        print(f"{p.name:16s} {p.id_type:7s} {'(BSN)' if p.id_type == 'BSN' else p.id:22s} "
+              f"{','.join(p.roles):18s} accepts {','.join(p.accepts)}")
+    return 0
+
+
+def cmd_parties_sync(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.management import Management
+    from hub.demo import _vhost
+    from hub.parties import PartyRegistry
+    from hub.topology import Topology
+
+    parties = PartyRegistry.load(settings.parties_path)
+    mgmt = Management(settings.management_url, settings.management_user, settings.management_password)
+    topology = Topology(settings.prefix, settings.shards, settings.retry_delays_ms)
+    done = mgmt.sync_parties(_vhost(settings.broker_url), parties, topology)
+    print(f"synced {len(done)} parties: {', '.join(done)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zorghub", description="Message hub for Dutch care-data exchange")
+    parser.add_argument("--config", help="TOML settings file (default: $ZORGHUB_CONFIG)")
+    parser.add_argument("--broker", help="broker URL: memory:// (default) or amqp://user:pass@host:5672/vhost")
+    parser.add_argument("--store", help="store URL: sqlite:///path (default) or postgresql://host/db")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="run the walk-through(s) on the configured broker")
+    p.add_argument("--seed", type=int, choices=range(0, 5), help="one seed (0-4); default: all")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve", help="run the hub workers")
+    p.add_argument("--workers", type=int, help="worker processes (default: settings.workers)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("send", help="publish a file to the hub as a party")
+    p.add_argument("file")
+    p.add_argument("--as", dest="as_party", required=True, help="the sending party's name")
+    p.add_argument("--kind", required=True, help="message kind, e.g. indicatiebesluit")
+    p.add_argument("--content-type")
+    p.add_argument("--client-key", help="opaque per-client ordering key (never a BSN)")
+    p.add_argument("--password", help="the party's broker password (amqp only)")
+    p.set_defaults(func=cmd_send)
+
+    audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit_cmd", required=True)
+    p = audit.add_parser("verify", help="verify the hash chain")
+    p.add_argument("--from", dest="start", type=int, default=1)
+    p.add_argument("--to", dest="end", type=int)
+    p.set_defaults(func=cmd_audit_verify)
+
+    dlq = sub.add_parser("dlq", help="the dead letter channel").add_subparsers(dest="dlq_cmd", required=True)
+    p = dlq.add_parser("list", help="list dead letters")
+    p.add_argument("--all", action="store_true", help="include requeued ones")
+    p.set_defaults(func=cmd_dlq_list)
+    p = dlq.add_parser("requeue", help="send dead letters through the hub again")
+    p.add_argument("message_ids", nargs="*")
+    p.add_argument("--all", action="store_true")
+    p.set_defaults(func=cmd_dlq_requeue)
+
+    parties = sub.add_parser("parties", help="the party registry").add_subparsers(dest="parties_cmd",
+                                                                                  required=True)
+    parties.add_parser("list", help="list parties").set_defaults(func=cmd_parties_list)
+    parties.add_parser("sync", help="provision parties in RabbitMQ").set_defaults(func=cmd_parties_sync)
+
+    for name in PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = _settings(args)
+        return int(args.func(args, settings))
+    except HubError as exc:
+        print(f"zorghub: {exc.reason}", file=sys.stderr)
+        return 2 if exc.action == "fatal" else 1
+    except KeyboardInterrupt:
+        print("zorghub: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

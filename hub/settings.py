@@ -1,0 +1,149 @@
+"""One typed settings object, read from a TOML file and the environment.
+
+Nothing reads the environment at import time: ``Settings.load`` is called once
+at start-up, validated against ``schemas/settings.schema.json``, and passed down.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from hub.errors import ConfigError
+
+_PACKAGE_DATA = resources.files("hub") / "data"
+
+
+def _default_schema_dir() -> str:
+    """The shared standards folder, when the project sits beside it."""
+    candidate = Path(__file__).resolve().parent.parent.parent / "shared" / "standards"
+    return str(candidate) if candidate.is_dir() else ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: str = ".zorghub"
+    broker_url: str = "memory://"
+    store_url: str = ""
+    schema_dir: str = ""
+    parties_file: str = ""
+    kinds_file: str = ""
+    regions_file: str = ""
+    prefix: str = "zorghub"
+    prefetch: int = 500
+    batch_size: int = 250
+    shards: int = 8
+    workers: int = 1
+    max_payload_bytes: int = 1_048_576
+    retry_delays_ms: tuple[int, ...] = (1000, 10000, 60000)
+    management_url: str = "http://127.0.0.1:15672"
+    management_user: str = "guest"
+    management_password: str = "guest"
+    pseudonym_key: str = ""
+
+    # ----- derived ---------------------------------------------------------------
+    @property
+    def home_path(self) -> Path:
+        return Path(self.home)
+
+    @property
+    def effective_store_url(self) -> str:
+        return self.store_url or f"sqlite:///{self.home_path / 'hub.sqlite3'}"
+
+    def data_file(self, configured: str, default_name: str) -> Path:
+        if configured:
+            return Path(configured)
+        return Path(str(_PACKAGE_DATA / default_name))
+
+    @property
+    def parties_path(self) -> Path:
+        return self.data_file(self.parties_file, "parties.toml")
+
+    @property
+    def kinds_path(self) -> Path:
+        return self.data_file(self.kinds_file, "kinds.toml")
+
+    @property
+    def regions_path(self) -> Path:
+        return self.data_file(self.regions_file, "regions.csv")
+
+    def key_bytes(self) -> bytes:
+        """The hub's secret: keys the client pseudonym and the audit chain.
+
+        Generated once into the data directory when not configured, so the
+        embedded default is stable across runs.
+        """
+        if self.pseudonym_key:
+            return self.pseudonym_key.encode()
+        path = self.home_path / "hub.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(os.urandom(32).hex())
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
+
+    def replace(self, **changes: Any) -> Settings:
+        return validate(dataclasses.replace(self, **changes))
+
+    # ----- loading ---------------------------------------------------------------
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, config_file: str | None = None) -> Settings:
+        """Defaults, then the TOML file (``ZORGHUB_CONFIG``), then ``ZORGHUB_*`` variables."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        path = config_file or env.get("ZORGHUB_CONFIG")
+        if path:
+            try:
+                with open(path, "rb") as fh:
+                    values.update(tomllib.load(fh))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for name, f in fields.items():
+            raw = env.get(f"ZORGHUB_{name.upper()}")
+            if raw is None and name == "home":
+                raw = env.get("ZORGHUB_HOME")
+            if raw is not None:
+                values[name] = _coerce(raw, f.default)
+        if "schema_dir" not in values:
+            values["schema_dir"] = _default_schema_dir()
+        unknown = set(values) - set(fields)
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        if "retry_delays_ms" in values:
+            values["retry_delays_ms"] = tuple(values["retry_delays_ms"])
+        return validate(cls(**values))
+
+
+def _coerce(raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        return raw.lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            return raw  # the schema reports it
+    if isinstance(default, tuple):
+        return [int(x) if x.strip().isdigit() else x for x in raw.split(",") if x.strip()]
+    return raw
+
+
+def validate(settings: Settings) -> Settings:
+    schema = json.loads((resources.files("hub") / "data" / "settings.schema.json").read_text())
+    data = dataclasses.asdict(settings)
+    data["retry_delays_ms"] = list(settings.retry_delays_ms)
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: e.path)
+    if errors:
+        first = errors[0]
+        where = ".".join(str(p) for p in first.path) or "settings"
+        raise ConfigError(f"invalid setting {where}: {first.message}")
+    return settings

@@ -1,0 +1,1 @@
+"""The hub's own storage: the message store (audit), idempotency, dead letters, registers."""

@@ -1,0 +1,249 @@
+"""The message store: an append-only, hash-chained audit log (NEN 7513 shaped).
+
+Every record links to the one before it through a keyed hash (HMAC-SHA256 over
+the previous hash and the record's canonical form), so an edited, deleted,
+inserted or reordered row breaks the chain at a place ``verify`` names. Raw
+payloads are kept beside the chain, addressed by their SHA-256, so they can be
+pruned later without breaking it. Appends are group-committed: one transaction
+per batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import socket
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from hub.store.db import Database
+
+GENESIS = "0" * 64
+
+DDL = """
+CREATE TABLE IF NOT EXISTS audit (
+    seq BIGINT PRIMARY KEY,
+    ts TEXT NOT NULL,
+    action TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    actor_role TEXT NOT NULL DEFAULT '',
+    on_behalf_of TEXT NOT NULL DEFAULT '',
+    recipient TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL DEFAULT '',
+    message_id TEXT NOT NULL DEFAULT '',
+    correlation_id TEXT NOT NULL DEFAULT '',
+    client TEXT NOT NULL DEFAULT '',
+    record_type TEXT NOT NULL DEFAULT '',
+    record_id TEXT NOT NULL DEFAULT '',
+    mapping TEXT NOT NULL DEFAULT '',
+    mapping_version TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',
+    payload_sha256 TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT '',
+    trace_id TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT '',
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_message ON audit (message_id);
+CREATE INDEX IF NOT EXISTS audit_client ON audit (client);
+CREATE TABLE IF NOT EXISTS payloads (
+    sha256 TEXT PRIMARY KEY,
+    content_type TEXT NOT NULL,
+    body BLOB,
+    stored_at TEXT NOT NULL,
+    pruned_at TEXT
+)
+"""
+
+_HASHED = (
+    "seq", "ts", "action", "outcome", "actor", "actor_role", "on_behalf_of", "recipient", "kind",
+    "message_id", "correlation_id", "client", "record_type", "record_id", "mapping", "mapping_version",
+    "reason", "payload_sha256", "source", "trace_id", "detail",
+)
+COLUMNS = (*_HASHED, "prev_hash", "hash")
+NODE = socket.gethostname()
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One event: what happened (action, outcome), who (actor), to what (client, record), from where."""
+
+    action: str
+    actor: str
+    outcome: str = "success"
+    actor_role: str = ""
+    on_behalf_of: str = ""
+    recipient: str = ""
+    kind: str = ""
+    message_id: str = ""
+    correlation_id: str = ""
+    client: str = ""
+    record_type: str = ""
+    record_id: str = ""
+    mapping: str = ""
+    mapping_version: str = ""
+    reason: str = ""
+    payload_sha256: str = ""
+    source: str = ""
+    trace_id: str = ""
+    detail: str = ""
+    ts: str = ""
+    seq: int = 0
+    prev_hash: str = ""
+    hash: str = ""
+    payload: bytes | None = field(default=None, compare=False, repr=False)
+    content_type: str = field(default="", compare=False)
+
+    def detail_json(self) -> dict[str, Any]:
+        return orjson.loads(self.detail) if self.detail else {}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def record_hash(key: bytes, prev_hash: str, values: Sequence[Any]) -> str:
+    canonical = orjson.dumps([prev_hash, *values])
+    return hmac.new(key, canonical, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    problem: str = ""
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.checked / self.seconds if self.seconds > 0 else float("inf")
+
+
+class AuditLog:
+    LOCK = "zorghub.audit"
+
+    def __init__(self, db: Database, key: bytes, source: str = "") -> None:
+        self.db = db
+        self.key = key
+        self.source = source or f"{NODE}"
+        db.script(DDL)
+
+    # ----- writing ---------------------------------------------------------------
+    def append(self, records: Iterable[AuditRecord]) -> list[AuditRecord]:
+        """Append records in one transaction (the group commit)."""
+        with self.db.transaction(lock=self.LOCK):
+            return self.append_in_tx(records)
+
+    def append_in_tx(self, records: Iterable[AuditRecord]) -> list[AuditRecord]:
+        """Append inside the caller's transaction, so other writes commit with it."""
+        tail = self.db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        seq, prev = (int(tail[0][0]), str(tail[0][1])) if tail else (0, GENESIS)
+        rows: list[tuple[Any, ...]] = []
+        payload_rows: list[tuple[Any, ...]] = []
+        done: list[AuditRecord] = []
+        ts_default = now_iso()
+        for rec in records:
+            seq += 1
+            if rec.payload is not None:
+                digest = rec.payload_sha256 or sha256(rec.payload)
+                payload_rows.append((digest, rec.content_type or "application/octet-stream", rec.payload,
+                                     ts_default))
+                rec = dataclasses.replace(rec, payload_sha256=digest)
+            rec = dataclasses.replace(rec, seq=seq, ts=rec.ts or ts_default, source=rec.source or self.source)
+            values = [getattr(rec, name) for name in _HASHED]
+            digest = record_hash(self.key, prev, values)
+            rows.append((*values, prev, digest))
+            done.append(dataclasses.replace(rec, prev_hash=prev, hash=digest, payload=None))
+            prev = digest
+        self.db.executemany(
+            f"INSERT OR IGNORE INTO payloads (sha256, content_type, body, stored_at) VALUES (?, ?, ?, ?)",
+            payload_rows,
+        )
+        placeholders = ", ".join("?" for _ in COLUMNS)
+        self.db.executemany(f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({placeholders})", rows)
+        return done
+
+    # ----- reading ---------------------------------------------------------------
+    def records(self, where: str = "", params: Sequence[Any] = (), *, order: str = "seq") -> list[AuditRecord]:
+        sql = f"SELECT {', '.join(COLUMNS)} FROM audit"
+        if where:
+            sql += f" WHERE {where}"
+        sql += f" ORDER BY {order}"
+        return [AuditRecord(**dict(zip(COLUMNS, row, strict=True))) for row in self.db.execute(sql, params)]
+
+    def for_message(self, message_id: str) -> list[AuditRecord]:
+        return self.records("message_id = ?", (message_id,))
+
+    def payload(self, digest: str) -> bytes | None:
+        rows = self.db.execute("SELECT body FROM payloads WHERE sha256 = ?", (digest,))
+        if not rows or rows[0][0] is None:
+            return None
+        return bytes(rows[0][0])
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM audit")[0][0])
+
+    def head(self) -> tuple[int, str]:
+        tail = self.db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        return (int(tail[0][0]), str(tail[0][1])) if tail else (0, GENESIS)
+
+    # ----- verifying -------------------------------------------------------------
+    def iter_rows(self, start: int = 1, end: int | None = None, chunk: int = 20000) -> Iterator[tuple[Any, ...]]:
+        cols = ", ".join(COLUMNS)
+        low = start
+        while True:
+            high = low + chunk - 1 if end is None else min(low + chunk - 1, end)
+            rows = self.db.execute(f"SELECT {cols} FROM audit WHERE seq >= ? AND seq <= ? ORDER BY seq",
+                                   (low, high))
+            yield from rows
+            if end is not None and high >= end:
+                return
+            if not rows:
+                # a gap of a whole chunk is still a gap: look past it before stopping
+                more = self.db.execute("SELECT MIN(seq) FROM audit WHERE seq > ?", (high,))
+                if more[0][0] is None:
+                    return
+            low = high + 1
+
+    def verify(self, start: int = 1, end: int | None = None) -> VerifyResult:
+        """Walk the chain; name the first record that is out of place or altered."""
+        began = time.perf_counter()
+        expected_seq = start
+        prev: str | None = None
+        if start > 1:
+            before = self.db.execute("SELECT hash FROM audit WHERE seq = ?", (start - 1,))
+            prev = str(before[0][0]) if before else None
+        else:
+            prev = GENESIS
+        checked = 0
+        n_hashed = len(_HASHED)
+        for row in self.iter_rows(start, end):
+            seq = int(row[0])
+            problem = ""
+            if seq != expected_seq:
+                problem = (f"record {expected_seq} is missing (deleted?)" if seq > expected_seq
+                           else f"record {seq} is out of order")
+                bad = expected_seq if seq > expected_seq else seq
+            elif prev is not None and row[n_hashed] != prev:
+                problem, bad = f"record {seq} does not link to record {seq - 1} (inserted or reordered)", seq
+            elif record_hash(self.key, row[n_hashed], row[:n_hashed]) != row[n_hashed + 1]:
+                problem, bad = f"record {seq} was altered: its hash does not match its content", seq
+            if problem:
+                return VerifyResult(False, checked, bad, problem, time.perf_counter() - began)
+            prev = row[n_hashed + 1]
+            expected_seq += 1
+            checked += 1
+        return VerifyResult(True, checked, None, "", time.perf_counter() - began)

@@ -1,0 +1,132 @@
+"""One thin database layer over SQLite (default) and PostgreSQL (by URL).
+
+SQL is written once with ``?`` placeholders and portable types; this module
+adapts it. ``sqlite:///path`` or ``postgresql://host/db?schema=name``; the
+schema parameter gives each test (or tenant) its own namespace.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
+
+from hub.errors import ConfigError, RetryLater
+
+Row = tuple[Any, ...]
+
+
+class Database:
+    """A connection with a transaction helper. Not shared between threads."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_postgres = url.startswith(("postgres://", "postgresql://"))
+        self._local_tx = threading.local()
+        if self.is_postgres:
+            self._conn = _connect_postgres(url)
+        elif url.startswith("sqlite:///"):
+            path = url[len("sqlite:///"):]
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+        else:
+            raise ConfigError(f"unsupported store URL {redact_url(url)!r}: use sqlite:/// or postgresql://")
+        self._depth = 0
+
+    # ----- SQL -------------------------------------------------------------------
+    def _sql(self, sql: str) -> str:
+        if not self.is_postgres:
+            return sql
+        sql = sql.replace("?", "%s").replace("BLOB", "BYTEA")
+        return re.sub(r"\bINSERT OR IGNORE INTO (\w+)(.*)", r"INSERT INTO \1\2 ON CONFLICT DO NOTHING", sql,
+                      flags=re.S)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        try:
+            cur = self._conn.execute(self._sql(sql), tuple(params))  # type: ignore[arg-type]
+            return list(cur.fetchall()) if cur.description else []
+        except (sqlite3.OperationalError,) as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise RetryLater(f"database busy: {exc}") from exc
+            raise
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        if self.is_postgres:
+            with self._conn.cursor() as cur:  # type: ignore[attr-defined]
+                cur.executemany(self._sql(sql), [tuple(r) for r in rows])
+        else:
+            self._conn.executemany(sql, [tuple(r) for r in rows])
+
+    def script(self, ddl: str) -> None:
+        for statement in ddl.split(";"):
+            if statement.strip():
+                self.execute(statement)
+
+    @contextmanager
+    def transaction(self, lock: str | None = None) -> Iterator[Database]:
+        """A write transaction. ``lock`` serialises writers of one chain across processes."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+            return
+        self._depth = 1
+        try:
+            if self.is_postgres:
+                with self._conn.transaction():  # type: ignore[attr-defined]
+                    if lock:
+                        self.execute("SELECT pg_advisory_xact_lock(?)", (zlib.crc32(lock.encode()),))
+                    yield self
+            else:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _connect_postgres(url: str) -> Any:
+    import psycopg
+
+    parsed = urlparse(url)
+    query = parse_qs(parsed.query)
+    schema = query.pop("schema", [None])[0]
+    clean = urlunparse(parsed._replace(query=urlencode({k: v[0] for k, v in query.items()})))
+    try:
+        conn = psycopg.connect(clean, autocommit=True)
+    except psycopg.OperationalError as exc:
+        raise RetryLater(f"cannot reach PostgreSQL at {redact_url(url)}: {exc}") from exc
+    if schema:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
+            raise ConfigError(f"invalid schema name {schema!r}")
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        conn.execute(f"SET search_path TO {schema}")
+    return conn
+
+
+def redact_url(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password:
+        netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
+        return urlunparse(parsed._replace(netloc=netloc))
+    return url
