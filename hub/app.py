@@ -6,7 +6,9 @@ import time.
 
 from __future__ import annotations
 
+import importlib
 import logging
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +29,29 @@ from hub.translator import Translator
 
 log = logging.getLogger("zorghub")
 
-Handler = Callable[[Checked], list[Delivery]]
+Handler = Callable[[Checked, "HandlerContext"], list[Delivery]]
+
+# Flow packages that plug into the core: each exposes install(app) and may add
+# kinds files under hub/data/kinds.d/, handlers, resolvers and demos.
+EXTENSIONS = ("hub.network", "hub.flows", "hub.auditor")
+
+
+@dataclass
+class HandlerContext:
+    """What a kind's handler may do beyond returning deliveries.
+
+    Handlers run inside the batch's database transaction (``db``), so their
+    register writes commit together with the audit records and the
+    idempotency marks: the transactional outbox. ``records`` are extra audit
+    records (queries, authorisation decisions); ``outgoing`` are extra
+    messages such as query replies, published in the batch's transport commit.
+    """
+
+    app: HubApp
+    db: Database
+    envelope: Any
+    records: list[Any] = field(default_factory=list)
+    outgoing: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -54,12 +78,13 @@ class HubApp:
         key = settings.key_bytes()
         database = db or Database(settings.effective_store_url)
         parties = PartyRegistry.load(settings.parties_path)
-        kinds = KindCatalogue.load(settings.kinds_path, *extra_kinds)
+        kinds_d = sorted((Path(__file__).parent / "data" / "kinds.d").glob("*.toml"))
+        kinds = KindCatalogue.load(settings.kinds_path, *kinds_d, *extra_kinds)
         regions = RegionTable.load(settings.regions_path)
         topology = Topology(settings.prefix, settings.shards, settings.retry_delays_ms)
         if mappings is None:
             mappings = _load_mappings()
-        return cls(
+        app = cls(
             settings=settings,
             db=database,
             parties=parties,
@@ -74,6 +99,17 @@ class HubApp:
             router=Router(parties, regions),
             translator=Translator(mappings),
         )
+        for name in EXTENSIONS:
+            try:
+                module = importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name != name:
+                    raise
+                continue
+            install = getattr(module, "install", None)
+            if install is not None:
+                install(app)
+        return app
 
     def close(self) -> None:
         self.db.close()

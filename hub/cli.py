@@ -28,9 +28,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.demo import DEMOS, run_demo
+    from hub.demo import load_demos, run_demo
 
-    seeds = [args.seed] if args.seed is not None else sorted(DEMOS)
+    seeds = [args.seed] if args.seed is not None else sorted(load_demos())
     return run_demo(settings, seeds)
 
 
@@ -72,20 +72,6 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
         transport.close()
     print(message_id)
     return 0
-
-
-def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.store.audit import AuditLog
-    from hub.store.db import Database
-
-    log = AuditLog(Database(settings.effective_store_url), settings.key_bytes())
-    result = log.verify(args.start, args.end)
-    if result.ok:
-        print(f"ok: {result.checked} records verified in {result.seconds:.2f}s "
-              f"({result.rate:,.0f} records/s)")
-        return 0
-    print(f"BROKEN at record {result.first_bad_seq}: {result.problem}", file=sys.stderr)
-    return 1
 
 
 def cmd_dlq_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -156,12 +142,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--client-key", help="opaque per-client ordering key (never a BSN)")
     p.add_argument("--password", help="the party's broker password (amqp only)")
     p.set_defaults(func=cmd_send)
-
-    audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit_cmd", required=True)
-    p = audit.add_parser("verify", help="verify the hash chain")
-    p.add_argument("--from", dest="start", type=int, default=1)
-    p.add_argument("--to", dest="end", type=int)
-    p.set_defaults(func=cmd_audit_verify)
 
     dlq = sub.add_parser("dlq", help="the dead letter channel").add_subparsers(dest="dlq_cmd", required=True)
     p = dlq.add_parser("list", help="list dead letters")

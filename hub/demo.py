@@ -171,14 +171,29 @@ def seed000(ctx: DemoContext) -> bool:
 
 
 DEMOS: dict[int, Callable[[DemoContext], bool]] = {0: seed000}
+DEMO_MODULES = ("hub.network.demo", "hub.flows.demo")
+
+
+def load_demos() -> dict[int, Callable[[DemoContext], bool]]:
+    """Flow packages register their walk-throughs by adding to DEMOS on import."""
+    import importlib
+
+    for name in DEMO_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not name.startswith(exc.name):
+                raise
+    return DEMOS
 
 
 def run_demo(settings: Settings, seeds: list[int], out: Printer = print) -> int:
     ctx = DemoContext(settings, out)
     try:
         ok = True
+        demos = load_demos()
         for n in seeds:
-            demo = DEMOS.get(n)
+            demo = demos.get(n)
             if demo is None:
                 out(f"Seed {n:03d}: not available in this build")
                 ok = False

@@ -13,6 +13,8 @@ comes back.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import uuid
 from collections.abc import Iterable
@@ -23,7 +25,7 @@ import orjson
 
 from adapters.base import Outgoing, RawMessage, Transport
 from hub import bsn as bsnlib
-from hub.app import HubApp
+from hub.app import HandlerContext, HubApp
 from hub.envelope import Delivery, Envelope
 from hub.errors import DeadLetter, HubError, Rejected, RetryLater
 from hub.store.audit import AuditRecord, now_iso, sha256
@@ -51,6 +53,7 @@ class Worker:
         self.transport = transport
         self.adapter = adapter or transport.url.split("://")[0]
         self.observers: list[Any] = []
+        self._tx: Any = lambda: self.app.db
 
     # ----- the batch ------------------------------------------------------------------
     def handle_batch(self, batch: list[RawMessage]) -> None:
@@ -58,6 +61,21 @@ class Worker:
         done_before = self.app.processed.seen(i for i in ids if i)
         seen_now: set[str] = set()
         out = _Batch()
+        with contextlib.ExitStack() as stack:
+            self._tx = lambda: stack.enter_context(self.app.db.transaction(lock=self.app.audit.LOCK))
+            self._walk(batch, ids, done_before, seen_now, out)
+            if out.records or out.marks or out.dead:
+                with self.app.db.transaction(lock=self.app.audit.LOCK):
+                    self.app.audit.append_in_tx(out.records)
+                    self.app.processed.mark_in_tx(out.marks)
+                    self.app.dead_letters.add_in_tx(out.dead)
+        self.transport.commit(out.outgoing, [r.tag for r in batch])
+        for kind, env, extra in out.events:
+            for observer in self.observers:
+                observer(kind, env, extra)
+
+    def _walk(self, batch: list[RawMessage], ids: list[str], done_before: set[str], seen_now: set[str],
+              out: _Batch) -> None:
         for raw, message_id in zip(batch, ids, strict=True):
             if message_id and (message_id in done_before or message_id in seen_now):
                 if raw.redelivered and message_id in done_before and message_id not in seen_now:
@@ -67,15 +85,6 @@ class Worker:
             if message_id:
                 seen_now.add(message_id)
             self._process(raw, out)
-        if out.records or out.marks or out.dead:
-            with self.app.db.transaction(lock=self.app.audit.LOCK):
-                self.app.audit.append_in_tx(out.records)
-                self.app.processed.mark_in_tx(out.marks)
-                self.app.dead_letters.add_in_tx(out.dead)
-        self.transport.commit(out.outgoing, [r.tag for r in batch])
-        for kind, env, extra in out.events:
-            for observer in self.observers:
-                observer(kind, env, extra)
 
     # ----- one message ------------------------------------------------------------------
     def envelope_of(self, raw: RawMessage) -> Envelope:
@@ -108,8 +117,17 @@ class Worker:
                 raise Rejected("the message has no message_id property", rule="NO_MESSAGE_ID")
             checked = self.app.checker.check(env)
             env = checked.envelope
-            handler = self.app.handlers.get(checked.kind.handler) if checked.kind.handler else None
-            deliveries = handler(checked) if handler else self.app.router.route(checked)
+            ctx = None
+            if checked.kind.handler:
+                handler = self.app.handlers.get(checked.kind.handler)
+                if handler is None:
+                    raise DeadLetter(f"no handler {checked.kind.handler!r} is installed", rule="NO_HANDLER")
+                # the batch's transaction opens at the first handler and commits with the audit records
+                ctx = HandlerContext(self.app, self._tx(), env)
+                with self.app.db.transaction():  # a savepoint-like scope: a failing handler leaves nothing
+                    deliveries = handler(checked, ctx)
+            else:
+                deliveries = self.app.router.route(checked)
             translated = [self.app.translator.translate(d, self.app.parties.get(d.recipient))
                           for d in deliveries]
         except RetryLater as exc:
@@ -124,6 +142,13 @@ class Worker:
                                                   rule="INTERNAL"), out)
             return
         self._deliver(env, role, translated, out)
+        if ctx is not None:
+            out.records.extend(ctx.records)
+            for o, rec in ctx.outgoing:
+                out.outgoing.append(o)
+                if rec is not None:
+                    out.records.append(dataclasses.replace(rec, detail=_detail(o), payload=o.body,
+                                                           content_type=str(o.properties.get("content_type", ""))))
 
     def _base(self, env: Envelope, role: str, **fields: Any) -> AuditRecord:
         return AuditRecord(

@@ -169,7 +169,7 @@ class AuditLog:
             done.append(dataclasses.replace(rec, prev_hash=prev, hash=digest, payload=None))
             prev = digest
         self.db.executemany(
-            f"INSERT OR IGNORE INTO payloads (sha256, content_type, body, stored_at) VALUES (?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO payloads (sha256, content_type, body, stored_at) VALUES (?, ?, ?, ?)",
             payload_rows,
         )
         placeholders = ", ".join("?" for _ in COLUMNS)

@@ -54,7 +54,7 @@ class Database:
         try:
             cur = self._conn.execute(self._sql(sql), tuple(params))  # type: ignore[arg-type]
             return list(cur.fetchall()) if cur.description else []
-        except (sqlite3.OperationalError,) as exc:
+        except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise RetryLater(f"database busy: {exc}") from exc
             raise
@@ -77,9 +77,18 @@ class Database:
     def transaction(self, lock: str | None = None) -> Iterator[Database]:
         """A write transaction. ``lock`` serialises writers of one chain across processes."""
         if self._depth:
+            # nested: a savepoint, so a failing inner step leaves nothing half-applied
             self._depth += 1
+            name = f"sp{self._depth}"
+            self.execute(f"SAVEPOINT {name}")
             try:
                 yield self
+            except BaseException:
+                self.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                self.execute(f"RELEASE SAVEPOINT {name}")
+                raise
+            else:
+                self.execute(f"RELEASE SAVEPOINT {name}")
             finally:
                 self._depth -= 1
             return
