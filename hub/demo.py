@@ -96,6 +96,14 @@ class DemoContext:
     def inbox(self, party: str) -> list[RawMessage]:
         return self.client(party).inbox()
 
+    def take(self, queue: str, limit: int = 1000) -> list[RawMessage]:
+        """Read any queue as the hub's operator, on a connection of its own (pika is not thread-safe)."""
+        if self.memory:
+            return self.hub_transport.get(queue, limit)
+        if "__operator__" not in self._transports:
+            self._transports["__operator__"] = open_transport(self.settings.broker_url)
+        return self._transports["__operator__"].get(queue, limit)
+
     def close(self) -> None:
         self._stop.set()
         if self._thread:

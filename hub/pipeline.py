@@ -81,6 +81,7 @@ class Worker:
                 if raw.redelivered and message_id in done_before and message_id not in seen_now:
                     out.outgoing.extend(self._replay_outgoing(message_id))
                 seen_now.add(message_id)
+                out.events.append(("duplicate", self.envelope_of(raw), None))
                 continue
             if message_id:
                 seen_now.add(message_id)
