@@ -1,0 +1,38 @@
+"""The auditor's toolkit: checkpoints, search, export, verified replay, retention and access control.
+
+``install(app)`` (called by ``HubApp.build``) adds the search indexes and the job
+table, and puts an :class:`Auditor` on ``app.extensions["auditor"]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.auditor.access import AUDITOR_ROLE, AccessDenied, Gate
+from hub.auditor.checkpoints import append_checkpoint, maybe_checkpoint
+from hub.auditor.progress import JOBS_DDL
+from hub.auditor.search import ensure_indexes
+
+__all__ = ["AUDITOR_ROLE", "AccessDenied", "Auditor", "Gate", "install"]
+
+
+class Auditor:
+    """The toolkit bound to one running hub."""
+
+    def __init__(self, app: Any, checkpoint_every: int = 10_000) -> None:
+        self.app = app
+        self.gate = Gate(app.audit, app.parties)
+        self.checkpoint_every = checkpoint_every
+
+    def checkpoint(self) -> Any:
+        return append_checkpoint(self.app.audit, self.app.settings.key_bytes())[0]
+
+    def maybe_checkpoint(self) -> Any:
+        """Call periodically (e.g. from a worker observer): signs the head every ``checkpoint_every`` records."""
+        return maybe_checkpoint(self.app.audit, self.app.settings.key_bytes(), self.checkpoint_every)
+
+
+def install(app: Any) -> None:
+    ensure_indexes(app.db)
+    app.db.script(JOBS_DDL)
+    app.extensions["auditor"] = Auditor(app)

@@ -1,0 +1,58 @@
+"""Who may use the auditor's tools, and the audit trail of their use.
+
+Only a party with the ``auditor`` role may search, export or replay. Every use is
+an audit record (action ``audit.<what>``), and so is every refusal: a refused
+attempt is as interesting to a supervisor as a granted one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from hub.errors import Forbidden
+from hub.parties import Party, PartyRegistry
+from hub.store.audit import AuditLog, AuditRecord
+
+AUDITOR_ROLE = "auditor"
+
+
+class AccessDenied(Forbidden):
+    code = "AUDIT_ACCESS_DENIED"
+
+
+class Gate:
+    """Checks the acting party and writes the access records."""
+
+    def __init__(self, log: AuditLog, parties: PartyRegistry, source: str = "") -> None:
+        self.log = log
+        self.parties = parties
+        self.source = source or f"{log.source}/cli"
+
+    def require(self, as_party: str, what: str, *, client: str = "", detail: dict[str, Any] | None = None,
+                roles: tuple[str, ...] = (AUDITOR_ROLE,)) -> Party:
+        """The party, when it holds one of ``roles``; otherwise record the refusal and raise."""
+        party = self.parties.find(as_party)
+        if party is None:
+            why = f"unknown party {as_party!r}"
+        elif not any(r in party.roles for r in roles):
+            why = f"party {as_party!r} lacks the {' or '.join(roles)} role"
+        else:
+            return party
+        self.record(what, as_party, outcome="failure", client=client, reason=f"refused: {why}", detail=detail,
+                    role=",".join(party.roles) if party else "")
+        raise AccessDenied(f"refused: {why}; only auditors may {what.replace('-', ' ')} the audit log",
+                           rule="AUDIT_ACCESS_DENIED")
+
+    def record(self, what: str, actor: str, *, outcome: str = "success", client: str = "", reason: str = "",
+               detail: dict[str, Any] | None = None, role: str | None = None, recipient: str = "",
+               message_id: str = "") -> AuditRecord:
+        if role is None:
+            party = self.parties.find(actor)
+            role = ",".join(party.roles) if party else ""
+        rec = AuditRecord(action=f"audit.{what}", actor=actor, actor_role=role, outcome=outcome, client=client,
+                          recipient=recipient, message_id=message_id, reason=reason, source=self.source,
+                          record_type="AuditLog",
+                          detail=orjson.dumps(detail).decode() if detail else "")
+        return self.log.append([rec])[0]

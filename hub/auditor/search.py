@@ -1,0 +1,228 @@
+"""Search the audit log by NEN 7513 facets; "who has seen my data".
+
+A client is given by BSN or by pseudonym; a BSN is turned into the hub's keyed
+pseudonym at once and never stored, printed or recorded.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import orjson
+
+from hub import bsn as bsnlib
+from hub.errors import ConfigError
+from hub.store.audit import COLUMNS, AuditLog, AuditRecord
+from hub.store.db import Database
+
+# what counts as a party having seen a client's data
+RECEIVE_ACTIONS = ("delivered", "notified", "replayed")
+QUERY_ACTIONS = ("queried", "query", "bevraagd", "answered")
+AUDIT_PREFIX = "audit."
+
+INDEXES = """
+CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts);
+CREATE INDEX IF NOT EXISTS audit_action ON audit (action);
+CREATE INDEX IF NOT EXISTS audit_actor ON audit (actor);
+CREATE INDEX IF NOT EXISTS audit_recipient ON audit (recipient)
+"""
+
+
+def ensure_indexes(db: Database) -> None:
+    db.script(INDEXES)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Every field narrows the selection; empty means "any"."""
+
+    client: str = ""  # the pseudonym (p-...), never a BSN
+    party: str = ""  # acting or receiving party
+    actor: str = ""
+    recipient: str = ""
+    role: str = ""
+    kind: str = ""
+    actions: tuple[str, ...] = ()
+    outcome: str = ""
+    since: str = ""
+    until: str = ""
+    message_id: str = ""
+    first_seq: int = 0
+    last_seq: int = 0
+    include_audit: bool = True  # the auditor's own access records
+
+    @classmethod
+    def for_bsn(cls, bsn: str, key: bytes, **kw: Any) -> AuditFilter:
+        return cls(client=client_pseudonym(bsn, key), **kw)
+
+    def where(self) -> tuple[str, list[Any]]:
+        parts: list[str] = []
+        params: list[Any] = []
+        for column, value in (("client", self.client), ("actor", self.actor), ("recipient", self.recipient),
+                              ("kind", self.kind), ("outcome", self.outcome), ("message_id", self.message_id)):
+            if value:
+                parts.append(f"{column} = ?")
+                params.append(value)
+        if self.party:
+            parts.append("(actor = ? OR recipient = ? OR on_behalf_of = ?)")
+            params += [self.party] * 3
+        if self.role:
+            parts.append("(',' || actor_role || ',') LIKE ?")
+            params.append(f"%,{self.role},%")
+        if self.actions:
+            parts.append(f"action IN ({', '.join('?' for _ in self.actions)})")
+            params += list(self.actions)
+        if not self.include_audit:
+            parts.append("action NOT LIKE ?")
+            params.append(AUDIT_PREFIX + "%")
+        if self.since:
+            parts.append("ts >= ?")
+            params.append(_instant(self.since, end=False))
+        if self.until:
+            parts.append("ts <= ?")
+            params.append(_instant(self.until, end=True))
+        if self.first_seq:
+            parts.append("seq >= ?")
+            params.append(self.first_seq)
+        if self.last_seq:
+            parts.append("seq <= ?")
+            params.append(self.last_seq)
+        return " AND ".join(parts) or "1 = 1", params
+
+    def describe(self) -> dict[str, Any]:
+        """For the auditor's own audit record: never holds a BSN (only the pseudonym)."""
+        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) not in ("", 0, (), True)}
+
+    def to_json(self) -> str:
+        return orjson.dumps(asdict(self)).decode()
+
+    @classmethod
+    def from_json(cls, text: str) -> AuditFilter:
+        data = orjson.loads(text)
+        data["actions"] = tuple(data.get("actions", ()))
+        return cls(**data)
+
+
+def client_pseudonym(client: str, key: bytes) -> str:
+    """A BSN becomes the keyed pseudonym; a pseudonym passes through. Errors never echo the value."""
+    client = client.strip()
+    if client.startswith("p-"):
+        return client
+    if not bsnlib.is_valid(client):
+        raise ConfigError("the client must be a valid BSN (elfproef) or a pseudonym (p-...)")
+    return bsnlib.pseudonym(client, key)
+
+
+def _instant(value: str, *, end: bool) -> str:
+    value = value.strip()
+    if len(value) == 10:  # a date: the whole day
+        return value + ("T23:59:59.999999Z" if end else "T00:00:00Z")
+    if len(value) < 10 or value[4] != "-":
+        raise ConfigError(f"not a date or ISO 8601 time: {value!r}")
+    return value.replace("+00:00", "Z")
+
+
+def iter_records(log: AuditLog, flt: AuditFilter, chunk: int = 5000) -> Iterator[AuditRecord]:
+    """The matching records in seq order, fetched in chunks (keyset paging), so millions stream."""
+    where, params = flt.where()
+    after = 0
+    cols = ", ".join(COLUMNS)
+    while True:
+        rows = log.db.execute(f"SELECT {cols} FROM audit WHERE seq > ? AND {where} ORDER BY seq LIMIT {int(chunk)}",
+                              [after, *params])
+        for row in rows:
+            yield AuditRecord(**dict(zip(COLUMNS, row, strict=True)))
+        if len(rows) < chunk:
+            return
+        after = int(rows[-1][0])
+
+
+def search(log: AuditLog, flt: AuditFilter, limit: int | None = None) -> list[AuditRecord]:
+    out: list[AuditRecord] = []
+    for rec in iter_records(log, flt):
+        out.append(rec)
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
+
+def count(log: AuditLog, flt: AuditFilter) -> int:
+    where, params = flt.where()
+    return int(log.db.execute(f"SELECT COUNT(*) FROM audit WHERE {where}", params)[0][0])
+
+
+# ----- who has seen ------------------------------------------------------------------
+@dataclass
+class Sighting:
+    party: str
+    how: set[str] = field(default_factory=set)
+    count: int = 0
+    first: str = ""
+    last: str = ""
+
+
+def who_has_seen(log: AuditLog, client: str) -> tuple[list[Sighting], list[Sighting]]:
+    """Parties that received or queried the client's data, and (apart) auditors who looked it up."""
+    seen: dict[str, Sighting] = {}
+    audited: dict[str, Sighting] = {}
+    sql = ("SELECT action, actor, recipient, ts FROM audit WHERE client = ? AND outcome = ? ORDER BY seq")
+    for action, actor, recipient, ts in log.db.execute(sql, (client, "success")):
+        if action in RECEIVE_ACTIONS and recipient:
+            party, book, how = recipient, seen, "received"
+        elif action in QUERY_ACTIONS:
+            party, book, how = actor, seen, "queried"
+        elif str(action).startswith(AUDIT_PREFIX):
+            party, book, how = actor, audited, str(action)[len(AUDIT_PREFIX):]
+        else:
+            continue
+        s = book.setdefault(party, Sighting(party, first=ts))
+        s.how.add(how)
+        s.count += 1
+        s.last = ts
+    return sorted(seen.values(), key=lambda s: s.party), sorted(audited.values(), key=lambda s: s.party)
+
+
+# ----- output ------------------------------------------------------------------------
+TABLE_COLUMNS = ("seq", "ts", "action", "outcome", "actor", "actor_role", "recipient", "kind", "client",
+                 "message_id", "reason")
+EXPORT_COLUMNS = tuple(c for c in COLUMNS)
+
+
+def as_dict(rec: AuditRecord, columns: Sequence[str] = EXPORT_COLUMNS) -> dict[str, Any]:
+    return {c: getattr(rec, c) for c in columns}
+
+
+def format_table(records: Sequence[AuditRecord], columns: Sequence[str] = TABLE_COLUMNS) -> str:
+    rows = [[_short(c, getattr(r, c)) for c in columns] for r in records]
+    widths = [max([len(c), *(len(row[i]) for row in rows)]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+def _short(column: str, value: Any) -> str:
+    text = str(value)
+    if column in ("client", "message_id") and len(text) > 14:
+        return text[:14] + "…"
+    if column == "reason" and len(text) > 60:
+        return text[:59] + "…"
+    return text
+
+
+def format_json(records: Sequence[AuditRecord]) -> str:
+    return orjson.dumps([as_dict(r) for r in records], option=orjson.OPT_INDENT_2).decode()
+
+
+def write_csv(records: Sequence[AuditRecord] | Iterator[AuditRecord], out: io.TextIOBase | Any,
+              columns: Sequence[str] = EXPORT_COLUMNS) -> int:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    n = 0
+    for r in records:
+        writer.writerow([getattr(r, c) for c in columns])
+        n += 1
+    return n
