@@ -1,0 +1,76 @@
+"""Hub workers in their own processes (spawn), as ``zorghub serve`` runs them."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import threading
+from typing import Any
+
+from adapters.amqp import AmqpTransport
+from bench.broker import proc_status_kb
+from hub.parties import PartyRegistry
+from hub.runner import run_worker
+from hub.settings import Settings
+from hub.topology import Topology
+
+
+def declare(settings: Settings) -> Topology:
+    """The hub's real topology, declared before any load arrives."""
+    topology = Topology(settings.prefix, settings.shards, settings.retry_delays_ms)
+    transport = AmqpTransport(settings.broker_url)
+    try:
+        transport.declare(topology, PartyRegistry.load(settings.parties_path))
+    finally:
+        transport.close()
+    return topology
+
+
+def _worker_main(settings: Settings, index: int, count: int) -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    run_worker(settings, index, count, stop)
+
+
+class HubWorkers:
+    """``count`` worker processes on disjoint shards; peak RSS read from /proc before they exit."""
+
+    def __init__(self, settings: Settings, count: int = 1) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.procs: list[Any] = [ctx.Process(target=_worker_main, args=(settings, i, count),
+                                             name=f"bench-hub-worker-{i}", daemon=True) for i in range(count)]
+
+    def start(self) -> HubWorkers:
+        for p in self.procs:
+            p.start()
+        return self
+
+    def alive(self) -> bool:
+        return all(p.is_alive() for p in self.procs)
+
+    def peak_rss_mb(self) -> float | None:
+        """The largest peak resident set (VmHWM) among the workers, in MB."""
+        values = [proc_status_kb(p.pid) for p in self.procs if p.pid]
+        known = [v for v in values if v is not None]
+        return round(max(known) / 1024.0, 1) if known else None
+
+    def stop(self, timeout: float = 20.0) -> float | None:
+        rss = self.peak_rss_mb()
+        for p in self.procs:
+            if p.is_alive():
+                p.terminate()
+        for p in self.procs:
+            p.join(timeout)
+            if p.is_alive():
+                p.kill()
+                p.join(5)
+        return rss
+
+    def __enter__(self) -> HubWorkers:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
