@@ -208,7 +208,8 @@ def handle_verzoek(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
         raise Rejected("delivery requests need an accepted contract", rule="NO_CONTRACT")
     if ctx.db.execute("SELECT 1 FROM ik_request WHERE id = ?", (doc["verzoekId"],)):
         raise Rejected(f"request {doc['verzoekId']!r} exists already", rule="DUPLICATE_ID")
-    ctx.db.execute("INSERT INTO ik_request (id, proposal_id, insurer, provider, subject, due) VALUES (?, ?, ?, ?, ?, ?)",
+    ctx.db.execute("INSERT INTO ik_request (id, proposal_id, insurer, provider, subject, due) "
+                   "VALUES (?, ?, ?, ?, ?, ?)",
                    (doc["verzoekId"], doc["voorstelId"], insurer, provider, doc["onderwerp"], doc["uiterlijk"]))
     return [Delivery(provider, env, "delivery request under the contract")]
 
