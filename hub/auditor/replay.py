@@ -27,6 +27,7 @@ import orjson
 from adapters.base import Outgoing, Transport
 from hub.auditor.progress import Cancel, Cursors, Job, Progress
 from hub.auditor.search import AuditFilter, count, iter_records
+from hub import bsn as bsnlib
 from hub.errors import ConfigError, HubError
 from hub.store.audit import AuditLog, AuditRecord, sha256
 from hub.topology import Topology
@@ -256,11 +257,20 @@ class DryRunResult:
 
 
 def _pretty(data: bytes) -> list[str]:
+    """JSON and XML one element per line, so a diff shows what changed; BSNs masked."""
     try:
-        return orjson.dumps(orjson.loads(data), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() \
-            .splitlines()
+        text = orjson.dumps(orjson.loads(data), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
     except orjson.JSONDecodeError:
-        return data.decode("utf-8", errors="replace").splitlines()
+        text = data.decode("utf-8", errors="replace")
+        if text.lstrip().startswith("<"):
+            try:
+                from lxml import etree
+
+                parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
+                text = etree.tostring(etree.fromstring(data, parser), pretty_print=True).decode()
+            except Exception:  # not well-formed: diff the text as it is
+                pass
+    return bsnlib.redact(text).splitlines()
 
 
 def diff_text(before: bytes, after: bytes, label: str, max_lines: int = 60) -> str:
