@@ -31,20 +31,22 @@ def bsns(start: int = 10000000) -> Iterator[str]:
             yield digits + str(check)
 
 
-def ohw_csv(agb: str, rows: int, bad_lines: Iterable[int] = ()) -> bytes:
+def ohw_csv(agb: str, rows: int, bad_lines: Iterable[int] = (), bad_bsn_lines: Iterable[int] = ()) -> bytes:
     """An OHW CSV with ``rows`` data rows; the given physical lines (2 = first data row) are broken."""
-    bad = set(bad_lines)
+    bad, bad_bsn = set(bad_lines), set(bad_bsn_lines)
     gen = bsns()
     lines = [OHW_HEADER]
     for i in range(rows):
         line = i + 2
         minutes = "abc" if line in bad else str(15 + i % 60)
-        lines.append(f"{agb};T{i:06d};{next(gen)};{i % 22:02d};2026-01-05;AC{i % 50:03d};2026-02-03;{minutes}")
+        bsn = "123456789" if line in bad_bsn else next(gen)
+        lines.append(f"{agb};T{i:06d};{bsn};{i % 22:02d};2026-01-05;AC{i % 50:03d};2026-02-03;{minutes}")
     return ("\n".join(lines) + "\n").encode()
 
 
-def ohw_zip(agb: str, period: str, rows: int = 20, bad_lines: Iterable[int] = ()) -> bytes:
-    return csvbatch.make_pakbon(agb, period, {"ohw.csv": ohw_csv(agb, rows, bad_lines)})
+def ohw_zip(agb: str, period: str, rows: int = 20, bad_lines: Iterable[int] = (),
+            bad_bsn_lines: Iterable[int] = ()) -> bytes:
+    return csvbatch.make_pakbon(agb, period, {"ohw.csv": ohw_csv(agb, rows, bad_lines, bad_bsn_lines)})
 
 
 def _at(text: str) -> Callable[[], datetime]:
