@@ -25,7 +25,7 @@ import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from hub.bsn import is_valid, redact
@@ -105,7 +105,7 @@ class RowSchema:
     not_before: tuple[tuple[int, int], ...]
 
 
-@lru_cache(maxsize=None)
+@cache
 def row_schema(name: str, schemas_dir: str = str(SCHEMAS)) -> RowSchema:
     path = Path(schemas_dir) / f"{name}.row.schema.json"
     if not path.is_file():

@@ -18,9 +18,9 @@ import re
 import typing
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 from itertools import zip_longest
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from lxml import etree
@@ -77,7 +77,7 @@ def _info(annotation: Any) -> FieldInfo:
     return FieldInfo(many, "str")
 
 
-@lru_cache(maxsize=None)
+@cache
 def fields(model: type) -> dict[str, FieldInfo]:
     """JSON name -> facts, for every element of a FHIR model class (cached per class)."""
     out: dict[str, FieldInfo] = {}
@@ -88,7 +88,7 @@ def fields(model: type) -> dict[str, FieldInfo]:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def sequence(model: type) -> tuple[str, ...]:
     """Element order, as XML requires it."""
     known = fields(model)
@@ -105,7 +105,7 @@ def parse_xml(data: bytes) -> etree._Element:
         root = etree.fromstring(data, _parser)
     except etree.XMLSyntaxError as exc:
         raise Unparseable(f"not well-formed XML: {exc}", rule="XML") from exc
-    if root.getroottree().docinfo.doctype:
+    if getattr(root.getroottree().docinfo, "doctype", ""):
         raise Unparseable("XML with a DOCTYPE is refused", rule="XML")
     return root
 
@@ -240,7 +240,7 @@ def dict_to_element(obj: Json) -> etree._Element:
     rt = obj.get("resourceType")
     if not isinstance(rt, str):
         raise SchemaViolation("resourceType is missing", rule="FHIR")
-    el = etree.Element(_F + rt, nsmap={None: FHIR_NS})
+    el = etree.Element(_F + rt, nsmap={None: FHIR_NS})  # type: ignore[dict-item]
     _fill(el, obj, _model(rt), resource=True)
     return el
 
@@ -276,7 +276,8 @@ def _fill(el: etree._Element, obj: Json, model: type, resource: bool) -> None:
             div = parse_xml(str(value).encode())
             el.append(div)
         elif fi.kind in ("complex", "resource"):
-            for item in value if fi.many else [value]:
+            items = cast(list[Json], value if fi.many else [value])
+            for item in items:
                 child = etree.SubElement(el, _F + name)
                 if fi.kind == "resource":
                     child.append(dict_to_element(item))

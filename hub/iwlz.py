@@ -10,9 +10,11 @@ message code.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, cast
 
 from lxml import etree
 
@@ -65,7 +67,7 @@ def safe_parse(xml: bytes) -> etree._ElementTree:
         tree = etree.ElementTree(etree.fromstring(xml, parser))
     except etree.XMLSyntaxError as exc:
         raise Unparseable(f"not well-formed XML: {redact(str(exc))}", rule="XML") from exc
-    if tree.docinfo.doctype or b"<!DOCTYPE" in xml[:4096].upper() or b"<!ENTITY" in xml.upper():
+    if getattr(tree.docinfo, "doctype", "") or b"<!DOCTYPE" in xml[:4096].upper() or b"<!ENTITY" in xml.upper():
         raise Unparseable("XML with a DOCTYPE or ENTITY declaration is refused", rule="XML")
     return tree
 
@@ -123,7 +125,7 @@ class Validator:
         comp = self.compiled(msg_code)
         issues: list[Issue] = []
         if not comp.xsd.validate(tree):
-            for err in comp.xsd.error_log:
+            for err in cast(Iterable[Any], comp.xsd.error_log):
                 issues.append(("XSD", redact(f"line {err.line}: {err.message}")))
             return issues  # the rules assume a schema-valid document
         if comp.xslt is not None:

@@ -85,9 +85,7 @@ class MappingRegistry:
     def register(self, mapping: Mapping, *, origin: str = "register()") -> None:
         key = (mapping.spec.name, mapping.spec.version)
         if key in self._by_key:
-            raise ConfigError(
-                f"mapping {key[0]} v{key[1]} is claimed twice: by {self._origin[key]} and by {origin}"
-            )
+            raise ConfigError(f"mapping {key[0]} v{key[1]} is claimed twice: by {self._origin[key]} and by {origin}")
         self._by_key[key] = mapping
         self._origin[key] = origin
 

@@ -207,8 +207,10 @@ def _address(c: Node) -> JsonObj:
         parts.append({"url": ADXP + "streetName", "valueString": street})
         line.append(street)
     if huis is not None:
-        nr, letter, toev = huis.text("Huisnummer") or "", huis.text("Huisletter", False), huis.text(
-            "HuisnummerToevoeging", False
+        nr, letter, toev = (
+            huis.text("Huisnummer") or "",
+            huis.text("Huisletter", False),
+            huis.text("HuisnummerToevoeging", False),
         )
         huis.done()
         parts.append({"url": ADXP + "houseNumber", "valueString": nr})
@@ -258,7 +260,8 @@ def patient_contacts(p: JsonObj, client: etree._Element) -> None:
     for a in addresses:
         c = sub(cg, "Contact")
         sub(c, "Soort", _need(get_ext(a, "AdresSoort", "code"), "Patient.address.extension(AdresSoort)"))
-        parts = {e["url"][len(ADXP) :]: e["valueString"] for e in ((a.get("_line") or [{}])[0] or {}).get("extension", [])}
+        line_ext = ((a.get("_line") or [{}])[0] or {}).get("extension", [])
+        parts = {e["url"][len(ADXP) :]: e["valueString"] for e in line_ext}
         if not (parts or any(k in a for k in ("postalCode", "city", "country"))):
             continue
         adres = sub(c, "Adres")
@@ -375,7 +378,7 @@ def by_subject(b: JsonObj, rtype: str, key: str) -> dict[str, list[JsonObj]]:
 
 
 def new_root(msg: str) -> etree._Element:
-    return etree.Element(f"{{{ns(msg)}}}Bericht", nsmap={None: ns(msg), "iwlz": ns("basisschema")})
+    return etree.Element(f"{{{ns(msg)}}}Bericht", nsmap={None: ns(msg), "iwlz": ns("basisschema")})  # type: ignore[dict-item]
 
 
 JA_NEE = (JA, NEE)

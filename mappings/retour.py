@@ -51,7 +51,7 @@ def make_retour(
     retour_msg, code = RETOUR[msg]
     header_codes, placed = _place(heen, errors, RECORDS[msg])
     new_ns, old_ns = ns(retour_msg), ns(msg)
-    root = etree.Element(f"{{{new_ns}}}Bericht", nsmap={None: new_ns, "iwlz": BASE_NS})
+    root = etree.Element(f"{{{new_ns}}}Bericht", nsmap={None: new_ns, "iwlz": BASE_NS})  # type: ignore[dict-item]
 
     def copy(src: etree._Element, dst_parent: etree._Element) -> None:
         name = etree.QName(src)

@@ -33,7 +33,7 @@ Tree = tuple[Any, ...]
 
 def build(msg: str, tree: Tree) -> bytes:
     nsuri = f"http://www.istandaarden.nl/iwlz/2_2/{msg.lower()}/schema"
-    root = etree.Element(f"{{{nsuri}}}Bericht", nsmap={None: nsuri, "iwlz": BASE})
+    root = etree.Element(f"{{{nsuri}}}Bericht", nsmap={None: nsuri, "iwlz": BASE})  # type: ignore[dict-item]
     for child in tree:
         _add(root, child, nsuri)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
@@ -67,8 +67,12 @@ TOWNS = ["Utrecht", "Zwolle", "Groningen", "Den Haag", "Eindhoven"]
 STREETS = ["Dorpsstraat", "Kerkweg", "Molenlaan", "Stationsplein", "Beukenlaan"]
 
 
-TEST_BSNS = [f"{n}{c}" for n in range(99_999_000, 99_999_999)
-             for c in [sum(int(d) * w for d, w in zip(str(n), range(9, 1, -1), strict=True)) % 11] if c < 10]
+TEST_BSNS = [
+    f"{n}{c}"
+    for n in range(99_999_000, 99_999_999)
+    for c in [sum(int(d) * w for d, w in zip(str(n), range(9, 1, -1), strict=True)) % 11]
+    if c < 10
+]
 
 
 def bsn() -> st.SearchStrategy[str]:
@@ -140,7 +144,7 @@ def person(draw: st.DrawFn, full: bool, the_bsn: str) -> list[Tree | None]:
 
 @st.composite
 def contact(draw: st.DrawFn, soort: str) -> Tree:
-    huis = draw((st.tuples(st.integers(1, 9999), opt(st.sampled_from("ABC")), opt(st.sampled_from(["1", "bis", "II"])))))
+    huis = draw(st.tuples(st.integers(1, 9999), opt(st.sampled_from("ABC")), opt(st.sampled_from(["1", "bis", "II"]))))
     adres: list[Tree | None] = []
     if huis:
         nr, letter, toev = huis
@@ -170,7 +174,6 @@ def client_bsns(max_size: int = 2) -> st.SearchStrategy[list[str]]:
 
 def huisarts() -> st.SearchStrategy[str]:
     return st.integers(0, 999_999).map(lambda n: f"01{n:06d}")  # CS069: a GP's AGB starts with 01
-
 
 
 def _plus(iso: str, days: int) -> str:

@@ -73,5 +73,6 @@ GROUPS = (
 )
 SHAPE = Shape(msg="AW33", full_client=True, groups=GROUPS, extra_bools=("Partneropname",), status=status)
 XSD = "xsd:iwlz-2.2/xsd/AW33.xsd"
-TO_FHIR = XmlToFhir(MappingSpec("iwlz-aw33-to-fhir", "1", "iwlz-2.2-xml:AW33", "fhir-r4-json", XSD, "fhir:R4/Bundle"), SHAPE)
-FROM_FHIR = FhirToXml(MappingSpec("fhir-to-iwlz-aw33", "1", "fhir-r4-json", "iwlz-2.2-xml:AW33", "fhir:R4/Bundle", XSD), SHAPE)
+XML, JSON, BUNDLE = "iwlz-2.2-xml:AW33", "fhir-r4-json", "fhir:R4/Bundle"
+TO_FHIR = XmlToFhir(MappingSpec("iwlz-aw33-to-fhir", "1", XML, JSON, XSD, BUNDLE), SHAPE)
+FROM_FHIR = FhirToXml(MappingSpec("fhir-to-iwlz-aw33", "1", JSON, XML, BUNDLE, XSD), SHAPE)

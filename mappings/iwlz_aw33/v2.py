@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hub.mapping import MappingSpec
 from mappings._iwlz import EXT, JsonObj
 from mappings._message import Shape, XmlToFhir
 from mappings.iwlz_aw33 import v1

@@ -69,5 +69,6 @@ SHAPE = Shape(
     groups=(Group("GeleverdeFuncties", FUNCTIE), Group("GeleverdeZorgzwaartepakketten", ZZP)),
 )
 XSD = "xsd:iwlz-2.2/xsd/AW35.xsd"
-TO_FHIR = XmlToFhir(MappingSpec("iwlz-aw35-to-fhir", "1", "iwlz-2.2-xml:AW35", "fhir-r4-json", XSD, "fhir:R4/Bundle"), SHAPE)
-FROM_FHIR = FhirToXml(MappingSpec("fhir-to-iwlz-aw35", "1", "fhir-r4-json", "iwlz-2.2-xml:AW35", "fhir:R4/Bundle", XSD), SHAPE)
+XML, JSON, BUNDLE = "iwlz-2.2-xml:AW35", "fhir-r4-json", "fhir:R4/Bundle"
+TO_FHIR = XmlToFhir(MappingSpec("iwlz-aw35-to-fhir", "1", XML, JSON, XSD, BUNDLE), SHAPE)
+FROM_FHIR = FhirToXml(MappingSpec("fhir-to-iwlz-aw35", "1", JSON, XML, BUNDLE, XSD), SHAPE)

@@ -63,5 +63,6 @@ SHAPE = Shape(
     status=lambda res: "finished",
 )
 XSD = "xsd:iwlz-2.2/xsd/AW39.xsd"
-TO_FHIR = XmlToFhir(MappingSpec("iwlz-aw39-to-fhir", "1", "iwlz-2.2-xml:AW39", "fhir-r4-json", XSD, "fhir:R4/Bundle"), SHAPE)
-FROM_FHIR = FhirToXml(MappingSpec("fhir-to-iwlz-aw39", "1", "fhir-r4-json", "iwlz-2.2-xml:AW39", "fhir:R4/Bundle", XSD), SHAPE)
+XML, JSON, BUNDLE = "iwlz-2.2-xml:AW39", "fhir-r4-json", "fhir:R4/Bundle"
+TO_FHIR = XmlToFhir(MappingSpec("iwlz-aw39-to-fhir", "1", XML, JSON, XSD, BUNDLE), SHAPE)
+FROM_FHIR = FhirToXml(MappingSpec("fhir-to-iwlz-aw39", "1", JSON, XML, BUNDLE, XSD), SHAPE)

@@ -52,5 +52,6 @@ ZZP = Record(
 )
 SHAPE = Shape(msg="IO31", full_client=True, groups=(Group("GeindiceerdeZorgzwaartepakketten", ZZP),), meerzorg=True)
 XSD = "xsd:iwlz-2.2/xsd/IO31.xsd"
-TO_FHIR = XmlToFhir(MappingSpec("iwlz-io31-to-fhir", "1", "iwlz-2.2-xml:IO31", "fhir-r4-json", XSD, "fhir:R4/Bundle"), SHAPE)
-FROM_FHIR = FhirToXml(MappingSpec("fhir-to-iwlz-io31", "1", "fhir-r4-json", "iwlz-2.2-xml:IO31", "fhir:R4/Bundle", XSD), SHAPE)
+XML, JSON, BUNDLE = "iwlz-2.2-xml:IO31", "fhir-r4-json", "fhir:R4/Bundle"
+TO_FHIR = XmlToFhir(MappingSpec("iwlz-io31-to-fhir", "1", XML, JSON, XSD, BUNDLE), SHAPE)
+FROM_FHIR = FhirToXml(MappingSpec("fhir-to-iwlz-io31", "1", JSON, XML, BUNDLE, XSD), SHAPE)
