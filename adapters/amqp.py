@@ -143,8 +143,10 @@ class AmqpTransport:
         if not self._tx:
             ch.tx_select()
             self._tx = True
+        # queue the frames without a socket flush per message: tx_commit below flushes them all at once
+        impl = ch._impl
         for out in outgoing:
-            ch.basic_publish(out.exchange, out.routing_key, out.body, _props(out))
+            impl.basic_publish(out.exchange, out.routing_key, out.body, _props(out))
         if tags:
             ch.basic_ack(max(tags), multiple=True)
         ch.tx_commit()

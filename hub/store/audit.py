@@ -116,7 +116,7 @@ def sha256(data: bytes) -> str:
 
 def record_hash(key: bytes, prev_hash: str, values: Sequence[Any]) -> str:
     canonical = orjson.dumps([prev_hash, *values])
-    return hmac.new(key, canonical, hashlib.sha256).hexdigest()
+    return hmac.digest(key, canonical, "sha256").hex()
 
 
 @dataclass(frozen=True)
@@ -157,16 +157,16 @@ class AuditLog:
         ts_default = now_iso()
         for rec in records:
             seq += 1
+            changes: dict[str, Any] = {"seq": seq, "ts": rec.ts or ts_default, "source": rec.source or self.source}
             if rec.payload is not None:
                 digest = rec.payload_sha256 or sha256(rec.payload)
                 payload_rows.append((digest, rec.content_type or "application/octet-stream", rec.payload,
                                      ts_default))
-                rec = dataclasses.replace(rec, payload_sha256=digest)
-            rec = dataclasses.replace(rec, seq=seq, ts=rec.ts or ts_default, source=rec.source or self.source)
-            values = [getattr(rec, name) for name in _HASHED]
+                changes["payload_sha256"] = digest
+            values = [changes[name] if name in changes else getattr(rec, name) for name in _HASHED]
             digest = record_hash(self.key, prev, values)
             rows.append((*values, prev, digest))
-            done.append(dataclasses.replace(rec, prev_hash=prev, hash=digest, payload=None))
+            done.append(dataclasses.replace(rec, **changes, prev_hash=prev, hash=digest, payload=None))
             prev = digest
         self.db.executemany(
             "INSERT OR IGNORE INTO payloads (sha256, content_type, body, stored_at) VALUES (?, ?, ?, ?)",
