@@ -69,7 +69,7 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     g.add_argument("--kind", help="message kind")
     g.add_argument("--action", "--event", action="append", help="event/action, repeatable or comma separated "
                                                                 "(received, delivered, rejected, queried, ...)")
-    g.add_argument("--outcome", choices=("success", "failure", "retry"))
+    g.add_argument("--outcome", help="success, failure, retry, allow or deny")
     g.add_argument("--since", help="from this date or ISO time (inclusive)")
     g.add_argument("--until", help="up to this date or ISO time (inclusive)")
     g.add_argument("--message-id")
@@ -159,7 +159,8 @@ def cmd_audit_who(args: argparse.Namespace, settings: Settings) -> int:
     try:
         client = client_pseudonym(sys.stdin.readline() if args.client == "-" else args.client, ctx.key)
         ctx.gate.require(args.as_party, "who-has-seen", client=client)
-        seen, audited = who_has_seen(ctx.log, client)
+        found = who_has_seen(ctx.log, client)
+        seen, denied, audited = found.seen, found.denied, found.audited
         ctx.gate.record("who-has-seen", args.as_party, client=client, reason=f"{len(seen)} part(y/ies)")
         print(f"Parties that received or queried the data of client {client[:14]}…:")
         for s in seen:
@@ -168,6 +169,12 @@ def cmd_audit_who(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  {label:45s} {'+'.join(sorted(s.how)):16s} {s.count:4d}x  {s.first} .. {s.last}")
         if not seen:
             print("  (none)")
+        if denied:
+            print("Refused attempts (these parties did not get the data):")
+            for s in denied:
+                party = ctx.parties.find(s.party)
+                label = party.label if party else s.party
+                print(f"  {label:45s} {'denied':16s} {s.count:4d}x  {s.first} .. {s.last}")
         if audited and args.with_auditors:
             print("Auditors who looked the client up:")
             for s in audited:

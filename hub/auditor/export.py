@@ -41,10 +41,15 @@ EVENT_TYPES: dict[str, tuple[str, str, str]] = {
     "delivered": ("110106", "Export", "R"),
     "notified": ("110106", "Export", "R"),
     "replayed": ("110106", "Export", "R"),
-    "queried": ("110112", "Query", "R"),
-    "query": ("110112", "Query", "R"),
-    "bevraagd": ("110112", "Query", "R"),
-    "answered": ("110112", "Query", "R"),
+    "replied": ("110106", "Export", "R"),
+    "receipt": ("110106", "Export", "R"),
+    "proposed": ("110106", "Export", "R"),
+    "queried": ("110112", "Query", "E"),
+    "query": ("110112", "Query", "E"),
+    "network.query": ("110112", "Query", "E"),
+    "authz.read": ("110110", "Patient Record", "R"),
+    "authz.write": ("110110", "Patient Record", "U"),
+    "network.write": ("110110", "Patient Record", "U"),
     "rejected": ("110107", "Import", "E"),
     "dead_lettered": ("110107", "Import", "E"),
     "deferred": ("110107", "Import", "E"),
@@ -56,7 +61,7 @@ AUDIT_ACTIONS = {"search": "R", "who-has-seen": "R", "export": "R", "replay": "E
 
 
 def _outcome(rec: AuditRecord) -> str:
-    if rec.outcome == "success":
+    if rec.outcome in ("success", "allow"):
         return "0"
     if rec.action == "dead_lettered":
         return "8"
@@ -66,7 +71,11 @@ def _outcome(rec: AuditRecord) -> str:
 def _event_type(rec: AuditRecord) -> tuple[str, str, str]:
     if rec.action.startswith("audit."):
         return (*AUDIT_USE, AUDIT_ACTIONS.get(rec.action[len("audit."):], "E"))
-    return EVENT_TYPES.get(rec.action, ("110100", "Application Activity", "E"))
+    code, display, action = EVENT_TYPES.get(rec.action, ("110100", "Application Activity", "E"))
+    if rec.action == "network.write":  # the register write: new, changed or deleted record
+        reason = rec.reason.lower()
+        action = "C" if reason.startswith("nieuw") else "D" if reason.startswith("verwijder") else "U"
+    return code, display, action
 
 
 def _recorded(ts: str) -> str:

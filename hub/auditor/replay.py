@@ -25,9 +25,9 @@ from typing import Any
 import orjson
 
 from adapters.base import Outgoing, Transport
+from hub import bsn as bsnlib
 from hub.auditor.progress import Cancel, Cursors, Job, Progress
 from hub.auditor.search import AuditFilter, count, iter_records
-from hub import bsn as bsnlib
 from hub.errors import ConfigError, HubError
 from hub.store.audit import AuditLog, AuditRecord, sha256
 from hub.topology import Topology

@@ -19,9 +19,14 @@ from hub.errors import ConfigError
 from hub.store.audit import COLUMNS, AuditLog, AuditRecord
 from hub.store.db import Database
 
-# what counts as a party having seen a client's data
+# what counts as a party having seen a client's data: it received a message about the client (the
+# recipient), or it read the client's data (the actor of a read/query that was allowed). Replies and receipts
+# go back to the party that sent the message: a query's answer is counted through the allowed reads behind it,
+# a melding's receipt tells the author nothing it did not send.
 RECEIVE_ACTIONS = ("delivered", "notified", "replayed")
-QUERY_ACTIONS = ("queried", "query", "bevraagd", "answered")
+QUERY_ACTIONS = ("authz.read", "network.query", "query", "queried")
+GRANTED = ("success", "allow")
+REFUSED = ("deny", "failure")
 AUDIT_PREFIX = "audit."
 
 INDEXES = """
@@ -165,25 +170,41 @@ class Sighting:
     last: str = ""
 
 
-def who_has_seen(log: AuditLog, client: str) -> tuple[list[Sighting], list[Sighting]]:
-    """Parties that received or queried the client's data, and (apart) auditors who looked it up."""
-    seen: dict[str, Sighting] = {}
-    audited: dict[str, Sighting] = {}
-    sql = ("SELECT action, actor, recipient, ts FROM audit WHERE client = ? AND outcome = ? ORDER BY seq")
-    for action, actor, recipient, ts in log.db.execute(sql, (client, "success")):
-        if action in RECEIVE_ACTIONS and recipient:
-            party, book, how = recipient, seen, "received"
-        elif action in QUERY_ACTIONS:
-            party, book, how = actor, seen, "queried"
+@dataclass
+class WhoHasSeen:
+    seen: list[Sighting]  # received or read the client's data
+    denied: list[Sighting]  # tried to read it and were refused
+    audited: list[Sighting]  # auditors who looked the client up (not viewers of care data)
+
+    @property
+    def parties(self) -> set[str]:
+        return {s.party for s in self.seen}
+
+
+def who_has_seen(log: AuditLog, client: str) -> WhoHasSeen:
+    """Parties that received or queried the client's data; apart from them, refused attempts and auditors."""
+    books: dict[str, dict[str, Sighting]] = {"seen": {}, "denied": {}, "audited": {}}
+    sql = "SELECT action, outcome, actor, recipient, ts FROM audit WHERE client = ? ORDER BY seq"
+    for action, outcome, actor, recipient, ts in log.db.execute(sql, (client,)):
+        if action in RECEIVE_ACTIONS and recipient and outcome in GRANTED:
+            party, book, how = recipient, "seen", "received"
+        elif action in QUERY_ACTIONS and outcome in GRANTED:
+            party, book, how = actor, "seen", "queried"
+        elif action in QUERY_ACTIONS and outcome in REFUSED:
+            party, book, how = actor, "denied", "denied"
         elif str(action).startswith(AUDIT_PREFIX):
-            party, book, how = actor, audited, str(action)[len(AUDIT_PREFIX):]
+            party, book, how = actor, "audited", str(action)[len(AUDIT_PREFIX):]
         else:
             continue
-        s = book.setdefault(party, Sighting(party, first=ts))
+        s = books[book].setdefault(party, Sighting(party, first=ts))
         s.how.add(how)
         s.count += 1
         s.last = ts
-    return sorted(seen.values(), key=lambda s: s.party), sorted(audited.values(), key=lambda s: s.party)
+
+    def ordered(book: str) -> list[Sighting]:
+        return sorted(books[book].values(), key=lambda s: s.party)
+
+    return WhoHasSeen(ordered("seen"), ordered("denied"), ordered("audited"))
 
 
 # ----- output ------------------------------------------------------------------------
