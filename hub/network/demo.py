@@ -148,7 +148,7 @@ def seed000(ctx: DemoContext) -> bool:
     n = w.melden("zonnehof", "Zorglevering", dict(seed.zorglevering(), instelling=seed.ZONNEHOF_AGB,
                                                    zorgleveringID="5e000000-0000-4000-8000-000000000099"), g)
     w.check(n == {}, "a party that does not own the record cannot write it")
-    denials = ctx.app.audit.records("action LIKE 'authz.%' AND outcome = 'deny'")
+    denials = ctx.app.audit.records("action LIKE ? AND outcome = ?", ("authz.%", "deny"))
     out(f"Authorisation: {len(denials)} denials audited, each with its rule:")
     for r in denials:
         out(f"  denied {r.actor:14s} {r.action[6:]:6s} {r.record_type:24s} {r.reason.split(' (')[0]}")

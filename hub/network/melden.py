@@ -15,7 +15,6 @@ notification sequence numbers and the audit records (including the
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
@@ -79,6 +78,11 @@ def apply(net: Network, ctx: HandlerContext, party: Party, env: Envelope, subjec
     spec = SUBJECTS[subject]
     record_id = str(data[spec.id_field])
     existing = net.registers.current(subject, record_id)
+    if subject == "WlzIndicatie" and action != "ingetrokken" and not data.get("initieelVerantwoordelijkZorgkantoor"):
+        code = region_code(data, net.regions)
+        if code is None:
+            raise Rejected("the client's address is not in the region table: no zorgkantoor", rule="REGION")
+        data = {**data, "initieelVerantwoordelijkZorgkantoor": code}
     if action == "nieuw" and existing is not None and existing.data != data:
         raise Rejected(f"{subject} {record_id} exists already: report a change as 'gewijzigd'",
                        rule="RECORD_EXISTS")
@@ -105,12 +109,6 @@ def apply(net: Network, ctx: HandlerContext, party: Party, env: Envelope, subjec
     status = "ingetrokken" if action == "ingetrokken" else "actief"
     candidate = Record(subject, record_id, 0, spec.register, client, existing.owner if existing else party.name,
                        status, parent_id, data, "")
-    if subject == "WlzIndicatie" and not data.get("initieelVerantwoordelijkZorgkantoor"):
-        code = region_code(candidate, net.regions)
-        if code is None:
-            raise Rejected("the client's address is not in the region table: no zorgkantoor", rule="REGION")
-        data = {**data, "initieelVerantwoordelijkZorgkantoor": code}
-        candidate = dataclasses.replace(candidate, data=data)
     decision = net.authz.decide(party, "write", candidate, existing)
     ctx.records.append(net.authz.record(decision, party, "write", candidate, env,
                                         purpose=f"melden {action} in {spec.register}"))

@@ -100,9 +100,9 @@ def mandatory_id(party: str) -> str:
     return f"VERPLICHT-{party}"
 
 
-def region_code(rec: Record, regions: RegionTable) -> str | None:
+def region_code(data: dict[str, Any], regions: RegionTable) -> str | None:
     """The COD001 zorgkantoor of the client's home address, from the core's region table."""
-    client = rec.data.get("client") or {}
+    client = data.get("client") or {}
     for cg in client.get("contactGegevens") or []:
         adres = (cg or {}).get("adres") or {}
         code = regions.zorgkantoor(adres.get("gemeentecode"), adres.get("postcode"))
@@ -185,7 +185,7 @@ class Notifier:
         if to.startswith("role:"):
             return self.parties.with_role(to[5:])
         if to == "region_zorgkantoor":
-            return by("COD001", region_code(rec, self.regions) or d.get("initieelVerantwoordelijkZorgkantoor"))
+            return by("COD001", region_code(rec.data, self.regions) or d.get("initieelVerantwoordelijkZorgkantoor"))
         if to == "instelling":
             return by("AGB", d.get("instelling"))
         if to == "uitvoerend_zorgkantoor":
