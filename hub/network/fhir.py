@@ -75,7 +75,8 @@ def _clientgegevens(rec: Record) -> dict[str, Any]:
 def _indicatie(rec: Record) -> dict[str, Any]:
     d = rec.data
     items = [{"category": _code("COD163", z["zzpCode"]),
-              "description": f"zzp {z['zzpCode']} vanaf {z['ingangsdatum']}"} for z in d.get("geindiceerdZorgzwaartepakket") or []]
+              "description": f"zzp {z['zzpCode']} vanaf {z['ingangsdatum']}"}
+             for z in d.get("geindiceerdZorgzwaartepakket") or []]
     return {
         "resourceType": "CoverageEligibilityResponse", "id": rec.record_id,
         "identifier": [{"system": "urn:zorghub:iwlz:besluitnummer", "value": str(d["besluitnummer"])}],
