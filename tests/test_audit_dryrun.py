@@ -4,7 +4,6 @@ mapping versions reproduces every delivered byte; a changed mapping version show
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
