@@ -251,4 +251,13 @@ def seed004(ctx: DemoContext) -> bool:
     return ok
 
 
-DEMOS.update({1: seed001, 2: seed002, 3: seed003, 4: seed004})
+def _reported(n: int, fn: Callable[[DemoContext], bool]) -> Callable[[DemoContext], bool]:
+    def run(ctx: DemoContext) -> bool:
+        ok = fn(ctx)
+        ctx.out(f"Seed {n:03d} {'passed every check' if ok else 'FAILED a check'}.")
+        return ok
+
+    return run
+
+
+DEMOS.update({n: _reported(n, fn) for n, fn in ((1, seed001), (2, seed002), (3, seed003), (4, seed004))})
