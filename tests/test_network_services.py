@@ -297,3 +297,18 @@ def test_every_record_type_is_valid_fhir_r4(hub: Net) -> None:
     assert types == {"Clientgegevens": "Patient", "WlzIndicatie": "CoverageEligibilityResponse",
                      "Bemiddeling": "EpisodeOfCare", "Bemiddelingspecificatie": "ServiceRequest",
                      "Regiehouder": "CareTeam", "Overdracht": "Task", "Zorglevering": "Encounter"}
+
+
+def test_python_client_api_request_reply(hub: Net) -> None:
+    from hub.network.client import NetworkClient
+
+    def client(party: str) -> NetworkClient:
+        return NetworkClient(hub.ctx.client(party), pump=lambda: hub.ctx.pump(0))
+
+    ciz, zk, jansen = client("ciz"), client("zk-utrecht"), client("pgo-jansen")
+    assert ciz.melden("WlzIndicatie", seed.indicatie(), client_key=G)["status"] == "accepted"
+    [note] = zk.notifications()
+    assert note["eventType"] == "NIEUWE_INDICATIE_ZORGKANTOOR" and note["_seq"] == 1
+    answer = zk.query("wlzIndicatie", wlzindicatieID=note["subjectList"][0]["recordID"])
+    assert answer["status"] == "ok" and answer["results"][0]["data"]["besluitnummer"] == 202600123
+    assert jansen.query("wlzIndicatie", wlzindicatieID=IDS["indicatie"])["status"] == "denied"
