@@ -315,7 +315,8 @@ def _dry_run(args: argparse.Namespace, settings: Settings) -> int:
         for seq, message_id, why in result.gone:
             print(f"record {seq} (message {message_id}): {why}", file=sys.stderr)
         summary = (f"dry run: {result.checked} delivered message(s); {result.identical} re-translated identically, "
-                   f"{result.passthrough} passed through untranslated, {len(result.failures)} failure(s), "
+                   f"{result.passthrough} passed through untranslated, {result.generated} built by a handler, "
+                   f"{len(result.failures)} failure(s), "
                    f"{len(result.gone)} without payload")
         if versions:
             summary += (f"; with {', '.join(f'{k} v{v}' for k, v in versions.items())}: "

@@ -186,7 +186,9 @@ def who_has_seen(log: AuditLog, client: str) -> WhoHasSeen:
     books: dict[str, dict[str, Sighting]] = {"seen": {}, "denied": {}, "audited": {}}
     sql = "SELECT action, outcome, actor, recipient, ts FROM audit WHERE client = ? ORDER BY seq"
     for action, outcome, actor, recipient, ts in log.db.execute(sql, (client,)):
-        if action in RECEIVE_ACTIONS and recipient and outcome in GRANTED:
+        if action == "replayed" and str(recipient).startswith("sandbox:"):
+            party, book, how = actor, "audited", f"replay to {recipient}"  # an auditor's sandbox, not a party
+        elif action in RECEIVE_ACTIONS and recipient and outcome in GRANTED:
             party, book, how = recipient, "seen", "received"
         elif action in QUERY_ACTIONS and outcome in GRANTED:
             party, book, how = actor, "seen", "queried"
