@@ -41,6 +41,20 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return serve(settings, args.workers or settings.workers)
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """One worker in the foreground: for process supervisors (and crash tests)."""
+    import signal
+    import threading
+
+    from hub.runner import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    run_worker(settings, args.index, args.of, stop)
+    return 0
+
+
 def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     from adapters.base import open_transport
     from hub.client import HubClient
@@ -114,7 +128,14 @@ def cmd_parties_sync(args: argparse.Namespace, settings: Settings) -> int:
     mgmt = Management(settings.management_url, settings.management_user, settings.management_password)
     topology = Topology(settings.prefix, settings.shards, settings.retry_delays_ms)
     done = mgmt.sync_parties(_vhost(settings.broker_url), parties, topology)
-    print(f"synced {len(done)} parties: {', '.join(done)}")
+    from adapters.base import open_transport
+
+    transport = open_transport(settings.broker_url)
+    try:
+        transport.declare(topology, parties)
+    finally:
+        transport.close()
+    print(f"synced {len(done)} parties and declared the topology: {', '.join(done)}")
     return 0
 
 
@@ -133,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the hub workers")
     p.add_argument("--workers", type=int, help="worker processes (default: settings.workers)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="run one worker in the foreground (shards index of N)")
+    p.add_argument("--index", type=int, default=0)
+    p.add_argument("--of", type=int, default=1)
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("send", help="publish a file to the hub as a party")
     p.add_argument("file")
