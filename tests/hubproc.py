@@ -46,17 +46,19 @@ def drain_queue(url: str, queue: str, expect: int, timeout: float,
     ch = conn.channel()
     ch.basic_qos(prefetch_count=1000)
     got = 0
+    last = acked = 0
     deadline = time.monotonic() + timeout
     for method, props, body in ch.consume(queue, inactivity_timeout=1.0):
         if method is not None:
             on_message(props, body)
             got += 1
-            if got % 500 == 0:
-                ch.basic_ack(method.delivery_tag, multiple=True)
             last = method.delivery_tag
+            if got % 500 == 0:
+                ch.basic_ack(last, multiple=True)
+                acked = last
         if got >= expect or time.monotonic() > deadline:
             break
-    if got:
+    if last > acked:
         ch.basic_ack(last, multiple=True)
     ch.cancel()
     conn.close()
