@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import importlib
 import logging
-from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hub.checker import Checked, Checker

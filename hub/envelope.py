@@ -15,7 +15,6 @@ from types import MappingProxyType
 from typing import Any
 
 
-
 def new_id() -> str:
     return str(uuid.uuid4())
 
