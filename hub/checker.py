@@ -85,7 +85,7 @@ class Checker:
         schema = _xsd(str(self.schema_dir / kind.xsd))
         assert doc.xml is not None
         if not schema.validate(doc.xml):
-            first = next(iter(schema.error_log))
+            first = schema.error_log[0]  # type: ignore[index]  # lxml-stubs lacks __getitem__
             raise SchemaViolation(
                 f"{kind.name}: XSD line {first.line}: {bsnlib.redact(first.message)}", rule="XSD"
             )
