@@ -7,6 +7,7 @@ are immediate, so ``commit`` is trivially atomic.
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 from typing import Any
@@ -28,6 +29,11 @@ class MemoryTransport:
         self._channel = self._conn.channel()
         self._producer = Producer(self._channel)
         self._lock = threading.RLock()
+        # kombu's memory transport has no TTL or dead-lettering: the retry path is a delay heap here
+        self._retry_exchange = ""
+        self._inbound = ""
+        self._delayed: list[tuple[float, int, Outgoing]] = []
+        self._counter = 0
 
     def declare(self, topology: Topology, parties: PartyRegistry) -> None:
         with self._lock:
@@ -43,7 +49,8 @@ class MemoryTransport:
             dlx = Exchange(topology.dlx, "fanout", durable=True)(ch)
             dlx.declare()
             Queue(topology.dlq, exchange=dlx, routing_key="")(ch).declare()
-            self.declare_queue(topology.retry)
+            self._retry_exchange = topology.retry
+            self._inbound = topology.inbound
 
     def declare_queue(self, name: str) -> None:
         with self._lock:
@@ -59,6 +66,7 @@ class MemoryTransport:
         idle_seconds: float = 0.005,
     ) -> None:
         while not stop.is_set():
+            self._release_due()
             batch: list[RawMessage] = []
             for queue in queues:
                 batch.extend(self.get(queue, batch_size - len(batch), ack=False))
@@ -69,14 +77,18 @@ class MemoryTransport:
             else:
                 time.sleep(idle_seconds)
 
-    def drain(self, queues: list[str], handler: BatchHandler, *, batch_size: int) -> int:
-        """Process until the queues are empty; returns how many messages were handled."""
+    def drain(self, queues: list[str], handler: BatchHandler, *, batch_size: int, max_wait: float = 15.0) -> int:
+        """Process until the queues are empty and no retry falls due within ``max_wait`` seconds."""
         handled = 0
         while True:
+            self._release_due()
             batch: list[RawMessage] = []
             for queue in queues:
                 batch.extend(self.get(queue, batch_size - len(batch), ack=False))
             if not batch:
+                if self._delayed and self._delayed[0][0] - time.monotonic() <= max_wait:
+                    time.sleep(max(0.0, self._delayed[0][0] - time.monotonic()))
+                    continue
                 return handled
             handler(batch)
             handled += len(batch)
@@ -87,22 +99,39 @@ class MemoryTransport:
             for message in tags:
                 message.ack()
 
+    def _release_due(self) -> None:
+        """Move retries whose delay has passed back into the inbound exchange."""
+        now = time.monotonic()
+        with self._lock:
+            while self._delayed and self._delayed[0][0] <= now:
+                _, _, out = heapq.heappop(self._delayed)
+                self._publish_one(Outgoing(self._inbound, out.routing_key, out.body, out.properties, out.headers))
+
     def publish(self, outgoing: list[Outgoing]) -> None:
         with self._lock:
             for out in outgoing:
-                props = dict(out.properties)
-                content_type = props.pop("content_type", "application/octet-stream")
-                props.pop("delivery_mode", None)
-                self._producer.publish(
-                    out.body,
-                    exchange=out.exchange,
-                    routing_key=out.routing_key,
-                    content_type=content_type,
-                    content_encoding="binary",
-                    headers=dict(out.headers),
-                    delivery_mode=2,
-                    **{k: v for k, v in props.items() if v is not None},
-                )
+                if out.exchange and out.exchange == self._retry_exchange:
+                    delay = int(out.headers.get("x-delay-ms", 0)) / 1000
+                    self._counter += 1
+                    heapq.heappush(self._delayed, (time.monotonic() + delay, self._counter, out))
+                    continue
+                self._publish_one(out)
+
+    def _publish_one(self, out: Outgoing) -> None:
+        props = dict(out.properties)
+        content_type = props.pop("content_type", "application/octet-stream")
+        props.pop("delivery_mode", None)
+        with self._lock:
+            self._producer.publish(
+                out.body,
+                exchange=out.exchange,
+                routing_key=out.routing_key,
+                content_type=content_type,
+                content_encoding="binary",
+                headers=dict(out.headers),
+                delivery_mode=2,
+                **{k: v for k, v in props.items() if v is not None},
+            )
 
     def get(self, queue: str, limit: int = 100, *, ack: bool = True) -> list[RawMessage]:
         out: list[RawMessage] = []

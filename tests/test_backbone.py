@@ -144,3 +144,32 @@ def test_dead_letter_requeue_runs_the_message_again(settings: Settings) -> None:
         assert ctx.app.dead_letters.list() == []
     finally:
         ctx.close()
+
+
+def test_retry_path_holds_and_redelivers_on_the_embedded_transport(settings: Settings) -> None:
+    """A RetryLater from a handler goes through the delay path and comes back, not lost."""
+    from hub.errors import RetryLater
+
+    settings = settings.replace(retry_delays_ms=(50, 100))
+    ctx = DemoContext(settings, out=lambda _: None)
+    calls: list[str] = []
+
+    def flaky(checked, hctx):  # type: ignore[no-untyped-def]
+        calls.append(checked.envelope.message_id)
+        if len(calls) < 3:
+            raise RetryLater("the indicatie is not there yet")
+        return ctx.app.router.route(checked)
+
+    try:
+        from dataclasses import replace
+
+        kind = ctx.app.kinds.get("echo")
+        ctx.app.kinds._kinds["echo"] = replace(kind, handler="test.flaky")
+        ctx.app.handlers["test.flaky"] = flaky
+        message_id = ctx.send("ciz", "echo", {"to": "nza"}, client_key="c1")
+        assert len(ctx.inbox("nza")) == 1
+        assert calls == [message_id] * 3
+        actions = [r.action for r in ctx.app.audit.for_message(message_id)]
+        assert actions == ["deferred", "deferred", "received", "routed", "delivered"]
+    finally:
+        ctx.close()
