@@ -8,6 +8,7 @@ names the exact mapping and version used.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from hub.errors import DeadLetter, HubError
 from hub.parties import Party
 
 FormatOf = Callable[[str, str], str]
+log = logging.getLogger("zorghub.translator")
 
 
 def format_of(kind: str, content_type: str) -> str:
@@ -35,6 +37,7 @@ def format_of(kind: str, content_type: str) -> str:
 class Translator:
     def __init__(self, registry: Any = None) -> None:
         self.registry = registry
+        self._warned: set[tuple[str, str, str]] = set()
 
     def translate(self, delivery: Delivery, party: Party) -> Delivery:
         env = delivery.envelope
@@ -45,14 +48,19 @@ class Translator:
             raise DeadLetter(f"party {party.name!r} does not accept {source} and no mappings are loaded",
                              rule="NO_MAPPING")
         for target in party.accepts:
-            try:
-                mapping = self.registry.find(source, target)
-                pinned = party.mapping_version(mapping.spec.name)
-                if pinned and pinned != mapping.spec.version:
-                    mapping = self.registry.get(mapping.spec.name, pinned)
+            names = sorted({m.spec.name for m in self.registry.all()
+                            if (m.spec.source_format, m.spec.target_format) == (source, target)})
+            if not names:
+                continue
+            try:  # the party's pinned version, else the latest live one
+                mapping = self.registry.get(names[0], party.mapping_version(names[0]))
             except HubError:
                 continue
             spec = mapping.spec
+            if spec.deprecated and (spec.name, spec.version, party.name) not in self._warned:
+                self._warned.add((spec.name, spec.version, party.name))
+                log.warning("mapping %s version %s is deprecated and still serves recipient %s",
+                            spec.name, spec.version, party.name)
             payload = mapping.translate(env.payload)
             content_type = _content_type(spec.target_format)
             kind = env.kind

@@ -108,3 +108,26 @@ def test_three_recipients_two_formats_two_versions_audited(
         app.close()
     assert delivered == {"zk-xml": ("", ""), "zk-fhir-v1": ("iwlz-aw35-to-fhir", "1"),
                          "zk-fhir-v2": ("iwlz-aw35-to-fhir", "2")}
+
+
+def test_a_deprecated_version_warns_naming_its_recipient(caplog: pytest.LogCaptureFixture) -> None:
+    from hub.envelope import Delivery, Envelope
+    from hub.mapping import MappingSpec
+    from hub.parties import Party
+    from hub.translator import Translator
+
+    class Old:
+        spec = MappingSpec("demo-map", "1", "json", "fhir-r4-json", deprecated=True)
+
+        def translate(self, payload: bytes) -> bytes:
+            return b'{"resourceType": "Basic"}'
+
+    registry = MappingRegistry()
+    registry.register(Old())
+    party = Party("zk-old", "COD001", "5501", ("zorgkantoor",), accepts=("fhir-r4-json",),
+                  mappings=(("demo-map", "1"),))
+    env = Envelope(message_id="m1", sender="ciz", kind="echo", content_type="application/json", payload=b"{}")
+    with caplog.at_level("WARNING", logger="zorghub.translator"):
+        out = Translator(registry).translate(Delivery("zk-old", env), party)
+    assert out.envelope.mapping_version == "1"
+    assert "demo-map version 1 is deprecated and still serves recipient zk-old" in caplog.text
