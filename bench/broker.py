@@ -131,16 +131,18 @@ def publish_many(url: str, exchange: str, messages: Callable[[int], Message], co
     """
     conn = connect(url)
     ch = conn.channel()
+    impl = ch._impl  # queue frames and flush every few hundred, not a socket write per message
     began = time.perf_counter()
     try:
         for n in range(count):
             m = messages(n)
             message_id = ids[n] if ids is not None else uuid.uuid4().hex
-            ch.basic_publish(exchange, routing_key(n), m.body, pika.BasicProperties(
+            impl.basic_publish(exchange, routing_key(n), m.body, pika.BasicProperties(
                 delivery_mode=2, message_id=message_id, type=m.kind, content_type=m.content_type,
                 user_id=user_id))
-            if n % 2000 == 1999:
-                conn.process_data_events(0)
+            if n % 500 == 499:
+                ch.basic_qos(prefetch_count=0)  # a round trip: everything queued before it is written
+        ch.basic_qos(prefetch_count=0)
     finally:
         conn.close()
     return time.perf_counter() - began
@@ -241,6 +243,9 @@ class LatencyProbe:
         self.copies = copies
         self.sent: dict[str, float] = {}
         self.latencies: list[float] = []
+        self.first_sent = 0.0
+        self.last_received = 0.0
+        self.first_body: bytes | None = None
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -254,8 +259,13 @@ class LatencyProbe:
             def on_message(c: Any, method: Any, props: Any, body: bytes) -> None:
                 now = time.perf_counter()
                 t = self.sent.get(str(props.message_id or ""))
+                if t is None:  # a reply: matched by the request's id
+                    t = self.sent.get(str(props.correlation_id or ""))
                 if t is not None:
                     self.latencies.append((now - t) * 1000.0)
+                    self.last_received = now
+                    if self.first_body is None:
+                        self.first_body = body
                 c.basic_ack(method.delivery_tag)
 
             for q in self.queues:
@@ -276,7 +286,7 @@ class LatencyProbe:
         conn = connect(self.publish_url)
         ch = conn.channel()
         count = max(1, int(rate * seconds))
-        began = time.perf_counter()
+        began = self.first_sent = time.perf_counter()
         try:
             for n in range(count):
                 due = began + n / rate

@@ -57,6 +57,12 @@ class HubWorkers:
         known = [v for v in values if v is not None]
         return round(max(known) / 1024.0, 1) if known else None
 
+    def total_rss_mb(self) -> float | None:
+        """The workers' peak resident sets (VmHWM) added up, in MB: the hub's footprint on the machine."""
+        values = [proc_status_kb(p.pid) for p in self.procs if p.pid]
+        known = [v for v in values if v is not None]
+        return round(sum(known) / 1024.0, 1) if known else None
+
     def stop(self, timeout: float = 20.0) -> float | None:
         rss = self.peak_rss_mb()
         for p in self.procs:

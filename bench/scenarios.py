@@ -43,7 +43,7 @@ class Mode:
 MODES = {
     "smoke": Mode("smoke", 300, 150, 60, 300, 500, 3_000, 40.0, 1.0, 150.0, 60.0),
     "quick": Mode("quick", 6_000, 2_000, 800, 6_000, 20_000, 100_000, 150.0, 2.0, 600.0, 120.0),
-    "default": Mode("default", 30_000, 8_000, 3_000, 30_000, 1_000_000, 1_000_000, 200.0, 4.0, 1500.0, 900.0),
+    "default": Mode("default", 30_000, 8_000, 3_000, 30_000, 1_000_000, 1_000_000, 200.0, 3.0, 1500.0, 900.0),
 }
 
 
@@ -129,6 +129,8 @@ class Bench:
                     stats.update(latency_fields(lat))
                     stats["latency_load_msgs_per_s"] = self.mode.latency_rate
                 stats["peak_rss_mb"] = hub.peak_rss_mb()
+                if workers > 1:
+                    stats["total_peak_rss_mb"] = hub.total_rss_mb()
             stats["dead_lettered"] = broker.queue_depths(self.vh.url, [topo.dlq])[topo.dlq]
             if after is not None:
                 stats.update(after())
@@ -365,19 +367,25 @@ def scaling(b: Bench) -> dict[str, Any]:
 
 
 # ----- 7 backlog ------------------------------------------------------------------------
+BACKLOG_WORKERS = 2
+
+
 def backlog(b: Bench) -> dict[str, Any]:
     s = b.settings("benchlog")
     topo = Topology(s.prefix, s.shards, s.retry_delays_ms)
     n = b.mode.backlog_n
+    workers = BACKLOG_WORKERS
     stats = b.hub_run(s, sender="ciz", make=echo(), count=n, out_queues=[topo.inbox("zonnehof")], copies=1,
-                      latency=False)
+                      latency=False, workers=workers)
     left = broker.queue_depths(b.vh.url, topo.shard_queues())
     b.delete_queues(topo)
     lost = n - stats["deliveries"] - sum(left.values()) - stats["dead_lettered"]
     stats["left_in_shards"] = sum(left.values())
     stats["lost"] = lost
     stats["time_to_drain_s"] = stats.pop("drain_seconds")
-    note = f"{n:,} x 1 KB persistent messages queued before the hub started; loaded in {stats['load_seconds']}s"
+    note = (f"{n:,} x 1 KB persistent messages queued before the hub started; loaded in {stats['load_seconds']}s; "
+            f"{workers} worker processes (as the scaling scenario; one alone drains at the passthrough rate); "
+            "peak_rss_mb is the largest worker's VmHWM, total_peak_rss_mb all workers' added up")
     if stats.get("note"):
         note = stats.pop("note") + "; " + note
     return result("backlog", "Backlog: drain a queue filled before the hub starts",
@@ -433,5 +441,55 @@ def dry_run_replay(b: Bench) -> tuple[float | None, str]:
 
 # ----- 5 query --------------------------------------------------------------------------
 def query(b: Bench) -> dict[str, Any]:
-    return not_available("query", "Query: bevragen round trips, light and saturating load",
-                         "the bevragen harness (seeding the network registers and pacing queries) is not written yet")
+    title = "Query: bevragen round trips (request to answer in the requester's inbox)"
+    try:
+        from hub.network import seed
+    except ImportError as exc:
+        return not_available("query", title, f"the network model (hub.network) is not installed ({exc})")
+    s = b.settings("benchq")
+    topo = hubproc.declare(s)
+    asker, inbox = "zk-utrecht", topo.inbox("zk-utrecht")
+    record_id = seed.IDS["indicatie"]
+
+    def ask(n: int) -> Message:
+        return Message(orjson.dumps({"template": "wlzIndicatie", "params": {"wlzindicatieID": record_id}}),
+                       "network.bevragen", "application/json")
+
+    def melding(n: int) -> Message:
+        return Message(orjson.dumps(seed.melding("WlzIndicatie", seed.indicatie())), "network.melden",
+                       "application/json")
+
+    out: dict[str, Any] = {}
+    with hubproc.HubWorkers(s, 1) as hub:
+        broker.publish_many(b.vh.party_url("ciz", b.parties), topo.inbound, melding, 1, user_id="ciz",
+                            routing_key=lambda n: "client-geelhoed")
+        # the first answer tells the register has the record (and warms the worker up)
+        status = ""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and status != "ok":
+            probe = broker.LatencyProbe(b.vh.party_url(asker, b.parties), b.vh.url, [inbox])
+            probe.run(topo.inbound, ask, rate=10, seconds=0.1, user_id=asker, routing_key=lambda n: "q", settle=5)
+            status = str(orjson.loads(probe.first_body).get("status")) if probe.first_body else "no answer"
+        b.purge([inbox])
+        light = broker.LatencyProbe(b.vh.party_url(asker, b.parties), b.vh.url, [inbox])
+        lat = light.run(topo.inbound, ask, rate=b.mode.latency_rate, seconds=b.mode.latency_seconds,
+                        user_id=asker, routing_key=lambda n: f"q-{n % 101}")
+        out.update(latency_fields(lat))
+        b.purge([inbox])
+        heavy = broker.LatencyProbe(b.vh.party_url(asker, b.parties), b.vh.url, [inbox])
+        sat = heavy.run(topo.inbound, ask, rate=b.mode.query_saturating_rate, seconds=b.mode.latency_seconds,
+                        user_id=asker, routing_key=lambda n: f"q-{n % 101}", settle=60)
+        span = heavy.last_received - heavy.first_sent
+        out["saturating_offered_msgs_per_s"] = b.mode.query_saturating_rate
+        out["saturating_answers"] = len(sat)
+        out["saturating_p50_ms"] = rounded(broker.percentile(sat, 50), 2)
+        out["saturating_p99_ms"] = rounded(broker.percentile(sat, 99), 2)
+        out["saturating_p999_ms"] = rounded(broker.percentile(sat, 99.9), 2)
+        out["msgs_per_s"] = rounded(len(sat) / span) if span > 0 and sat else None
+        out["peak_rss_mb"] = hub.peak_rss_mb()
+    b.delete_queues(topo)
+    out["latency_load_msgs_per_s"] = b.mode.latency_rate
+    return result("query", title, ratio_vs_ceiling=ratio(b, out.get("msgs_per_s")), **out,
+                  note=f"template wlzIndicatie asked by {asker} (first answer: {status}); p50/p99/p99.9 at the light "
+                       f"load, saturating_* at {b.mode.query_saturating_rate:.0f} offered queries/s; msgs_per_s: "
+                       "answers per second under the saturating load")
