@@ -194,9 +194,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+GLOBAL_OPTIONS = ("--config", "--broker", "--store")
+
+
+def hoist_global_options(argv: Sequence[str]) -> list[str]:
+    """Let --broker, --store and --config stand anywhere: `zorghub demo --broker URL` works too."""
+    front: list[str] = []
+    rest: list[str] = []
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        item = items[i]
+        name = item.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            if "=" in item:
+                front.append(item)
+            elif i + 1 < len(items):
+                front.extend(items[i:i + 2])
+                i += 1
+            else:
+                rest.append(item)
+        else:
+            rest.append(item)
+        i += 1
+    return front + rest
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(hoist_global_options(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

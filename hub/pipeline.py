@@ -109,6 +109,7 @@ class Worker:
     def _process(self, raw: RawMessage, out: _Batch) -> None:
         env = self.envelope_of(raw)
         role = ""
+        ctx: HandlerContext | None = None
         try:
             if not env.sender:
                 raise DeadLetter("the message has no user_id: its sender cannot be established", rule="NO_USER_ID")
@@ -118,7 +119,6 @@ class Worker:
                 raise Rejected("the message has no message_id property", rule="NO_MESSAGE_ID")
             checked = self.app.checker.check(env)
             env = checked.envelope
-            ctx = None
             if checked.kind.handler:
                 handler = self.app.handlers.get(checked.kind.handler)
                 if handler is None:
@@ -135,6 +135,8 @@ class Worker:
             self._retry(raw, env, role, exc, out)
             return
         except HubError as exc:
+            if ctx is not None:  # the handler's decisions (e.g. an authorisation deny) stay on record
+                out.records.extend(ctx.records)
             self._fail(raw, env, role, exc, out)
             return
         except Exception as exc:  # a bug must not lose the message: park it

@@ -24,7 +24,7 @@ from adapters.base import Outgoing
 from hub import bsn as bsnlib
 from hub.checker import Checked
 from hub.envelope import Delivery, Envelope
-from hub.errors import Rejected, RetryLater
+from hub.errors import Forbidden, Rejected, RetryLater
 from hub.network.notify import region_code
 from hub.network.registers import SUBJECTS, Record
 from hub.parties import Party
@@ -113,8 +113,9 @@ def apply(net: Network, ctx: HandlerContext, party: Party, env: Envelope, subjec
     ctx.records.append(net.authz.record(decision, party, "write", candidate, env,
                                         purpose=f"melden {action} in {spec.register}"))
     if not decision.allowed:
-        reason = f"{party.name} may not write {subject} {record_id} to the {spec.register}: rule {decision.rule}"
-        return None, [], receipt(env, "rejected", decision.rule, reason, subject=subject, recordID=record_id)
+        # the decision record above survives the raise; the write itself is rolled back and dead-lettered
+        raise Forbidden(f"{party.name} may not write {subject} {record_id} to the {spec.register}: "
+                        f"rule {decision.rule}", rule=decision.rule)
     if existing is not None and existing.data == data and existing.status == status:
         ctx.records.append(reply_record(env, party, "network.unchanged", f"{subject} {record_id} unchanged "
                                         f"(version {existing.version})", client, subject, record_id))

@@ -1,0 +1,43 @@
+"""`zorghub demo` end to end: all seeds on the embedded default and on RabbitMQ."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.cli import main
+from hub.settings import Settings
+
+
+def test_demo_all_seeds_embedded(settings: Settings, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ZORGHUB_HOME", settings.home)
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    for n in range(5):
+        assert f"Seed {n:03d} passed every check." in out
+    assert "(intact)" in out
+    assert "999990019" not in out  # Mr Geelhoed's BSN is never printed
+    assert main(["audit", "verify"]) == 0  # the demo's log, checked afterwards
+
+
+def test_demo_on_rabbitmq(amqp_settings: Settings, monkeypatch: pytest.MonkeyPatch,
+                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ZORGHUB_HOME", amqp_settings.home)
+    assert main(["demo", "--broker", amqp_settings.broker_url]) == 0
+    out = capsys.readouterr().out
+    for n in range(5):
+        assert f"Seed {n:03d} passed every check." in out
+
+
+def test_cli_errors_exit_nonzero_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ZORGHUB_HOME", str(tmp_path))
+    assert main(["send", str(tmp_path / "missing.json"), "--as", "ciz", "--kind", "echo"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("zorghub: cannot read") and "\n" not in err
+    monkeypatch.setenv("ZORGHUB_PREFETCH", "lots")
+    assert main(["audit", "verify"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("zorghub: invalid setting prefetch") and "\n" not in err
