@@ -15,7 +15,7 @@ from lxml import etree
 from hub import bsn as bsnlib
 from hub.document import Document
 from hub.envelope import Envelope
-from hub.errors import BadContentType, ConfigError, Forbidden, InvalidBSN, SchemaViolation, TooLarge
+from hub.errors import BadContentType, ConfigError, Forbidden, HubError, InvalidBSN, SchemaViolation, TooLarge
 from hub.kinds import Kind, KindCatalogue
 from hub.parties import PartyRegistry
 from hub.schemas import load_json_schema
@@ -62,6 +62,8 @@ class Checker:
             self._check_json_schema(kind, doc)
         if kind.xsd:
             self._check_xsd(kind, doc)
+        if kind.iwlz:
+            self._check_iwlz(kind, env.payload)
         client_key = None
         if kind.bsn:
             value = doc.get(kind.bsn)
@@ -78,6 +80,35 @@ class Checker:
             where = "/" + "/".join(str(p) for p in err.absolute_path)
             message = bsnlib.redact(err.message)
             raise SchemaViolation(f"{kind.name}: {where}: {message}", rule=f"SCHEMA:{err.validator}")
+
+    def _check_iwlz(self, kind: Kind, payload: bytes) -> None:
+        """The official XSD and business rules; a failure answers with the retourbericht naming the codes."""
+        from hub.errors import RuleViolation
+        from hub.iwlz import Validator
+        from mappings.retour import RETOUR, make_retour
+
+        if self.schema_dir is None:
+            raise ConfigError(f"kind {kind.name!r} needs the iWlz schemas but no schema_dir is configured")
+        issues, codes = Validator(self.schema_dir).check_for_retour(kind.iwlz, payload)
+        if not issues:
+            return
+        summary = "; ".join(f"{code}: {msg}" for code, msg in issues[:5])
+        exc: HubError
+        if any(code == "XSD" for code, _ in issues):
+            exc = SchemaViolation(f"{kind.iwlz} violates its XSD: {summary}", rule="XSD")
+        else:
+            exc = RuleViolation(f"{kind.iwlz} breaks iWlz rules: {summary}", codes=[c for c, _ in issues])
+        try:
+            exc.answer = (f"iwlz.{RETOUR[kind.iwlz][0]}", make_retour(payload, codes or ["0001"]))
+        except Exception:  # too broken to echo in a retourbericht: the sender gets the JSON receipt
+            exc.answer = None
+        raise exc
+
+    def retour(self, kind: Kind, payload: bytes) -> tuple[str, bytes]:
+        """The retourbericht for an accepted iWlz message: every record 'no remark'."""
+        from mappings.retour import RETOUR, make_retour
+
+        return f"iwlz.{RETOUR[kind.iwlz][0]}", make_retour(payload, [])
 
     def _check_xsd(self, kind: Kind, doc: Document) -> None:
         if self.schema_dir is None:

@@ -48,6 +48,9 @@ class DemoContext:
         self.worker.observers.append(self._observe)
         for party in self.app.parties:
             self.hub_transport.purge(self.app.topology.inbox(party.name))
+        if self.memory:  # the embedded broker is one per process: start from empty queues
+            for queue in (self.app.topology.shard(0), self.app.topology.dlq):
+                self.hub_transport.purge(queue)
         if not self.memory:
             self._thread = threading.Thread(target=self._consume, name="hub-worker", daemon=True)
             self._thread.start()

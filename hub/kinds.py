@@ -27,6 +27,7 @@ class Kind:
     xsd: str = ""
     bsn: str = ""
     handler: str = ""
+    iwlz: str = ""
 
     def sender_allowed(self, roles: Iterable[str]) -> bool:
         return "*" in self.senders or any(r in self.senders for r in roles)
@@ -77,6 +78,7 @@ class KindCatalogue:
                             xsd=raw.get("xsd", ""),
                             bsn=raw.get("bsn", ""),
                             handler=raw.get("handler", ""),
+                            iwlz=raw.get("iwlz", ""),
                         )
                     )
                 except KeyError as exc:

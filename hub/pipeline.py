@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -145,6 +146,13 @@ class Worker:
                                                   rule="INTERNAL"), out)
             return
         self._deliver(env, role, translated, out)
+        if checked.kind.iwlz:  # iWlz senders get their retourbericht, as the standard prescribes
+            kind, body = self.app.checker.retour(checked.kind, env.payload)
+            answer = self.answer(env, kind, body)
+            out.outgoing.append(answer)
+            out.records.append(self._base(env, role, action="answered", recipient=env.sender, payload=body,
+                                          content_type="application/xml", detail=_detail(answer),
+                                          reason=f"{kind}: accepted"))
         if ctx is not None:
             out.records.extend(ctx.records)
             for o, rec in ctx.outgoing:
@@ -223,7 +231,8 @@ class Worker:
         records = [self._base(env, role, action="received", outcome="failure", payload=raw.body,
                               content_type=env.content_type or "application/octet-stream")]
         if rejected:
-            receipt = self.receipt(env, "rejected", exc.rule, reason)
+            receipt = (self.answer(env, *exc.answer) if exc.answer
+                       else self.receipt(env, "rejected", exc.rule, reason))
             out.outgoing.append(receipt)
             records.append(self._base(env, role, action="rejected", outcome="failure", recipient=env.sender,
                                       reason=f"{exc.rule}: {reason}", payload=receipt.body,
@@ -246,12 +255,21 @@ class Worker:
         if env.message_id:
             out.marks.append((env.message_id, env.sender, "rejected" if rejected else "dead_lettered", now_iso()))
         out.dead.append(DeadLetterEntry(
-            message_id=message_id, seq=len(out.dead), ts=now_iso(), sender=env.sender, kind=env.kind,
+            message_id=message_id, seq=time.time_ns(), ts=now_iso(), sender=env.sender, kind=env.kind,
             content_type=env.content_type, routing_key=raw.routing_key, error_class=error_class,
             rule=exc.rule, reason=reason, payload_sha256=sha256(raw.body)))
         out.events.append(("rejected" if rejected else "dead_lettered", env, exc))
         log.info("message %s from %s %s: %s %s", env.message_id or "(none)", env.sender or "(unknown)",
                  "rejected" if rejected else "dead-lettered", exc.rule, reason)
+
+    def answer(self, env: Envelope, kind: str, body: bytes) -> Outgoing:
+        """An answer in the sender's own standard, such as an iWlz retourbericht."""
+        return Outgoing(
+            exchange=self.app.topology.outbound, routing_key=env.sender, body=body,
+            properties={"message_id": f"{env.message_id}:retour", "correlation_id": env.message_id,
+                        "type": kind, "content_type": "application/xml"},
+            headers={"x-sender": "zorghub"},
+        )
 
     def receipt(self, env: Envelope, status: str, rule: str, reason: str) -> Outgoing:
         body = orjson.dumps({"messageId": env.message_id, "status": status, "kind": env.kind,

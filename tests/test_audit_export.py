@@ -60,7 +60,12 @@ def test_fhir_export_of_the_walk_through(walked: AuditLog, settings: Settings) -
     for kind in ("delivered", "network.query"):
         assert sum(n for (action, _), n in exported.items() if action == kind) == \
             sum(1 for r in records if r.action == kind)
-    assert sum(n for (_, outcome), n in exported.items() if outcome == "4") == len(denials)
+    # outcome 4 (minor failure): every denial, plus the refused write's failed reception
+    failed_receptions = [r for r in records if r.action == "received" and r.outcome == "failure"]
+    assert sum(n for (_, outcome), n in exported.items() if outcome == "4") == len(denials) + len(failed_receptions)
+    # outcome 8 (serious failure): the refused write, parked in the dead letter channel
+    assert sum(n for (_, outcome), n in exported.items() if outcome == "8") == \
+        sum(1 for r in records if r.action == "dead_lettered")
 
     delivered = by_seq[notifications[0].seq]
     assert delivered.outcome == "0" and delivered.action == "R"

@@ -142,6 +142,11 @@ def test_dead_letter_requeue_runs_the_message_again(settings: Settings) -> None:
         ctx.worker.app = ctx.app
         assert requeue(settings, [message_id]) == 1
         assert ctx.app.dead_letters.list() == []
+        ctx.pump(0)  # the requeued original runs again as the original sender, and fails the same way
+        (again,) = ctx.app.dead_letters.list()
+        assert again.message_id == message_id and again.sender == "ciz" and "unknown party" in again.reason
+        received = [r for r in ctx.app.audit.for_message(message_id) if r.action == "received"]
+        assert len(received) == 2
     finally:
         ctx.close()
 

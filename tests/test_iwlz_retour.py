@@ -1,0 +1,102 @@
+"""iWlz XML senders: the official XSD and rules at the door, and the retourbericht back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from hub.demo import DemoContext
+from hub.iwlz import Validator
+from hub.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+PARTIES = """
+[[party]]
+name = "aanbieder"
+id_type = "AGB"
+id = "01000000"
+roles = ["zorgaanbieder"]
+
+[[party]]
+name = "zk-groningen"
+id_type = "COD001"
+id = "5501"
+roles = ["zorgkantoor"]
+accepts = ["iwlz-2.2-xml:AW35", "iwlz-2.2-xml:AW39"]
+
+[[party]]
+name = "zk-zeeland"
+id_type = "COD001"
+id = "5525"
+roles = ["zorgkantoor"]
+"""
+
+
+def golden(msg: str) -> bytes:
+    return (REPO / f"mappings/iwlz_{msg.lower()}/golden/v1/case1.in.xml").read_bytes()
+
+
+@pytest.fixture
+def hub(settings: Settings, schema_dir: Path, tmp_path: Path) -> Iterator[DemoContext]:
+    (tmp_path / "parties.toml").write_text(PARTIES)
+    ctx = DemoContext(settings.replace(parties_file=str(tmp_path / "parties.toml")), out=lambda _: None)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def retour_codes(xml: bytes) -> list[str]:
+    root = etree.fromstring(xml)
+    return [el.text or "" for el in root.iter("{*}RetourCode")]
+
+
+def test_a_valid_aw35_is_routed_and_answered_with_an_aw36(hub: DemoContext, schema_dir: Path) -> None:
+    aw35 = golden("AW35")
+    message_id = hub.send("aanbieder", "iwlz.AW35", aw35, content_type="application/xml", client_key="c1")
+    (delivered,) = hub.inbox("zk-groningen")
+    assert delivered.body == aw35 and delivered.properties["message_id"] == message_id
+    assert hub.inbox("zk-zeeland") == []
+    (retour,) = hub.inbox("aanbieder")
+    assert retour.properties["type"] == "iwlz.AW36" and retour.properties["correlation_id"] == message_id
+    assert Validator(schema_dir).validate("AW36", retour.body) == []
+    assert set(retour_codes(retour.body)) == {"0200"}  # no remarks
+    actions = [r.action for r in hub.app.audit.for_message(message_id)]
+    assert actions == ["received", "routed", "delivered", "answered"]
+
+
+def test_an_aw35_with_a_wrong_berichtcode_gets_an_aw36_rejection_and_is_not_routed(
+    hub: DemoContext, schema_dir: Path
+) -> None:
+    aw35 = golden("AW35").replace(b"<BerichtCode>354</BerichtCode>", b"<BerichtCode>355</BerichtCode>")
+    message_id = hub.send("aanbieder", "iwlz.AW35", aw35, content_type="application/xml", client_key="c1")
+    assert hub.inbox("zk-groningen") == []
+    (retour,) = hub.inbox("aanbieder")
+    assert retour.properties["type"] == "iwlz.AW36"
+    assert Validator(schema_dir).validate("AW36", retour.body) == []
+    assert "0001" in retour_codes(retour.body)
+    (entry,) = [e for e in hub.app.dead_letters.list() if e.message_id == message_id]
+    assert entry.rule == "XSD" and "BerichtCode" in entry.reason
+
+
+def test_an_aw39_breaking_a_business_rule_gets_an_aw310_naming_it(hub: DemoContext, schema_dir: Path) -> None:
+    doc = etree.fromstring(golden("AW39"))
+    for el in doc.iter("{*}Leveringsstatus"):
+        el.text = "4"  # TR046: status 4 (in care) never fits an ending mutatie
+    aw39 = etree.tostring(doc, xml_declaration=True, encoding="UTF-8")
+    issues = Validator(schema_dir).validate("AW39", aw39)
+    expected = {code for code, _ in issues}
+    assert "TR046" in expected
+    message_id = hub.send("aanbieder", "iwlz.AW39", aw39, content_type="application/xml", client_key="c1")
+    assert hub.inbox("zk-groningen") == []
+    (retour,) = hub.inbox("aanbieder")
+    assert retour.properties["type"] == "iwlz.AW310"
+    assert Validator(schema_dir).validate("AW310", retour.body) == []
+    codes = set(retour_codes(retour.body)) - {"0200"}
+    assert codes, "the retour carries the rule's retourcode"
+    (entry,) = [e for e in hub.app.dead_letters.list() if e.message_id == message_id]
+    assert entry.rule in expected and "TR046" in entry.reason
