@@ -45,6 +45,12 @@ class Management:
     def overview(self) -> dict[str, Any]:
         return dict(self._call("GET", "overview"))
 
+    def queues(self, vhost: str, prefix: str = "") -> list[dict[str, Any]]:
+        """Depth, unacked and consumers of each queue (for ``zorghub status``)."""
+        rows = self._call("GET", f"queues/{q(vhost)}?columns=name,messages,messages_ready,"
+                                 "messages_unacknowledged,consumers,type")
+        return [r for r in rows or [] if str(r.get("name", "")).startswith(prefix)]
+
     def put_vhost(self, vhost: str) -> None:
         self._call("PUT", f"vhosts/{q(vhost)}", {})
 

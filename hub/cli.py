@@ -109,6 +109,39 @@ def cmd_dlq_requeue(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    """What an operator checks first: the store, the dead letters and, on RabbitMQ, every queue."""
+    from hub.store.audit import AuditLog
+    from hub.store.db import Database, redact_url
+    from hub.store.deadletters import DeadLetterStore
+    from hub.store.idempotency import ProcessedIds
+
+    db = Database(settings.effective_store_url)
+    audit = AuditLog(db, settings.key_bytes())
+    ProcessedIds(db)
+    seq, head = audit.head()
+    processed = dict((str(k), int(n)) for k, n in
+                     db.execute("SELECT outcome, COUNT(*) FROM processed GROUP BY outcome"))
+    open_dead = len(DeadLetterStore(db).list())
+    print(f"store      {redact_url(settings.effective_store_url)}")
+    print(f"audit      {seq} records, head {head[:16]}")
+    print("processed  " + (", ".join(f"{k} {v}" for k, v in sorted(processed.items())) or "none"))
+    print(f"dead       {open_dead} open dead letter(s) (zorghub dlq list)")
+    if settings.broker_url.startswith("amqp"):
+        from adapters.management import Management
+        from hub.demo import _vhost
+
+        mgmt = Management(settings.management_url, settings.management_user, settings.management_password)
+        print(f"broker     {redact_url(settings.broker_url)}")
+        for row in sorted(mgmt.queues(_vhost(settings.broker_url), settings.prefix + "."), key=lambda r: r["name"]):
+            print(f"  {row['name']:36s} {row.get('type', ''):8s} ready {row.get('messages_ready', 0):>8} "
+                  f"unacked {row.get('messages_unacknowledged', 0):>6} consumers {row.get('consumers', 0)}")
+    else:
+        print("broker     memory:// (in-process: queues live only inside a running hub)")
+    db.close()
+    return 0
+
+
 def cmd_parties_list(args: argparse.Namespace, settings: Settings) -> int:
     from hub.parties import PartyRegistry
 
@@ -177,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("message_ids", nargs="*")
     p.add_argument("--all", action="store_true")
     p.set_defaults(func=cmd_dlq_requeue)
+
+    sub.add_parser("status", help="operator overview: store, dead letters, queue depths").set_defaults(
+        func=cmd_status)
 
     parties = sub.add_parser("parties", help="the party registry").add_subparsers(dest="parties_cmd",
                                                                                   required=True)

@@ -41,3 +41,24 @@ def test_cli_errors_exit_nonzero_with_one_line(tmp_path: Path, monkeypatch: pyte
     assert main(["audit", "verify"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("zorghub: invalid setting prefetch") and "\n" not in err
+
+
+def test_status_after_the_demo(settings: Settings, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ZORGHUB_HOME", settings.home)
+    assert main(["demo", "--seed", "0"]) == 0
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "audit " in out and "records, head" in out
+    assert "dead       1 open dead letter(s)" in out  # the walk-through's refused write
+
+
+def test_status_on_rabbitmq_lists_queue_depths(amqp_settings: Settings, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ZORGHUB_HOME", amqp_settings.home)
+    assert main(["--broker", amqp_settings.broker_url, "parties", "sync"]) == 0
+    capsys.readouterr()
+    assert main(["status", "--broker", amqp_settings.broker_url]) == 0
+    out = capsys.readouterr().out
+    assert "zorghub.inbox.ciz" in out and "zorghub.dlq" in out and "quorum" in out

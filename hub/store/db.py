@@ -59,6 +59,10 @@ class Database:
                 raise RetryLater(f"database busy: {exc}") from exc
             raise
 
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Row]:
+        """Rows one by one from the driver's cursor, for long reads (never materialised as one list)."""
+        yield from self._conn.execute(self._sql(sql), tuple(params))  # type: ignore[arg-type]
+
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
