@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from adapters.base import open_transport
+from hub import logs
 from hub.app import HubApp
 from hub.errors import RetryLater
 from hub.pipeline import Worker
@@ -64,7 +65,7 @@ def _process_main(settings: Settings, index: int, count: int) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logs.setup(logging.INFO)
     run_worker(settings, index, count, stop)
 
 

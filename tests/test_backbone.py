@@ -178,3 +178,19 @@ def test_retry_path_holds_and_redelivers_on_the_embedded_transport(settings: Set
         assert actions == ["deferred", "deferred", "received", "routed", "delivered"]
     finally:
         ctx.close()
+
+
+def test_log_lines_never_carry_a_bsn(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from hub import logs
+
+    logs.setup(logging.INFO)
+    log = logging.getLogger("zorghub.test")
+    log.info("client %s moved", "999990019")
+    try:
+        raise KeyError("999990019")
+    except KeyError:
+        log.exception("lookup failed")
+    err = capsys.readouterr().err
+    assert "999990019" not in err and "*********" in err and "lookup failed" in err
