@@ -43,6 +43,18 @@ def publish(url: str, messages: list[tuple[str, str, bytes]], kind: str) -> None
     conn.close()
 
 
+def received_count(settings: Settings) -> int:
+    """How many messages the worker has committed so far (read from the store, as an operator would)."""
+    import sqlite3
+
+    path = settings.effective_store_url.removeprefix("sqlite:///")
+    try:
+        with sqlite3.connect(path, timeout=5) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM audit WHERE action = 'received'").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+
+
 def indicatie(n: int) -> bytes:
     return json.dumps({"besluitnummer": f"IB-{n}", "ingangsdatum": "2026-11-01", "zzp": "5VV",
                        "client": {"bsn": "999990019", "gemeentecode": "0344"},
@@ -56,12 +68,21 @@ def test_sigkill_twice_loses_and_duplicates_nothing(amqp_settings: Settings) -> 
     publisher = threading.Thread(target=publish, args=(settings.broker_url, messages, "indicatiebesluit"))
     worker = start_worker(settings)
     publisher.start()
-    for pause in (1.5, 1.5):
-        time.sleep(pause)
+    audited_at_kill = []
+    for _ in range(2):
+        # kill only once the worker is mid-stream: some messages audited, not all
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            done = received_count(settings)
+            if done > (audited_at_kill[-1] if audited_at_kill else 0) + 200:
+                break
+            time.sleep(0.05)
         worker.send_signal(signal.SIGKILL)
         worker.wait()
+        audited_at_kill.append(received_count(settings))
         worker = start_worker(settings)
     publisher.join()
+    assert 0 < audited_at_kill[0] < audited_at_kill[1] < 10_000, audited_at_kill
     counts: dict[str, collections.Counter[str]] = {}
     try:
         for party in RECIPIENTS:
