@@ -13,6 +13,7 @@ from bench.broker import proc_status_kb
 from hub.parties import PartyRegistry
 from hub.runner import run_worker
 from hub.settings import Settings
+from hub.store.db import Database
 from hub.topology import Topology
 
 
@@ -39,11 +40,15 @@ class HubWorkers:
     """``count`` worker processes on disjoint shards; peak RSS read from /proc before they exit."""
 
     def __init__(self, settings: Settings, count: int = 1) -> None:
+        self.settings = settings
         ctx = multiprocessing.get_context("spawn")
         self.procs: list[Any] = [ctx.Process(target=_worker_main, args=(settings, i, count),
                                              name=f"bench-hub-worker-{i}", daemon=True) for i in range(count)]
 
     def start(self) -> HubWorkers:
+        # open the store once first: workers opening a fresh SQLite file together can fail switching it to WAL
+        Database(self.settings.effective_store_url).close()
+        self.settings.key_bytes()  # likewise the key file: two workers must not each write a key of their own
         for p in self.procs:
             p.start()
         return self

@@ -12,6 +12,7 @@ import argparse
 import datetime as dt
 import json
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -73,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
+    # SIGTERM (a timeout, Ctrl-C's cousin) unwinds normally: workers stop and the vhost is deleted
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     broker.ensure_rabbitmq(log=log)
     from hub.parties import PartyRegistry
     from hub.settings import Settings
