@@ -27,7 +27,9 @@ def run_worker(settings: Settings, index: int = 0, count: int = 1, stop: threadi
                setup: Callable[[HubApp, Worker], None] | None = None) -> None:
     """Consume this worker's shards until ``stop`` is set, reconnecting on broker faults."""
     stop = stop or threading.Event()
-    app = HubApp.build(settings)
+    app = _build_with_retry(settings, stop)
+    if app is None:
+        return
     backoff = 0.5
     try:
         while not stop.is_set():
@@ -61,6 +63,19 @@ def run_worker(settings: Settings, index: int = 0, count: int = 1, stop: threadi
         app.close()
 
 
+def _build_with_retry(settings: Settings, stop: threading.Event) -> HubApp | None:
+    """The store may be busy (another worker creating it) or down: wait for it rather than die."""
+    backoff = 0.5
+    while not stop.is_set():
+        try:
+            return HubApp.build(settings)
+        except RetryLater as exc:
+            log.warning("store not ready: %s; retrying in %.1fs", exc.reason, backoff)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 10)
+    return None
+
+
 def _process_main(settings: Settings, index: int, count: int) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -71,6 +86,8 @@ def _process_main(settings: Settings, index: int, count: int) -> None:
 
 def serve(settings: Settings, workers: int) -> int:
     """Start ``workers`` processes and wait; SIGTERM or Ctrl-C stops them all."""
+    # create the store, its tables and the hub key once, before the workers race for them
+    _build_with_retry(settings, threading.Event()).close()  # type: ignore[union-attr]
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_process_main, args=(settings, i, workers), name=f"zorghub-worker-{i}")
              for i in range(workers)]

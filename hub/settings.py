@@ -86,9 +86,17 @@ class Settings:
             return self.pseudonym_key.encode()
         path = self.home_path / "hub.key"
         if not path.exists():
+            # written aside and linked into place: two workers starting at once end up with one key
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(os.urandom(32).hex())
-            path.chmod(0o600)
+            tmp = path.with_name(f".hub.key.{os.getpid()}.{os.urandom(4).hex()}")
+            tmp.write_text(os.urandom(32).hex())
+            tmp.chmod(0o600)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
         return path.read_text().strip().encode()
 
     def replace(self, **changes: Any) -> Settings:

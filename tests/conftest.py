@@ -41,9 +41,15 @@ def need(service: str, available: bool, why: str) -> None:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings.load(environ={"ZORGHUB_HOME": str(tmp_path / "home"),
-                                  "ZORGHUB_SCHEMA_DIR": str(SCHEMA_DIR) if SCHEMA_DIR.is_dir() else ""})
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Per-test settings on SQLite; with ZORGHUB_TEST_STORE=postgres, on a fresh PostgreSQL schema instead."""
+    env = {"ZORGHUB_HOME": str(tmp_path / "home"),
+           "ZORGHUB_SCHEMA_DIR": str(SCHEMA_DIR) if SCHEMA_DIR.is_dir() else ""}
+    if os.environ.get("ZORGHUB_TEST_STORE") == "postgres":
+        env["ZORGHUB_STORE_URL"] = str(request.getfixturevalue("pg_url"))
+        # CLI calls and worker subprocesses in the test read the environment: point them there too
+        request.getfixturevalue("monkeypatch").setenv("ZORGHUB_STORE_URL", env["ZORGHUB_STORE_URL"])
+    return Settings.load(environ=env)
 
 
 @pytest.fixture

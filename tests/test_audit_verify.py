@@ -136,7 +136,9 @@ def test_checkpoint_records_in_the_log(store_url: str) -> None:
     assert not check_stored(log, KEY).ok
 
 
-def test_cli_verify_with_checkpoint(settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_verify_with_checkpoint(settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ZORGHUB_STORE_URL", raising=False)  # this test's store is the one its config file names
     url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
     cfg = tmp_path / "zorghub.toml"
     cfg.write_text(f'home = "{settings.home}"\nstore_url = "{url}"\npseudonym_key = "{KEY.decode()}"\n')

@@ -45,14 +45,19 @@ def publish(url: str, messages: list[tuple[str, str, bytes]], kind: str) -> None
 
 def received_count(settings: Settings) -> int:
     """How many messages the worker has committed so far (read from the store, as an operator would)."""
-    import sqlite3
+    from hub.errors import RetryLater
+    from hub.store.db import Database
 
-    path = settings.effective_store_url.removeprefix("sqlite:///")
     try:
-        with sqlite3.connect(path, timeout=5) as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM audit WHERE action = 'received'").fetchone()[0])
-    except sqlite3.OperationalError:
+        db = Database(settings.effective_store_url)
+    except RetryLater:
         return 0
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM audit WHERE action = 'received'")[0][0])
+    except Exception:  # the worker has not created its tables yet
+        return 0
+    finally:
+        db.close()
 
 
 def indicatie(n: int) -> bytes:

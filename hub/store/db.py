@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+import time
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -36,11 +37,22 @@ class Database:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._set_wal()
             self._conn.execute("PRAGMA synchronous=NORMAL")
         else:
             raise ConfigError(f"unsupported store URL {redact_url(url)!r}: use sqlite:/// or postgresql://")
         self._depth = 0
+
+    def _set_wal(self) -> None:
+        """Switching to WAL takes an exclusive lock that skips the busy handler: retry it."""
+        for attempt in range(100):
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise RetryLater(f"database busy: {exc}") from exc
+                time.sleep(0.05)
 
     # ----- SQL -------------------------------------------------------------------
     def _sql(self, sql: str) -> str:
