@@ -19,8 +19,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check hub adapters mappings tests bench
 	$(VENV)/bin/mypy
 
+# the suite on SQLite, then every store-touching test again on PostgreSQL
 test: $(STAMP) lint
 	$(PY) -m pytest -q
+	ZORGHUB_TEST_STORE=postgres $(PY) -m pytest -q --ignore=tests/test_bench_smoke.py \
+		--ignore-glob='tests/test_mappings_*' --ignore=tests/test_settings.py
 
 bench: $(STAMP)
 	$(PY) -m bench.run

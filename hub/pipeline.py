@@ -67,7 +67,7 @@ class Worker:
             self._walk(batch, ids, done_before, seen_now, out)
             if out.records or out.marks or out.dead:
                 with self.app.db.transaction(lock=self.app.audit.LOCK):
-                    self.app.audit.append_in_tx(out.records)
+                    self.app.audit.append_in_tx(out.records, returning=False)
                     self.app.processed.mark_in_tx(out.marks)
                     self.app.dead_letters.add_in_tx(out.dead)
         self.transport.commit(out.outgoing, [r.tag for r in batch])

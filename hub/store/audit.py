@@ -147,8 +147,11 @@ class AuditLog:
         with self.db.transaction(lock=self.LOCK):
             return self.append_in_tx(records)
 
-    def append_in_tx(self, records: Iterable[AuditRecord]) -> list[AuditRecord]:
-        """Append inside the caller's transaction, so other writes commit with it."""
+    def append_in_tx(self, records: Iterable[AuditRecord], *, returning: bool = True) -> list[AuditRecord]:
+        """Append inside the caller's transaction, so other writes commit with it.
+
+        ``returning=False`` skips building the written records (the hot path has no use for them).
+        """
         tail = self.db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
         seq, prev = (int(tail[0][0]), str(tail[0][1])) if tail else (0, GENESIS)
         rows: list[tuple[Any, ...]] = []
@@ -166,7 +169,8 @@ class AuditLog:
             values = [changes[name] if name in changes else getattr(rec, name) for name in _HASHED]
             digest = record_hash(self.key, prev, values)
             rows.append((*values, prev, digest))
-            done.append(dataclasses.replace(rec, **changes, prev_hash=prev, hash=digest, payload=None))
+            if returning:
+                done.append(dataclasses.replace(rec, **changes, prev_hash=prev, hash=digest, payload=None))
             prev = digest
         self.db.executemany(
             "INSERT OR IGNORE INTO payloads (sha256, content_type, body, stored_at) VALUES (?, ?, ?, ?)",
