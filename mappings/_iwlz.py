@@ -90,10 +90,12 @@ class Node:
     def __init__(self, el: etree._Element, path: str) -> None:
         self.el, self.path = el, path
         self.children = [c for c in el if isinstance(c.tag, str)]
+        # local names once per element, not once per lookup (the same answers, without the quadratic cost)
+        self.names = [etree.QName(c).localname for c in self.children]
         self.used: set[int] = set()
 
     def _find(self, name: str) -> list[int]:
-        return [i for i, c in enumerate(self.children) if etree.QName(c).localname == name]
+        return [i for i, n in enumerate(self.names) if n == name]
 
     def opt(self, name: str) -> Node | None:
         idx = self._find(name)
