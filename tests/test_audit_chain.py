@@ -85,3 +85,27 @@ def test_group_commit_of_many_records_verifies(tmp_path: Path) -> None:
         log.append(AuditRecord(action="received", actor="ciz", message_id=str(i)) for i in range(1000))
     result = log.verify()
     assert result.ok and result.checked == 5000
+
+
+@pytest.mark.parametrize("tamper,expected_seq", [
+    (lambda db: db.execute("UPDATE audit SET reason = 'x' WHERE seq = 1400"), 1400),
+    (lambda db: db.execute("DELETE FROM audit WHERE seq = 1500"), 1500),  # the last record of the first slice
+    (lambda db: db.execute("DELETE FROM audit WHERE seq = 1501"), 1501),  # the first record of the second
+    (lambda db: db.execute("UPDATE audit SET seq = -1 WHERE seq = 1500")
+     or db.execute("UPDATE audit SET seq = 1500 WHERE seq = 1501")
+     or db.execute("UPDATE audit SET seq = 1501 WHERE seq = -1"), 1500),  # a swap across the boundary
+    (lambda db: db.execute("UPDATE audit SET reason = 'x' WHERE seq = 2900"), 2900),
+], ids=["edit-first-slice", "delete-slice-end", "delete-slice-start", "swap-across-boundary", "edit-last-slice"])
+def test_parallel_verify_gives_the_single_pass_verdict(tmp_path: Path, tamper: Callable[[Database], object],
+                                                       expected_seq: int) -> None:
+    from hub.store.audit import verify_parallel
+
+    url = f"sqlite:///{tmp_path / 'p.sqlite3'}"
+    db = build(url, n=3000)
+    assert verify_parallel(url, KEY, workers=2, min_records=1).ok
+    tamper(db)
+    single = AuditLog(db, KEY).verify()
+    parallel = verify_parallel(url, KEY, workers=2, min_records=1)
+    assert not parallel.ok and parallel.first_bad_seq == single.first_bad_seq == expected_seq
+    assert parallel.problem == single.problem
+    db.close()
