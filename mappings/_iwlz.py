@@ -90,12 +90,14 @@ class Node:
     def __init__(self, el: etree._Element, path: str) -> None:
         self.el, self.path = el, path
         self.children = [c for c in el if isinstance(c.tag, str)]
-        # local names once per element, not once per lookup (the same answers, without the quadratic cost)
-        self.names = [etree.QName(c).localname for c in self.children]
+        # child positions by local name, built once per element: lookups cost a dict access, not a scan
+        self.index: dict[str, list[int]] = {}
+        for i, c in enumerate(self.children):
+            self.index.setdefault(str(c.tag).rpartition("}")[2], []).append(i)
         self.used: set[int] = set()
 
     def _find(self, name: str) -> list[int]:
-        return [i for i, n in enumerate(self.names) if n == name]
+        return self.index.get(name, [])
 
     def opt(self, name: str) -> Node | None:
         idx = self._find(name)
@@ -116,8 +118,13 @@ class Node:
         return [Node(self.children[i], f"{self.path}/{name}[{n + 1}]") for n, i in enumerate(idx)]
 
     def text(self, name: str, required: bool = True) -> str | None:
-        node = self.req(name) if required else self.opt(name)
-        return None if node is None else (node.el.text or "").strip()
+        idx = self._find(name)
+        if not idx:
+            if required:
+                raise SchemaViolation(f"mandatory element {self.path}/{name} is missing", rule=f"XSD:{name}")
+            return None
+        self.used.update(idx)
+        return (self.children[idx[0]].text or "").strip()
 
     def done(self) -> None:
         """Refuse elements this mapping version does not carry: refusing beats silently losing data."""
