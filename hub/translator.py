@@ -38,6 +38,15 @@ class Translator:
     def __init__(self, registry: Any = None) -> None:
         self.registry = registry
         self._warned: set[tuple[str, str, str]] = set()
+        self._by_formats: dict[tuple[str, str], list[str]] = {}
+
+    def _names(self, source: str, target: str) -> list[str]:
+        """Mapping names from one format to another, looked up once per pair (the registry is fixed at start)."""
+        key = (source, target)
+        if key not in self._by_formats:
+            self._by_formats[key] = sorted({m.spec.name for m in self.registry.all()
+                                            if (m.spec.source_format, m.spec.target_format) == key})
+        return self._by_formats[key]
 
     def translate(self, delivery: Delivery, party: Party) -> Delivery:
         env = delivery.envelope
@@ -48,8 +57,7 @@ class Translator:
             raise DeadLetter(f"party {party.name!r} does not accept {source} and no mappings are loaded",
                              rule="NO_MAPPING")
         for target in party.accepts:
-            names = sorted({m.spec.name for m in self.registry.all()
-                            if (m.spec.source_format, m.spec.target_format) == (source, target)})
+            names = self._names(source, target)
             if not names:
                 continue
             try:  # the party's pinned version, else the latest live one

@@ -138,7 +138,7 @@ class Node:
 
 def sub(parent: etree._Element, name: str, text: str | None = None, *, base: bool = False) -> etree._Element:
     """Append a child in the parent's namespace (or the basisschema namespace for CDT parts)."""
-    nsuri = BASE_NS if base else etree.QName(parent).namespace
+    nsuri = BASE_NS if base else str(parent.tag)[1:].partition("}")[0]  # the parent's namespace
     el = etree.SubElement(parent, f"{{{nsuri}}}{name}")
     if text is not None:
         el.text = text

@@ -268,7 +268,7 @@ class AuditLog:
         return VerifyResult(True, checked, None, "", time.perf_counter() - began)
 
 
-def _verify_part(args: tuple[str, bytes, int, int]) -> VerifyResult:
+def _verify_part(args: tuple[str, bytes, int, int | None]) -> VerifyResult:
     url, key, start, end = args
     db = Database(url)
     try:
@@ -298,7 +298,8 @@ def verify_parallel(url: str, key: bytes, start: int = 1, end: int | None = None
     if workers <= 1 or total < min_records:
         return _verify_part((url, key, start, end if end is not None else last))
     size = -(-total // workers)
-    parts = [(url, key, lo, min(lo + size - 1, last)) for lo in range(start, last + 1, size)]
+    parts: list[tuple[str, bytes, int, int | None]] = [(url, key, lo, min(lo + size - 1, last))
+                                                         for lo in range(start, last + 1, size)]
     if end is None:
         parts[-1] = (url, key, parts[-1][2], None)  # the tail: whatever was appended meanwhile, too
     with multiprocessing.get_context("spawn").Pool(len(parts)) as pool:
