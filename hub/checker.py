@@ -82,7 +82,7 @@ class Checker:
                 if not bsnlib.is_valid(value):
                     raise InvalidBSN(f"the client's BSN at {kind.bsn} fails the elfproef")
                 client_key = bsnlib.pseudonym(value, self.key)
-        return Checked(env.evolve(client_key=client_key), kind, doc)
+        return Checked(env if client_key is None else env.evolve(client_key=client_key), kind, doc)
 
     def _check_json_schema(self, kind: Kind, doc: Document) -> None:
         if _fast_validator(kind.schema)(doc.json):

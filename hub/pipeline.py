@@ -170,18 +170,22 @@ class Worker:
         )
 
     def _deliver(self, env: Envelope, role: str, deliveries: list[Delivery], out: _Batch) -> None:
+        digest = sha256(env.payload)
         records = [
-            self._base(env, role, action="received", payload=env.payload, content_type=env.content_type),
+            self._base(env, role, action="received", payload=env.payload, payload_sha256=digest,
+                       content_type=env.content_type),
             self._base(env, role, action="routed",
                        reason="; ".join(f"{d.recipient}: {d.reason}" for d in deliveries)),
         ]
         for d in deliveries:
             o = self.delivery_outgoing(d)
             out.outgoing.append(o)
+            # an untranslated delivery is the received payload: store its bytes once, name them by digest
+            same = d.envelope.payload is env.payload
             records.append(self._base(
                 env, role, action="delivered", recipient=d.recipient, mapping=d.envelope.mapping or "",
-                mapping_version=d.envelope.mapping_version or "", payload=d.envelope.payload,
-                content_type=d.envelope.content_type, detail=_detail(o)))
+                mapping_version=d.envelope.mapping_version or "", payload=None if same else d.envelope.payload,
+                payload_sha256=digest if same else "", content_type=d.envelope.content_type, detail=_detail(o)))
         out.records.extend(records)
         out.marks.append((env.message_id, env.sender, "delivered", now_iso()))
         out.events.append(("delivered", env, deliveries))
