@@ -1,20 +1,26 @@
 """The RabbitMQ transport (pika).
 
-The hub's hot path commits each batch as one AMQP transaction: every delivery
-of the batch is published and every inbound message acked in a single
-``tx.commit``. That makes publish-and-ack atomic, which is what lets a worker
-be SIGKILLed at any moment without a delivery going out twice: either the
-batch's deliveries and acks both happened, or neither did and the inbound
-messages come back. The audit commit comes first, so a redelivered message
-that was already audited is re-published from the message store instead of
-being processed again. One ``tx.commit`` per batch of a few hundred messages
-costs about as much as pipelined confirms do.
+Each batch is committed in this order: the hub's database commit (audit
+records, idempotency marks) comes first; then every delivery is published on
+a confirm-mode channel with pipelined publisher confirms (all in flight at
+once, one wait for the lot); then ``on_confirmed`` lets the hub mark the batch
+published; only then are the inbound messages acked, with one multiple-ack.
+
+A crash before the confirms arrive redelivers the inbound messages, and the
+hub re-publishes their deliveries from the message store: nothing is lost.
+A crash after the published mark skips them: nothing is sent twice. Only a
+crash in the instant between the broker's confirmation and the mark's commit
+can make a recipient see a message id twice, which is why deliveries keep the
+sender's message id. (AMQP transactions are no way out: RabbitMQ documents
+them as batching without atomicity, and a killed client can leave acks applied
+and publishes lost.)
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -87,8 +93,12 @@ class AmqpTransport:
         except pika.exceptions.AMQPError as exc:
             raise RetryLater(f"cannot connect to RabbitMQ: {exc.__class__.__name__}") from exc
         self._channel = self._conn.channel()
-        self._tx = False
         self._confirm_channel: Any = None
+        self._publisher: Any = None  # the confirm-mode channel behind commit()
+        self._publisher_wrapper: Any = None
+        self._published = 0  # the publisher channel's last delivery tag
+        self._outstanding: set[int] = set()  # published, not yet confirmed
+        self._nacked = False
 
     # ----- topology --------------------------------------------------------------
     def declare(self, topology: Topology, parties: PartyRegistry) -> None:
@@ -123,9 +133,6 @@ class AmqpTransport:
         idle_seconds: float = 0.005,
     ) -> None:
         ch = self._channel
-        if not self._tx:
-            ch.tx_select()
-            self._tx = True
         ch.basic_qos(prefetch_count=max(self.prefetch, batch_size))
         buffer: list[RawMessage] = []
         for queue in queues:
@@ -138,18 +145,49 @@ class AmqpTransport:
                 batch, buffer[:] = buffer[:batch_size], buffer[batch_size:]
                 handler(batch)
 
-    def commit(self, outgoing: list[Outgoing], tags: list[Any]) -> None:
-        ch = self._channel
-        if not self._tx:
-            ch.tx_select()
-            self._tx = True
-        # queue the frames without a socket flush per message: tx_commit below flushes them all at once
-        impl = ch._impl
+    def _publisher_channel(self) -> Any:
+        """A confirm-mode channel whose confirms are counted, not waited for one by one."""
+        if self._publisher is None:
+            ready: list[bool] = []
+            self._publisher_wrapper = self._conn.channel()  # kept: its collection would close the channel
+            impl = self._publisher_wrapper._impl
+            impl.confirm_delivery(ack_nack_callback=self._on_confirm, callback=lambda _frame: ready.append(True))
+            while not ready:
+                self._conn.process_data_events(time_limit=0.01)
+            self._publisher = impl
+        return self._publisher
+
+    def _on_confirm(self, frame: Any) -> None:
+        """Confirms may come out of order, singly or for every tag up to one: settle exactly those."""
+        method = frame.method
+        if isinstance(method, pika.spec.Basic.Nack):
+            self._nacked = True
+        tag = int(method.delivery_tag)
+        if method.multiple:
+            self._outstanding = {t for t in self._outstanding if t > tag}
+        else:
+            self._outstanding.discard(tag)
+
+    def commit(self, outgoing: list[Outgoing], tags: list[Any],
+               on_confirmed: Callable[[], None] | None = None, timeout: float = 30.0) -> None:
+        publisher: Any = self._publisher_channel() if outgoing else None
         for out in outgoing:
-            impl.basic_publish(out.exchange, out.routing_key, out.body, _props(out))
+            publisher.basic_publish(out.exchange, out.routing_key, out.body, _props(out))
+            self._published += 1
+            self._outstanding.add(self._published)
+        deadline = time.monotonic() + timeout
+        while self._outstanding:
+            if time.monotonic() > deadline:
+                raise RetryLater(f"the broker left {len(self._outstanding)} of {len(outgoing)} publishes "
+                                 "unconfirmed")
+            self._conn.process_data_events(time_limit=0.05)
+        if self._nacked:
+            self._nacked = False
+            raise RetryLater("the broker refused (nacked) a delivery: the batch will be redelivered")
+        if on_confirmed is not None:
+            on_confirmed()
         if tags:
-            ch.basic_ack(max(tags), multiple=True)
-        ch.tx_commit()
+            self._channel.basic_ack(max(tags), multiple=True)
 
     # ----- tools and clients ---------------------------------------------------------
     def publish(self, outgoing: list[Outgoing]) -> None:

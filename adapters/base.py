@@ -58,8 +58,9 @@ class Transport(Protocol):
         idle_seconds: float = 0.005,
     ) -> None: ...
 
-    def commit(self, outgoing: list[Outgoing], tags: list[Any]) -> None:
-        """Publish ``outgoing`` and ack ``tags`` as one unit (all or nothing)."""
+    def commit(self, outgoing: list[Outgoing], tags: list[Any],
+               on_confirmed: Callable[[], None] | None = None) -> None:
+        """Publish ``outgoing``; once the broker holds them all, call ``on_confirmed``; then ack ``tags``."""
         ...
 
     def publish(self, outgoing: list[Outgoing]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from kombu import Connection, Exchange, Producer, Queue
@@ -93,9 +94,12 @@ class MemoryTransport:
             handler(batch)
             handled += len(batch)
 
-    def commit(self, outgoing: list[Outgoing], tags: list[Any]) -> None:
+    def commit(self, outgoing: list[Outgoing], tags: list[Any],
+               on_confirmed: Callable[[], None] | None = None) -> None:
         with self._lock:
             self.publish(outgoing)
+            if on_confirmed is not None:
+                on_confirmed()
             for message in tags:
                 message.ack()
 

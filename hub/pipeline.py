@@ -3,12 +3,15 @@
 Order of commitment for each batch, which is what makes a crash harmless:
 1. the audit records, the idempotency marks and the dead-letter records are
    committed in one database transaction (group commit);
-2. the deliveries are published and the inbound messages acked in one
-   transport commit (an AMQP transaction on RabbitMQ).
-A crash before 1 redelivers and reprocesses. A crash between 1 and 2
-redelivers a message already marked done: its outgoing messages are rebuilt
-from the message store and published, not computed again. After 2 nothing
-comes back.
+2. every outgoing message is published, and the broker confirms them all;
+3. the batch is marked published in the database;
+4. the inbound messages are acked.
+A crash before 1 redelivers and reprocesses. A crash between 1 and 3
+redelivers a message already marked done but not published: its outgoing
+messages are rebuilt from the message store and published, not computed
+again. A crash after 3 redelivers messages that are skipped. Only a crash
+between the broker's confirmation (2) and the mark (3) can send a delivery
+twice; it keeps its message id, so the recipient can tell.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class _Batch:
     marks: list[tuple[str, str, str, str]] = field(default_factory=list)
     dead: list[DeadLetterEntry] = field(default_factory=list)
     events: list[tuple[str, Envelope, Any]] = field(default_factory=list)
+    republished: list[str] = field(default_factory=list)
 
 
 class Worker:
@@ -59,7 +63,7 @@ class Worker:
     # ----- the batch ------------------------------------------------------------------
     def handle_batch(self, batch: list[RawMessage]) -> None:
         ids = [str(r.properties.get("message_id") or "") for r in batch]
-        done_before = self.app.processed.seen(i for i in ids if i)
+        done_before = self.app.processed.states(i for i in ids if i)
         seen_now: set[str] = set()
         out = _Batch()
         with contextlib.ExitStack() as stack:
@@ -70,17 +74,22 @@ class Worker:
                     self.app.audit.append_in_tx(out.records, returning=False)
                     self.app.processed.mark_in_tx(out.marks)
                     self.app.dead_letters.add_in_tx(out.dead)
-        self.transport.commit(out.outgoing, [r.tag for r in batch])
+        sent = [m[0] for m in out.marks] + out.republished
+        self.transport.commit(out.outgoing, [r.tag for r in batch],
+                              on_confirmed=lambda: self.app.processed.mark_published(sent))
         for kind, env, extra in out.events:
             for observer in self.observers:
                 observer(kind, env, extra)
 
-    def _walk(self, batch: list[RawMessage], ids: list[str], done_before: set[str], seen_now: set[str],
+    def _walk(self, batch: list[RawMessage], ids: list[str], done_before: dict[str, bool], seen_now: set[str],
               out: _Batch) -> None:
         for raw, message_id in zip(batch, ids, strict=True):
             if message_id and (message_id in done_before or message_id in seen_now):
-                if raw.redelivered and message_id in done_before and message_id not in seen_now:
+                if (raw.redelivered and message_id in done_before and not done_before[message_id]
+                        and message_id not in seen_now):
+                    # done, but the broker never confirmed its output: send it again from the message store
                     out.outgoing.extend(self._replay_outgoing(message_id))
+                    out.republished.append(message_id)
                 seen_now.add(message_id)
                 out.events.append(("duplicate", self.envelope_of(raw), None))
                 continue

@@ -25,8 +25,9 @@ def env_for(settings: Settings) -> dict[str, str]:
 
 
 def start_worker(settings: Settings, index: int = 0, of: int = 1) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "hub.cli", "worker", "--index", str(index), "--of", str(of)],
-                            env=env_for(settings), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = open(os.path.join(settings.home, f"worker-{index}.log"), "ab")  # noqa: SIM115  (kept for the child)
+    return subprocess.Popen([sys.executable, "-m", "hub.cli", "-v", "worker", "--index", str(index), "--of", str(of)],
+                            env=env_for(settings), stdout=subprocess.DEVNULL, stderr=log)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -41,22 +42,27 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def drain_queue(url: str, queue: str, expect: int, timeout: float,
                 on_message: Callable[[pika.BasicProperties, bytes], None]) -> int:
-    """Consume from ``queue`` until ``expect`` messages arrived or the time is up."""
+    """Consume until ``expect`` distinct message ids arrived (then one idle second for stragglers) or time is up."""
     conn = pika.BlockingConnection(pika.URLParameters(url))
     ch = conn.channel()
     ch.basic_qos(prefetch_count=1000)
     got = 0
+    ids: set[str] = set()
     last = acked = 0
     deadline = time.monotonic() + timeout
     for method, props, body in ch.consume(queue, inactivity_timeout=1.0):
-        if method is not None:
+        if method is None:
+            if len(ids) >= expect:
+                break  # complete, and a quiet second: no duplicate is still on its way
+        else:
             on_message(props, body)
             got += 1
+            ids.add(str(props.message_id))
             last = method.delivery_tag
             if got % 500 == 0:
                 ch.basic_ack(last, multiple=True)
                 acked = last
-        if got >= expect or time.monotonic() > deadline:
+        if time.monotonic() > deadline:
             break
     if last > acked:
         ch.basic_ack(last, multiple=True)

@@ -36,10 +36,10 @@ def _crash_worker() -> None:
             return
         commit = worker.transport.commit
 
-        def crashing(outgoing: list[Any], tags: list[Any]) -> None:
+        def crashing(outgoing: list[Any], tags: list[Any], **kwargs: Any) -> None:
             if any(o.properties.get("type") == "network.notificatie" for o in outgoing):
                 os.kill(os.getpid(), signal.SIGKILL)
-            commit(outgoing, tags)
+            commit(outgoing, tags, **kwargs)
 
         worker.transport.commit = crashing
 

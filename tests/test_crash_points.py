@@ -1,0 +1,108 @@
+"""The commit protocol under SIGKILL at each step, injected deterministically into a real worker process.
+
+Steps of one batch: database commit, publish with confirms, published mark, ack. A kill
+- after the database commit, before publishing: the redelivered messages are sent from the message store;
+- after the published mark, before the ack: the redelivered messages are skipped;
+either way every recipient gets every message exactly once, and the audit log holds each once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _crash_worker() -> None:
+    """The subprocess: a normal worker whose first non-empty commit dies at ZORGHUB_TEST_CRASH_AT."""
+    import threading
+
+    from hub.runner import run_worker
+    from hub.settings import Settings
+
+    where = os.environ["ZORGHUB_TEST_CRASH_AT"]
+
+    def setup(app: Any, worker: Any) -> None:
+        commit = worker.transport.commit
+
+        def crashing(outgoing: list[Any], tags: list[Any], on_confirmed: Any = None, **kw: Any) -> None:
+            if where == "before-publish" and outgoing:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+            def marked() -> None:
+                on_confirmed()
+                if where == "after-mark" and outgoing:
+                    os.kill(os.getpid(), signal.SIGKILL)
+
+            commit(outgoing, tags, on_confirmed=marked, **kw)
+
+        worker.transport.commit = crashing
+
+    run_worker(Settings.load(), stop=threading.Event(), setup=setup)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    _crash_worker()
+    sys.exit(0)
+
+
+from hub.app import HubApp  # noqa: E402
+from hub.settings import Settings  # noqa: E402
+from tests.hubproc import drain_queue, env_for, start_worker, stop  # noqa: E402
+from tests.test_crash_order import indicatie, prepare, publish  # noqa: E402
+
+pytestmark = pytest.mark.rabbitmq
+RECIPIENTS = ("zk-utrecht", "pgo-geelhoed", "bos-en-duin", "cak")
+
+
+@pytest.mark.parametrize("where", ["before-publish", "after-mark"])
+def test_a_kill_at_each_step_loses_and_duplicates_nothing(amqp_settings: Settings, where: str) -> None:
+    settings = amqp_settings.replace(shards=1, batch_size=50, prefetch=100)
+    prepare(settings)
+    messages = [(str(uuid.uuid4()), f"client-{i % 7}", indicatie(i)) for i in range(120)]
+    publish(settings.broker_url, messages, "indicatiebesluit")
+    env = {**env_for(settings), "ZORGHUB_TEST_CRASH_AT": where, "PYTHONPATH": str(ROOT)}
+    crashing = subprocess.Popen([sys.executable, __file__], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+    assert crashing.wait(timeout=60) == -signal.SIGKILL
+    app = HubApp.build(settings)
+    try:
+        committed = int(app.db.execute("SELECT COUNT(*) FROM processed")[0][0])
+        published = int(app.db.execute("SELECT COUNT(*) FROM processed WHERE published = 1")[0][0])
+    finally:
+        app.close()
+    assert committed > 0  # the kill came after the database commit ...
+    assert published == (committed if where == "after-mark" else 0)  # ... and before or after the mark
+    worker = start_worker(settings)
+    try:
+        counts = {}
+        for party in RECIPIENTS:
+            counter: Counter[str] = Counter()
+            drain_queue(settings.broker_url, f"zorghub.inbox.{party}", len(messages), 60,
+                        lambda props, body, c=counter: c.update([props.message_id]))
+            counts[party] = counter
+    finally:
+        stop(worker)
+    ids = {m[0] for m in messages}
+    for party, counter in counts.items():
+        assert set(counter) == ids, f"{party}: {len(ids - set(counter))} missing"
+        assert max(counter.values()) == 1, f"{party}: {sum(v > 1 for v in counter.values())} twice"
+    app = HubApp.build(settings)
+    try:
+        received = Counter(r[0] for r in app.db.execute("SELECT message_id FROM audit WHERE action = 'received'"))
+        assert set(received) == ids and max(received.values()) == 1
+        assert int(app.db.execute("SELECT COUNT(*) FROM processed WHERE published = 0")[0][0]) == 0
+        assert app.audit.verify().ok
+    finally:
+        app.close()
+
