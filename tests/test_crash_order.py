@@ -34,12 +34,11 @@ def publish(url: str, messages: list[tuple[str, str, bytes]], kind: str) -> None
     """Publish as the hub's guest user on behalf of ciz: the vendor contract is tested elsewhere."""
     conn = pika.BlockingConnection(pika.URLParameters(url))
     ch = conn.channel()
-    for i, (message_id, client_key, body) in enumerate(messages):
+    ch.confirm_delivery()  # without confirms a publish just before close may never reach a quorum queue
+    for message_id, client_key, body in messages:
         ch.basic_publish("zorghub.in", client_key, body, pika.BasicProperties(
             message_id=message_id, type=kind, content_type="application/json", user_id="guest",
             headers={"x-original-sender": "ciz"}, delivery_mode=2))
-        if i % 1000 == 999:
-            conn.process_data_events(0)
     conn.close()
 
 
