@@ -6,12 +6,12 @@ a confirm-mode channel with pipelined publisher confirms (all in flight at
 once, one wait for the lot); then ``on_confirmed`` lets the hub mark the batch
 published; only then are the inbound messages acked, with one multiple-ack.
 
-A crash before the confirms arrive redelivers the inbound messages, and the
+A crash before the published mark redelivers the inbound messages, and the
 hub re-publishes their deliveries from the message store: nothing is lost.
-A crash after the published mark skips them: nothing is sent twice. Only a
-crash in the instant between the broker's confirmation and the mark's commit
-can make a recipient see a message id twice, which is why deliveries keep the
-sender's message id. (AMQP transactions are no way out: RabbitMQ documents
+A crash after the mark skips them. So only a crash between publishing and the
+mark can make a recipient see a message id twice (the hub cannot know whether
+the unconfirmed publishes landed), which is why deliveries keep the sender's
+message id. (AMQP transactions are no way out: RabbitMQ documents
 them as batching without atomicity, and a killed client can leave acks applied
 and publishes lost.)
 """
@@ -93,7 +93,6 @@ class AmqpTransport:
         except pika.exceptions.AMQPError as exc:
             raise RetryLater(f"cannot connect to RabbitMQ: {exc.__class__.__name__}") from exc
         self._channel = self._conn.channel()
-        self._confirm_channel: Any = None
         self._publisher: Any = None  # the confirm-mode channel behind commit()
         self._publisher_wrapper: Any = None
         self._published = 0  # the publisher channel's last delivery tag
@@ -191,12 +190,8 @@ class AmqpTransport:
 
     # ----- tools and clients ---------------------------------------------------------
     def publish(self, outgoing: list[Outgoing]) -> None:
-        if self._confirm_channel is None:
-            self._confirm_channel = self._conn.channel()
-            self._confirm_channel.confirm_delivery()
-        for out in outgoing:
-            self._confirm_channel.basic_publish(out.exchange, out.routing_key, out.body, _props(out),
-                                                mandatory=False)
+        """Publish with pipelined confirms and return once the broker holds them all (no acks)."""
+        self.commit(outgoing, [])
 
     def get(self, queue: str, limit: int = 100, *, ack: bool = True) -> list[RawMessage]:
         ch = self._conn.channel()

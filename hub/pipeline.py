@@ -10,8 +10,9 @@ A crash before 1 redelivers and reprocesses. A crash between 1 and 3
 redelivers a message already marked done but not published: its outgoing
 messages are rebuilt from the message store and published, not computed
 again. A crash after 3 redelivers messages that are skipped. Only a crash
-between the broker's confirmation (2) and the mark (3) can send a delivery
-twice; it keeps its message id, so the recipient can tell.
+between publishing (2) and the mark (3) can send a delivery twice: whether
+unconfirmed publishes landed is unknowable. It keeps its message id, so the
+recipient can tell.
 """
 
 from __future__ import annotations
