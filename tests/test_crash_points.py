@@ -2,8 +2,12 @@
 
 Steps of one batch: database commit, publish with confirms, published mark, ack. A kill
 - after the database commit, before publishing: the redelivered messages are sent from the message store;
+- half-way through publishing, or after the broker confirmed it all but before the published mark: the
+  redelivered messages are sent from the message store, less what the shard's delivery ledger shows had
+  landed;
 - after the published mark, before the ack: the redelivered messages are skipped;
-either way every recipient gets every message exactly once, and the audit log holds each once.
+- half-way through publishing, and again half-way through re-sending after the restart;
+in every case each recipient gets every message exactly once, and the audit log holds each once.
 """
 
 from __future__ import annotations
@@ -31,19 +35,28 @@ def _crash_worker() -> None:
 
     where = os.environ["ZORGHUB_TEST_CRASH_AT"]
 
+    def kill() -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
     def setup(app: Any, worker: Any) -> None:
         commit = worker.transport.commit
 
         def crashing(outgoing: list[Any], tags: list[Any], on_confirmed: Any = None, **kw: Any) -> None:
-            if where == "before-publish" and outgoing:
-                os.kill(os.getpid(), signal.SIGKILL)
+            if not outgoing:
+                commit(outgoing, tags, on_confirmed=on_confirmed, **kw)
+            elif where == "before-publish":
+                kill()
+            elif where == "mid-publish":  # the first half reaches the broker, confirmed; the rest never
+                commit(outgoing[:len(outgoing) // 2], [], on_confirmed=kill, **kw)
+            elif where == "after-publish":  # all confirmed, the published mark never written
+                commit(outgoing, tags, on_confirmed=kill, **kw)
+            else:  # after-mark
 
-            def marked() -> None:
-                on_confirmed()
-                if where == "after-mark" and outgoing:
-                    os.kill(os.getpid(), signal.SIGKILL)
+                def marked() -> None:
+                    on_confirmed()
+                    kill()
 
-            commit(outgoing, tags, on_confirmed=marked, **kw)
+                commit(outgoing, tags, on_confirmed=marked, **kw)
 
         worker.transport.commit = crashing
 
@@ -61,20 +74,37 @@ from hub.settings import Settings  # noqa: E402
 from tests.hubproc import drain_queue, env_for, start_worker, stop  # noqa: E402
 from tests.test_crash_order import indicatie, prepare, publish  # noqa: E402
 
+
+def broker_depth(settings: Settings, queue: str) -> int:
+    import pika
+
+    conn = pika.BlockingConnection(pika.URLParameters(settings.broker_url))
+    try:
+        return int(conn.channel().queue_declare(queue, passive=True).method.message_count)
+    finally:
+        conn.close()
+
 pytestmark = pytest.mark.rabbitmq
 RECIPIENTS = ("zk-utrecht", "pgo-geelhoed", "bos-en-duin", "cak")
 
 
-@pytest.mark.parametrize("where", ["before-publish", "after-mark"])
-def test_a_kill_at_each_step_loses_and_duplicates_nothing(amqp_settings: Settings, where: str) -> None:
-    settings = amqp_settings.replace(shards=1, batch_size=50, prefetch=100)
-    prepare(settings)
-    messages = [(str(uuid.uuid4()), f"client-{i % 7}", indicatie(i)) for i in range(120)]
-    publish(settings.broker_url, messages, "indicatiebesluit")
+def crash_at(settings: Settings, where: str) -> None:
+    """Run a worker that dies at ``where`` in its first commit with output; wait for the kill."""
     env = {**env_for(settings), "ZORGHUB_TEST_CRASH_AT": where, "PYTHONPATH": str(ROOT)}
     crashing = subprocess.Popen([sys.executable, __file__], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
     assert crashing.wait(timeout=60) == -signal.SIGKILL
+
+
+@pytest.mark.parametrize("kills", [["before-publish"], ["mid-publish"], ["after-publish"], ["after-mark"],
+                                   ["mid-publish", "mid-publish"]], ids="+".join)
+def test_a_kill_at_each_step_loses_and_duplicates_nothing(amqp_settings: Settings, kills: list[str]) -> None:
+    settings = amqp_settings.replace(shards=1, batch_size=50, prefetch=100)
+    prepare(settings)
+    messages = [(str(uuid.uuid4()), f"client-{i % 7}", indicatie(i)) for i in range(120)]
+    publish(settings.broker_url, messages, "indicatiebesluit")
+    for where in kills:
+        crash_at(settings, where)
     app = HubApp.build(settings)
     try:
         committed = int(app.db.execute("SELECT COUNT(*) FROM processed")[0][0])
@@ -82,7 +112,10 @@ def test_a_kill_at_each_step_loses_and_duplicates_nothing(amqp_settings: Setting
     finally:
         app.close()
     assert committed > 0  # the kill came after the database commit ...
-    assert published == (committed if where == "after-mark" else 0)  # ... and before or after the mark
+    assert published == (committed if kills[-1] == "after-mark" else 0)  # ... and before or after the mark
+    if "mid-publish" in kills:  # some deliveries had landed when the worker died, and not all
+        inbox = sum(broker_depth(settings, f"zorghub.inbox.{p}") for p in RECIPIENTS)
+        assert 0 < inbox < 4 * committed
     worker = start_worker(settings)
     try:
         counts = {}
