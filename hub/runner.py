@@ -19,6 +19,7 @@ from hub.app import HubApp
 from hub.errors import RetryLater
 from hub.pipeline import Worker
 from hub.settings import Settings
+from hub.store.db import Database
 
 log = logging.getLogger("zorghub.runner")
 
@@ -68,7 +69,12 @@ def _build_with_retry(settings: Settings, stop: threading.Event) -> HubApp | Non
     backoff = 0.5
     while not stop.is_set():
         try:
-            return HubApp.build(settings)
+            db = Database(settings.effective_store_url, background_checkpoint=True)
+            try:
+                return HubApp.build(settings, db=db)
+            except BaseException:
+                db.close()
+                raise
         except RetryLater as exc:
             log.warning("store not ready: %s; retrying in %.1fs", exc.reason, backoff)
             time.sleep(backoff)

@@ -24,12 +24,18 @@ Row = tuple[Any, ...]
 
 
 class Database:
-    """A connection with a transaction helper. Not shared between threads."""
+    """A connection with a transaction helper. Not shared between threads.
 
-    def __init__(self, url: str) -> None:
+    ``background_checkpoint`` (SQLite, for long-running writers such as a worker): copy the
+    write-ahead log into the database from a thread of its own, instead of inside whichever commit
+    crosses SQLite's threshold; that copy and its fsync were about a third of a worker's audit cost.
+    """
+
+    def __init__(self, url: str, *, background_checkpoint: bool = False) -> None:
         self.url = url
         self.is_postgres = url.startswith(("postgres://", "postgresql://"))
         self._local_tx = threading.local()
+        self._checkpointer: _Checkpointer | None = None
         if self.is_postgres:
             self._conn = _connect_postgres(url)
         elif url.startswith("sqlite:///"):
@@ -39,6 +45,9 @@ class Database:
             self._conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
             self._set_wal()
             self._conn.execute("PRAGMA synchronous=NORMAL")
+            if background_checkpoint and path != ":memory:":
+                self._conn.execute("PRAGMA wal_autocheckpoint=0")
+                self._checkpointer = _Checkpointer(path)
         else:
             raise ConfigError(f"unsupported store URL {redact_url(url)!r}: use sqlite:/// or postgresql://")
         self._depth = 0
@@ -127,6 +136,35 @@ class Database:
             self._depth = 0
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+        self._conn.close()
+
+
+class _Checkpointer(threading.Thread):
+    """Passive WAL checkpoints at an interval, on a connection of its own (never blocks a writer)."""
+
+    def __init__(self, path: str, interval: float = 0.5) -> None:
+        super().__init__(name="sqlite-checkpoint", daemon=True)
+        self._conn = sqlite3.connect(path, timeout=5, check_same_thread=False)
+        self._interval = interval
+        self._stopping = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self._stopping.wait(self._interval):
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.OperationalError:  # another process is checkpointing: its copy serves us too
+            pass
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join(timeout=10)
+        self.checkpoint()
         self._conn.close()
 
 

@@ -1,0 +1,42 @@
+"""The database layer's SQLite specifics: the background WAL checkpoint a worker runs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from hub.store.db import Database
+
+
+def test_a_worker_database_checkpoints_in_the_background(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    db = Database(f"sqlite:///{path}", background_checkpoint=True)
+    checkpointer = db._checkpointer
+    assert checkpointer is not None and checkpointer.is_alive()
+    # commits never copy the log themselves ...
+    assert db.execute("PRAGMA wal_autocheckpoint") == [(0,)]
+    db.execute("CREATE TABLE t (n INTEGER PRIMARY KEY, body BLOB)")
+    before = path.stat().st_size
+    with db.transaction():
+        db.executemany("INSERT INTO t (n, body) VALUES (?, ?)", [(n, b"x" * 1024) for n in range(4000)])
+    # ... the thread does: the rows reach the database file without another write from us
+    deadline = time.monotonic() + 10
+    while path.stat().st_size < before + 4000 * 1024 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.stat().st_size >= before + 4000 * 1024
+    db.close()
+    assert not checkpointer.is_alive()
+    reopened = Database(f"sqlite:///{path}")
+    try:
+        assert reopened.execute("SELECT COUNT(*) FROM t") == [(4000,)]
+    finally:
+        reopened.close()
+
+
+def test_other_databases_keep_sqlites_own_checkpoints(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'tool.db'}")
+    try:
+        assert db._checkpointer is None
+        assert db.execute("PRAGMA wal_autocheckpoint") == [(1000,)]
+    finally:
+        db.close()
