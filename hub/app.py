@@ -114,6 +114,12 @@ class HubApp:
     def close(self) -> None:
         self.db.close()
 
+    def __enter__(self) -> HubApp:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
 
 def _load_mappings() -> Any:
     try:

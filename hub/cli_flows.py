@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.settings import Settings
 
+if TYPE_CHECKING:
+    from hub.app import HubApp
 
-def _app(args: argparse.Namespace, settings: Settings) -> Any:
+
+def _app(args: argparse.Namespace, settings: Settings) -> HubApp:
+    """The hub, on the day ``--today`` names (if given): the calendars are read against it."""
     from hub.app import HubApp
     from hub.flows import common
 
@@ -23,8 +27,7 @@ def _app(args: argparse.Namespace, settings: Settings) -> Any:
 def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
     from hub.flows import common, nza
 
-    app = _app(args, settings)
-    try:
+    with _app(args, settings) as app:
         if args.rhythm:
             common.config(app).nza["rhythm_months"] = args.rhythm
         rows = nza.calendar(app, app.db, provider=args.provider)
@@ -32,16 +35,13 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
         for r in rows:
             print(f"{r['provider']:14s} {r['period']:8s} {r['due']:10s} {r['status']:9s} "
                   f"{r['received_at'] or '-':21s} {r['attempts']}")
-    finally:
-        app.close()
     return 0
 
 
 def cmd_capacity(args: argparse.Namespace, settings: Settings) -> int:
     from hub.flows import zorgbeeld
 
-    app = _app(args, settings)
-    try:
+    with _app(args, settings) as app:
         rows = zorgbeeld.picture(app, app.db, args.region)
         for r in rows:
             print(f"{r['aanbieder']:14s} {r['regio'] or '-':24s} {r['locatie']:8s} {r['behandeling']:10s} "
@@ -49,16 +49,13 @@ def cmd_capacity(args: argparse.Namespace, settings: Settings) -> int:
                   f"{'  STALE' if r['stale'] else ''}")
         print(f"{len(rows)} report(s), {sum(r['stale'] for r in rows)} stale "
               f"(rhythm {zorgbeeld.rhythm(app).days} days)", file=sys.stderr)
-    finally:
-        app.close()
     return 0
 
 
 def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
     from hub.flows import jobs
 
-    app = _app(args, settings)
-    try:
+    with _app(args, settings) as app:
         if args.action == "run":
             names = args.names or [s["name"] for s in jobs.states(app) if s["due"] or args.all]
             for name in names:
@@ -71,8 +68,6 @@ def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
         for s in jobs.states(app):
             print(f"{s['name']:18s} last {s['last_run'] or 'never':21s} {s['outcome']:10s} runs {s['runs']:3d}  "
                   f"next {s['next_due']}  {s['result']}")
-    finally:
-        app.close()
     return 0
 
 
@@ -111,12 +106,9 @@ def cmd_communication(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_claims(args: argparse.Namespace, settings: Settings) -> int:
     from hub.flows import ketenzorg
 
-    app = _app(args, settings)
-    try:
+    with _app(args, settings) as app:
         for t in ketenzorg.totals(app.db, args.year):
             print(f"{t['maand']}  {t['verzekeraar']:14s} {t['aantal']:5d} claim(s)  EUR {t['bedragCent'] / 100:12.2f}")
-    finally:
-        app.close()
     return 0
 
 

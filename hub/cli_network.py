@@ -9,8 +9,10 @@ the same way (the kind is ``cli.bevragen``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,17 +26,18 @@ class _CliEnvelope:
     correlation_id: str = ""
 
 
-def _network(settings: Settings) -> Any:
+@contextlib.contextmanager
+def _network(settings: Settings) -> Iterator[tuple[Any, Any]]:
+    """The hub and its network model, closed when the command is done."""
     from hub.app import HubApp
     from hub.network import network_of
 
-    app = HubApp.build(settings)
-    return app, network_of(app)
+    with HubApp.build(settings) as app:
+        yield app, network_of(app)
 
 
 def cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
-    app, net = _network(settings)
-    try:
+    with _network(settings) as (app, net):
         for s in net.notifier.subscriptions(args.party):
             events = ",".join(s.event_types) if len(s.event_types) <= 4 else f"{len(s.event_types)} event types"
             print(f"{s.id:38s} {s.party:14s} {s.status:10s} #{s.last_seq:<5d} {events or '(verplicht)'}"
@@ -43,16 +46,13 @@ def cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
             for n in net.notifier.sent(args.party):
                 print(f"  {n['ts']} {n['party']:14s} #{n['volgnummer']:<4d} {n['eventType']:45s} "
                       f"{n['subject']}/{n['recordID']}")
-    finally:
-        app.close()
     return 0
 
 
 def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
     from hub.envelope import new_id
 
-    app, net = _network(settings)
-    try:
+    with _network(settings) as (app, net):
         party = app.parties.get(args.as_party)
         params = dict(p.split("=", 1) for p in args.params)
         records: list[Any] = []
@@ -62,34 +62,26 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
         json.dump(answer, sys.stdout, indent=2, ensure_ascii=False)
         print()
         return 0 if answer.get("status") == "ok" else 1
-    finally:
-        app.close()
 
 
 def cmd_terugmeldingen(args: argparse.Namespace, settings: Settings) -> int:
-    app, net = _network(settings)
-    try:
+    with _network(settings) as (app, net):
         for t in net.terugmeldingen.all():
             print(f"{t.id}  {t.status:12s} {t.reporter:14s} -> {t.owner:14s} {t.subject}/{t.record_id} "
                   f"{t.regelcode}{': ' + t.reden if t.reden else ''}")
-    finally:
-        app.close()
     return 0
 
 
 def cmd_fhir(args: argparse.Namespace, settings: Settings) -> int:
     from hub.network.fhir import to_fhir
 
-    app, net = _network(settings)
-    try:
+    with _network(settings) as (app, net):
         rec = net.registers.find(args.record_id)
         if rec is None:
             print(f"zorghub: no record {args.record_id}", file=sys.stderr)
             return 1
         json.dump(to_fhir(rec), sys.stdout, indent=2, ensure_ascii=False)
         print()
-    finally:
-        app.close()
     return 0
 
 
