@@ -70,6 +70,8 @@ class HubApp:
     translator: Translator
     handlers: dict[str, Handler] = field(default_factory=dict)
     extensions: dict[str, Any] = field(default_factory=dict)
+    # called by a worker after each committed batch with the number of audit records it appended
+    batch_hooks: list[Callable[[int], None]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, *, db: Database | None = None, mappings: Any = None,

@@ -84,6 +84,8 @@ class Worker:
         for kind, env, extra in out.events:
             for observer in self.observers:
                 observer(kind, env, extra)
+        for hook in self.app.batch_hooks:
+            hook(len(out.records))
 
     def _take_over_ledgers(self, batch: list[RawMessage]) -> None:
         """Keep what a shard's delivery ledger holds before this worker's first commit empties it.

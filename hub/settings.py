@@ -44,6 +44,7 @@ class Settings:
     shards: int = 8
     workers: int = 1
     max_payload_bytes: int = 1_048_576
+    audit_checkpoint_every: int = 10_000  # records between signed checkpoints a worker appends; 0: never
     retry_delays_ms: tuple[int, ...] = (1000, 10000, 60000)
     management_url: str = "http://127.0.0.1:15672"
     management_user: str = "guest"

@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from hub.auditor.checkpoints import (
+    CHECKPOINT_ACTION,
     Checkpoint,
     append_checkpoint,
     check_against,
@@ -151,3 +152,38 @@ def test_cli_verify_with_checkpoint(settings: Settings, tmp_path: Path, capsys: 
     assert main(["--config", str(cfg), "audit", "verify", "--checkpoint", str(cp_file)]) == 1
     err = capsys.readouterr().err
     assert f"BROKEN at record {N - 1}" in err and "truncated" in err
+
+
+def test_a_worker_signs_checkpoints_as_it_goes(settings: Settings) -> None:
+    from hub.demo import GEELHOED, DemoContext
+
+    ctx = DemoContext(settings.replace(audit_checkpoint_every=10), out=lambda _: None)
+    try:
+        for n in range(8):  # 6 records each: received, routed, 4 delivered
+            ctx.send("ciz", "indicatiebesluit", {"besluitnummer": f"IB-{n}", "ingangsdatum": "2026-11-01",
+                                                 "zzp": "5VV", "client": GEELHOED,
+                                                 "voorkeurZorgaanbieder": "73730800"}, client_key="c1")
+        log = ctx.app.audit
+        signed = log.records("action = ?", (CHECKPOINT_ACTION,))
+        # one batch per message here: a checkpoint after every second one (12 records), signing the head
+        assert [int(r.record_id) for r in signed] == [12, 25, 38, 51]
+        assert all(r.seq == int(r.record_id) + 1 for r in signed)
+        assert check_stored(log, settings.key_bytes()).ok
+        assert log.verify().ok
+    finally:
+        ctx.close()
+
+
+def test_checkpoints_as_it_goes_can_be_off(settings: Settings) -> None:
+    from hub.demo import GEELHOED, DemoContext
+
+    ctx = DemoContext(settings.replace(audit_checkpoint_every=0), out=lambda _: None)
+    try:
+        for n in range(3):
+            ctx.send("ciz", "indicatiebesluit", {"besluitnummer": f"IB-{n}", "ingangsdatum": "2026-11-01",
+                                                 "zzp": "5VV", "client": GEELHOED,
+                                                 "voorkeurZorgaanbieder": "73730800"}, client_key="c1")
+        assert ctx.app.audit.records("action = ?", (CHECKPOINT_ACTION,)) == []
+        assert ctx.app.audit.count() == 18
+    finally:
+        ctx.close()
