@@ -27,6 +27,8 @@ LOCK = "golden.lock.json"
 
 def package_of(spec: MappingSpec) -> str | None:
     """The package whose golden folder holds this mapping's cases."""
+    if {spec.source_format, spec.target_format} == {"fhir-r4-json", "fhir-r4-xml"}:
+        return "fhir_xml"
     for fmt in (spec.source_format, spec.target_format):
         if fmt.startswith("iwlz-2.2-xml:"):
             return "iwlz_" + fmt.split(":", 1)[1].lower()
