@@ -17,67 +17,19 @@ from hub.client import HubClient
 from hub.mapping import MappingRegistry, MappingSpec
 from hub.pipeline import Worker
 from hub.settings import Settings
+from tests.party_helpers import party, with_registry, zorgkantoor
 
-PARTIES = """
-[[party]]
-name = "ciz"
-id_type = "OIN"
-id = "00000001003214345000"
-roles = ["indicatieorgaan"]
-
-[[party]]
-name = "zk-utrecht"
-id_type = "COD001"
-id = "5509"
-roles = ["zorgkantoor"]
-accepts = ["xml"]
-mappings = {json-to-xml = "1"}
-
-[[party]]
-name = "zk-amsterdam"
-id_type = "COD001"
-id = "5515"
-roles = ["zorgkantoor"]
-accepts = ["xml"]
-mappings = {json-to-xml = "1"}
-
-[[party]]
-name = "bos-en-duin"
-id_type = "AGB"
-id = "73730800"
-roles = ["zorgaanbieder"]
-accepts = ["fhir-r4-json"]
-
-[[party]]
-name = "zonnehof"
-id_type = "AGB"
-id = "73731001"
-roles = ["zorgaanbieder"]
-
-[[party]]
-name = "cak"
-id_type = "OIN"
-id = "00000001822477348000"
-roles = ["cak"]
-
-[[party]]
-name = "pgo-geelhoed"
-id_type = "BSN"
-id = "999990019"
-roles = ["client"]
-
-[[party]]
-name = "auditor"
-id_type = "HUB"
-id = "auditor"
-roles = ["auditor"]
-
-[[party]]
-name = "ops"
-id_type = "HUB"
-id = "ops"
-roles = ["operator"]
-"""
+PARTIES = [
+    party("ciz", "OIN", "00000001003214345000", "indicatieorgaan"),
+    zorgkantoor("zk-utrecht", "5509", "xml", mappings={"json-to-xml": "1"}),
+    zorgkantoor("zk-amsterdam", "5515", "xml", mappings={"json-to-xml": "1"}),
+    party("bos-en-duin", "AGB", "73730800", "zorgaanbieder", accepts=("fhir-r4-json",)),
+    party("zonnehof", "AGB", "73731001", "zorgaanbieder"),
+    party("cak", "OIN", "00000001822477348000", "cak"),
+    party("pgo-geelhoed", "BSN", "999990019", "client"),
+    party("auditor", "HUB", "auditor", "auditor"),
+    party("ops", "HUB", "ops", "operator"),
+]
 
 # valid BSNs (elfproef) for test clients
 BSNS = ["999990019", "999991772", "999990032", "999990044", "999990056", "999990068", "999990081", "999990093"]
@@ -126,10 +78,8 @@ def registry(*extra: Any) -> MappingRegistry:
 
 
 def hub_settings(settings: Settings, tmp_path: Path, store_url: str = "", prefix: str = "") -> Settings:
-    parties = tmp_path / "parties.toml"
-    parties.write_text(PARTIES)
     prefix = prefix or f"t{random.randrange(16**8):08x}"
-    return settings.replace(parties_file=str(parties), store_url=store_url, prefix=prefix, batch_size=500)
+    return with_registry(settings, tmp_path, PARTIES).replace(store_url=store_url, prefix=prefix, batch_size=500)
 
 
 @dataclass

@@ -14,41 +14,18 @@ import pytest
 from hub.demo import DemoContext
 from hub.mapping import MappingRegistry
 from hub.settings import Settings
+from tests.party_helpers import AANBIEDER, with_registry, zorgkantoor
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "fixtures" / "thirdparty_mapping"
 GROUP = "zorghub.mappings"
 
-PARTIES = """
-[[party]]
-name = "aanbieder"
-id_type = "AGB"
-id = "01000000"
-roles = ["zorgaanbieder"]
-
-[[party]]
-name = "zk-xml"
-id_type = "COD001"
-id = "5501"
-roles = ["zorgkantoor"]
-accepts = ["iwlz-2.2-xml:AW35"]
-
-[[party]]
-name = "zk-fhir-v1"
-id_type = "COD001"
-id = "5502"
-roles = ["zorgkantoor"]
-accepts = ["fhir-r4-json"]
-mappings = {"iwlz-aw35-to-fhir" = "1"}
-
-[[party]]
-name = "zk-fhir-v2"
-id_type = "COD001"
-id = "5503"
-roles = ["zorgkantoor"]
-accepts = ["fhir-r4-json"]
-mappings = {"iwlz-aw35-to-fhir" = "2"}
-"""
+PARTIES = [
+    AANBIEDER,
+    zorgkantoor("zk-xml", "5501", "iwlz-2.2-xml:AW35"),
+    zorgkantoor("zk-fhir-v1", "5502", "fhir-r4-json", mappings={"iwlz-aw35-to-fhir": "1"}),
+    zorgkantoor("zk-fhir-v2", "5503", "fhir-r4-json", mappings={"iwlz-aw35-to-fhir": "2"}),
+]
 
 KINDS = """
 [kind."iwlz.AW35"]
@@ -79,9 +56,7 @@ def test_three_recipients_two_formats_two_versions_audited(
     settings: Settings, schema_dir: Path, tmp_path: Path, thirdparty: MappingRegistry
 ) -> None:
     assert thirdparty.versions("iwlz-aw35-to-fhir") == ["1", "2"]
-    (tmp_path / "parties.toml").write_text(PARTIES)
-    (tmp_path / "kinds.toml").write_text(KINDS)
-    settings = settings.replace(parties_file=str(tmp_path / "parties.toml"), kinds_file=str(tmp_path / "kinds.toml"))
+    settings = with_registry(settings, tmp_path, PARTIES, KINDS)
     ctx = DemoContext(settings, out=lambda _: None)
     try:
         xml = (REPO / "mappings/iwlz_aw35/golden/v1/case1.in.xml").read_bytes()

@@ -11,29 +11,15 @@ from lxml import etree
 from hub.demo import DemoContext
 from hub.iwlz import Validator
 from hub.settings import Settings
+from tests.party_helpers import AANBIEDER, with_registry, zorgkantoor
 
 REPO = Path(__file__).resolve().parent.parent
 
-PARTIES = """
-[[party]]
-name = "aanbieder"
-id_type = "AGB"
-id = "01000000"
-roles = ["zorgaanbieder"]
-
-[[party]]
-name = "zk-groningen"
-id_type = "COD001"
-id = "5501"
-roles = ["zorgkantoor"]
-accepts = ["iwlz-2.2-xml:AW35", "iwlz-2.2-xml:AW39"]
-
-[[party]]
-name = "zk-zeeland"
-id_type = "COD001"
-id = "5525"
-roles = ["zorgkantoor"]
-"""
+PARTIES = [
+    AANBIEDER,
+    zorgkantoor("zk-groningen", "5501", "iwlz-2.2-xml:AW35", "iwlz-2.2-xml:AW39"),
+    zorgkantoor("zk-zeeland", "5525"),
+]
 
 
 def golden(msg: str) -> bytes:
@@ -42,8 +28,7 @@ def golden(msg: str) -> bytes:
 
 @pytest.fixture
 def hub(settings: Settings, schema_dir: Path, tmp_path: Path) -> Iterator[DemoContext]:
-    (tmp_path / "parties.toml").write_text(PARTIES)
-    ctx = DemoContext(settings.replace(parties_file=str(tmp_path / "parties.toml")), out=lambda _: None)
+    ctx = DemoContext(with_registry(settings, tmp_path, PARTIES), out=lambda _: None)
     try:
         yield ctx
     finally:

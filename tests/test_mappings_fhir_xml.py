@@ -25,6 +25,7 @@ from hub.demo import DemoContext
 from hub.mapping import MappingRegistry
 from hub.settings import Settings
 from tests.mapping_helpers import REPO, SCHEMA_DIR, need_standards
+from tests.party_helpers import AANBIEDER, with_registry, zorgkantoor
 from tests.test_mappings_fhirxml import _normal
 
 REG = MappingRegistry.from_entry_points()
@@ -137,27 +138,7 @@ def test_decimals_keep_their_digits() -> None:
 
 # --- 4. through the hub ------------------------------------------------------------------
 
-PARTIES = """
-[[party]]
-name = "aanbieder"
-id_type = "AGB"
-id = "01000000"
-roles = ["zorgaanbieder"]
-
-[[party]]
-name = "zk-xml"
-id_type = "COD001"
-id = "5501"
-roles = ["zorgkantoor"]
-accepts = ["fhir-r4-xml"]
-
-[[party]]
-name = "zk-json"
-id_type = "COD001"
-id = "5502"
-roles = ["zorgkantoor"]
-accepts = ["fhir-r4-json"]
-"""
+PARTIES = [AANBIEDER, zorgkantoor("zk-xml", "5501", "fhir-r4-xml"), zorgkantoor("zk-json", "5502", "fhir-r4-json")]
 
 KINDS = """
 [kind."fhir.resource"]
@@ -169,9 +150,7 @@ route = [{by = "role", role = "zorgkantoor"}]
 
 
 def test_each_recipient_gets_fhir_in_the_syntax_it_accepts(settings: Settings, tmp_path: Path) -> None:
-    (tmp_path / "parties.toml").write_text(PARTIES)
-    (tmp_path / "kinds.toml").write_text(KINDS)
-    settings = settings.replace(parties_file=str(tmp_path / "parties.toml"), kinds_file=str(tmp_path / "kinds.toml"))
+    settings = with_registry(settings, tmp_path, PARTIES, KINDS)
     as_json = (GOLDEN / "io31-bundle-json.in.json").read_bytes()
     as_xml = (GOLDEN / "io31-bundle.in.xml").read_bytes()
     ctx = DemoContext(settings, out=lambda _: None)
