@@ -39,7 +39,32 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from hub.runner import serve
 
     logs.setup(logging.INFO)
+    if args.metrics_port:
+        from hub import metrics
+
+        metrics.start(settings, args.metrics_port, args.metrics_bind)
+        logging.getLogger("zorghub").info("metrics on http://%s:%d/metrics", args.metrics_bind, args.metrics_port)
     return serve(settings, args.workers or settings.workers)
+
+
+def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
+    """The exporter on its own, beside workers run by a supervisor (``zorghub worker``)."""
+    import signal
+    import threading
+
+    from hub import metrics
+
+    server, db = metrics.start(settings, args.port, args.bind)
+    print(f"zorghub: metrics on http://{args.bind}:{server.server_port}/metrics", file=sys.stderr, flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    server.shutdown()
+    db.close()
+    return 0
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -187,7 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="run the hub workers")
     p.add_argument("--workers", type=int, help="worker processes (default: settings.workers)")
+    p.add_argument("--metrics-port", type=int, help="also serve Prometheus metrics on this port")
+    p.add_argument("--metrics-bind", default="127.0.0.1", help="address for --metrics-port (default 127.0.0.1)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("metrics", help="serve Prometheus metrics (audit counts, dead letters, queue depths)")
+    p.add_argument("--port", type=int, default=9108, help="default 9108; 0 picks a free port")
+    p.add_argument("--bind", default="127.0.0.1")
+    p.set_defaults(func=cmd_metrics)
 
     p = sub.add_parser("worker", help="run one worker in the foreground (shards index of N)")
     p.add_argument("--index", type=int, default=0)
