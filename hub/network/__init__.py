@@ -24,8 +24,9 @@ from hub.errors import Rejected
 from hub.network.authz import POLICY_PATH, Authz, Policy
 from hub.network.notify import Notifier
 from hub.network.query import QueryService, answer_outgoing
-from hub.network.registers import Registers
+from hub.network.registers import Record, Registers
 from hub.network.terugmelden import Terugmeldingen
+from hub.parties import Party
 
 if TYPE_CHECKING:
     from hub.app import HandlerContext, HubApp
@@ -45,8 +46,15 @@ class Network:
         self.registers = Registers(app.db)
         self.authz = Authz(self.registers, self.policy, self.key)
         self.notifier = Notifier(app.db, app.parties, app.regions, self.registers, self.authz)
+        self.notifier.check(self.policy.notify)
         self.query = QueryService(self)
         self.terugmeldingen = Terugmeldingen(app.db, self)
+
+    def keeper(self, rec: Record) -> Party:
+        """The party that keeps a record now: its stored owner, or the zorgkantoor an Overdracht moved it to."""
+        code = self.authz.responsibility.keeper_code(rec)
+        found = self.parties.by_identifier("COD001", code) if code else None
+        return found or self.parties.get(rec.owner)
 
 
 def network_of(app: HubApp) -> Network:

@@ -9,7 +9,10 @@ record naming the deciding rule.
 
 Relations are the only code: small, named predicates over the party, the
 record and the client's other records (who is the responsible zorgkantoor,
-which provider has the care allocated, who is the preferred provider).
+which provider has the care allocated, who is the preferred provider). Who
+the responsible zorgkantoor is comes from ``hub.network.responsibility``: an
+effective Overdracht moves it, and with it the reading of the client's
+records and the keeping (writing) of its bemiddeling's records.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 from hub import bsn as bsnlib
 from hub.errors import ConfigError
 from hub.network.registers import Record, Registers
+from hub.network.responsibility import Responsibility
 from hub.parties import Party
 from hub.store.audit import AuditRecord
 
@@ -127,33 +131,48 @@ class Authz:
         self.registers = registers
         self.policy = policy
         self.key = key
+        self.responsibility = Responsibility(registers)
 
     # ----- relations -----------------------------------------------------------------
     def facts(self, client: str) -> ClientFacts:
+        """Who the client's active records involve; the zorgkantoren resolved Overdracht first."""
         facts = ClientFacts()
+        stated: set[str] = set()
         for rec in self.registers.for_client(client):
             if not rec.active:
                 continue
             d = rec.data
             if rec.subject == "WlzIndicatie":
-                facts.zorgkantoren.add(str(d.get("initieelVerantwoordelijkZorgkantoor", "")))
+                stated.add(str(d.get("initieelVerantwoordelijkZorgkantoor", "")))
                 for gzp in d.get("geindiceerdZorgzwaartepakket") or []:
                     if gzp.get("instellingVoorkeur"):
                         facts.voorkeur.add(str(gzp["instellingVoorkeur"]))
-            elif rec.subject in ("Bemiddeling", "Overdracht"):
-                facts.zorgkantoren.add(str(d.get("verantwoordelijkZorgkantoor", "")))
+            elif rec.subject == "Bemiddeling":
+                stated.add(str(d.get("verantwoordelijkZorgkantoor", "")))
             elif rec.subject == "Bemiddelingspecificatie":
-                facts.zorgkantoren.add(str(d.get("uitvoerendZorgkantoor", "")))
+                stated.add(str(d.get("uitvoerendZorgkantoor", "")))
                 if d.get("instelling"):
                     facts.toegewezen.add(str(d["instelling"]))
-        facts.zorgkantoren.discard("")
+        # an Overdracht names the *next* zorgkantoor: it counts only once in effect, through the resolver
+        facts.zorgkantoren = self.responsibility.zorgkantoren(client, stated)
         return facts
 
     def bemiddeling_zorgkantoor(self, rec: Record) -> str:
-        if rec.subject == "Bemiddeling":
-            return str(rec.data.get("verantwoordelijkZorgkantoor", ""))
-        parent = self.registers.current("Bemiddeling", rec.parent_id) if rec.parent_id else None
-        return str(parent.data.get("verantwoordelijkZorgkantoor", "")) if parent else ""
+        """The responsible zorgkantoor of the record's bemiddeling (an effective Overdracht first)."""
+        return self.responsibility.bemiddeling_zorgkantoor(rec)
+
+    def keeps(self, party: Party, rec: Record) -> bool:
+        """Whether the party keeps the record now, that is may write its next version.
+
+        The stored owner keeps it, except a bemiddeling's zorgkantoor records
+        (``TAKEN_OVER``) after an effective Overdracht: then the new
+        zorgkantoor keeps them, and versions it writes are stored as its own.
+        Earlier versions keep their owner; the registers are append-only.
+        """
+        moved = self.responsibility.keeper_code(rec)
+        if moved:
+            return party.id_type == "COD001" and party.id == moved
+        return rec.owner == party.name
 
     def relation(self, name: str, party: Party, rec: Record, existing: Record | None) -> bool:
         return RELATIONS[name](self, party, rec, existing)
@@ -189,12 +208,20 @@ class Authz:
 
 
 def _owner(a: Authz, party: Party, rec: Record, existing: Record | None) -> bool:
-    current = existing or a.registers.current(rec.subject, rec.record_id)
-    return current is not None and current.owner == party.name
+    """The party wrote this version (a stored record), or the current one (a candidate)."""
+    version = rec if rec.version else (existing or a.registers.current(rec.subject, rec.record_id))
+    return version is not None and version.owner == party.name
 
 
 def _owner_or_new(a: Authz, party: Party, rec: Record, existing: Record | None) -> bool:
-    return existing is None or existing.owner == party.name
+    """A new record, or one the party keeps (see ``Authz.keeps``: an Overdracht hands them over)."""
+    return existing is None or a.keeps(party, existing)
+
+
+def _beheerder(a: Authz, party: Party, rec: Record, existing: Record | None) -> bool:
+    """The party keeps the record now: it decides on terugmeldingen about it."""
+    current = existing or a.registers.current(rec.subject, rec.record_id)
+    return current is not None and a.keeps(party, current)
 
 
 def _eigen_client(a: Authz, party: Party, rec: Record, existing: Record | None) -> bool:
@@ -207,6 +234,12 @@ def _verantwoordelijk_zk(a: Authz, party: Party, rec: Record, existing: Record |
 
 def _record_zk(a: Authz, party: Party, rec: Record, existing: Record | None) -> bool:
     return party.id_type == "COD001" and a.bemiddeling_zorgkantoor(rec) == party.id
+
+
+def _ontvangend_zk(a: Authz, party: Party, rec: Record, existing: Record | None) -> bool:
+    """The party is the zorgkantoor an Overdracht transfers to (it was notified and must be able to pull)."""
+    return (party.id_type == "COD001" and rec.subject == "Overdracht"
+            and str(rec.data.get("verantwoordelijkZorgkantoor", "")) == party.id)
 
 
 def _record_instelling(a: Authz, party: Party, rec: Record, existing: Record | None) -> bool:
@@ -228,9 +261,11 @@ def _may_read(a: Authz, party: Party, rec: Record, existing: Record | None) -> b
 RELATIONS: dict[str, Callable[[Authz, Party, Record, Record | None], bool]] = {
     "owner": _owner,
     "owner_or_new": _owner_or_new,
+    "beheerder": _beheerder,
     "eigen_client": _eigen_client,
     "verantwoordelijk_zorgkantoor": _verantwoordelijk_zk,
     "record_zorgkantoor": _record_zk,
+    "ontvangend_zorgkantoor": _ontvangend_zk,
     "record_instelling": _record_instelling,
     "toegewezen_zorgaanbieder": _toegewezen,
     "voorkeur_zorgaanbieder": _voorkeur,

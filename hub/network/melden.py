@@ -6,7 +6,9 @@ notification sequence numbers and the audit records (including the
 
 - Only the owner writes: the authorisation policy decides (``action = "write"``)
   and the decision is audited with its rule; a refused melding gets a receipt
-  naming the rule, and nothing is written.
+  naming the rule, and nothing is written. After an effective Overdracht the
+  new zorgkantoor keeps the bemiddeling's records: the versions it writes are
+  stored as its own, the old zorgkantoor's versions stay as they were.
 - Idempotent: a melding whose record equals the current version changes
   nothing and notifies no one.
 - A record whose parent (a bemiddeling's indicatie, a zorglevering's
@@ -71,6 +73,17 @@ def reply_record(env: Envelope, party: Party, action: str, reason: str, client: 
                        record_type=subject, record_id=record_id, reason=bsnlib.redact(reason))
 
 
+def _next_owner(net: Network, party: Party, existing: Record | None) -> str:
+    """The owner stored with the next version: the writer when it keeps the record (or it is new).
+
+    After an Overdracht the new zorgkantoor keeps the bemiddeling's records, so
+    the versions it writes are its own; earlier versions keep their owner.
+    """
+    if existing is None or net.authz.keeps(party, existing):
+        return party.name
+    return existing.owner
+
+
 def apply(net: Network, ctx: HandlerContext, party: Party, env: Envelope, subject: str, action: str,
           data: dict[str, Any]) -> tuple[Record | None, list[Delivery], Outgoing]:
     """Write one melding; returns the new version (None when refused or unchanged), deliveries and a receipt."""
@@ -107,7 +120,7 @@ def apply(net: Network, ctx: HandlerContext, party: Party, env: Envelope, subjec
             raise Rejected(f"{subject}: the client's BSN fails the elfproef", rule="INVALID_BSN")
         client = bsnlib.pseudonym(bsn, net.key)
     status = "ingetrokken" if action == "ingetrokken" else "actief"
-    candidate = Record(subject, record_id, 0, spec.register, client, existing.owner if existing else party.name,
+    candidate = Record(subject, record_id, 0, spec.register, client, _next_owner(net, party, existing),
                        status, parent_id, data, "")
     decision = net.authz.decide(party, "write", candidate, existing)
     ctx.records.append(net.authz.record(decision, party, "write", candidate, env,

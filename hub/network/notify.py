@@ -28,7 +28,7 @@ import orjson
 
 from hub import bsn as bsnlib
 from hub.envelope import Delivery, Envelope
-from hub.errors import Rejected
+from hub.errors import ConfigError, Rejected
 from hub.network.authz import Authz
 from hub.network.registers import SUBJECTS, Record, Registers
 from hub.parties import Party, PartyRegistry
@@ -44,6 +44,9 @@ NAMESPACE = uuid.UUID("6f1d3c55-2f0e-4d8e-9a51-6b7c1a0e4c21")
 ID_TYPE = {"AGB": "AGB", "BSN": "BSN", "KVK": "KVK", "OIN": "OIN", "UZOVI": "UZOVI", "COD001": "UZOVI",
            "URA": "OIN", "HUB": "OIN"}
 ACTIE = {"nieuw": "NIEUWE", "gewijzigd": "GEWIJZIGDE", "ingetrokken": "VERWIJDERDE"}
+# the recipient resolvers a policy's `to` may name (besides "role:<role>"); see Notifier._resolve
+RECIPIENTS = ("region_zorgkantoor", "instelling", "uitvoerend_zorgkantoor", "ontvangend_zorgkantoor",
+              "verantwoordelijk_zorgkantoor")
 
 DDL = """
 CREATE TABLE IF NOT EXISTS nw_subscription (
@@ -121,6 +124,15 @@ class Notifier:
         self.authz = authz
         db.script(DDL)
 
+    @staticmethod
+    def check(rules: Iterable[dict[str, Any]]) -> None:
+        """Refuse a policy whose notification rule names no known recipient, when it loads, not at a melding."""
+        for rule in rules:
+            to = str(rule.get("to", ""))
+            if not to.startswith("role:") and to not in RECIPIENTS:
+                raise ConfigError(f"policy: notification rule for {rule.get('subject')!r} has unknown recipient "
+                                  f"{to!r}; known: {', '.join(RECIPIENTS)}, role:<role>")
+
     # ----- subscriptions ---------------------------------------------------------------
     def subscribe(self, party: Party, event_types: Iterable[str], filt: dict[str, Any]) -> Subscription:
         types = tuple(dict.fromkeys(event_types))
@@ -177,31 +189,37 @@ class Notifier:
         return out
 
     def _resolve(self, to: str, rec: Record) -> list[Party]:
-        def by(id_type: str, value: Any) -> list[Party]:
-            p = self.parties.by_identifier(id_type, str(value)) if value else None
-            return [p] if p else []
+        """The parties a ``to`` of the policy names for one record.
 
+        Every recipient that means "the client's zorgkantoor" goes through
+        ``Responsibility`` (an effective Overdracht first, else what the record
+        states), so after a transfer the new zorgkantoor is told, not the old.
+        ``ontvangend_zorgkantoor`` is the exception on purpose: it is the
+        addressee an Overdracht names (its ``verantwoordelijkZorgkantoor``), who
+        must hear of a transfer before it takes effect. The transferring
+        zorgkantoor wrote the Overdracht and gets the receipt; like any sender it
+        is not notified of its own melding, and the policy adds no copy for it.
+        """
         d = rec.data
+        resp = self.authz.responsibility
         if to.startswith("role:"):
             return self.parties.with_role(to[5:])
         if to == "region_zorgkantoor":
-            return by("COD001", region_code(rec.data, self.regions) or d.get("initieelVerantwoordelijkZorgkantoor"))
+            stated = region_code(d, self.regions) or d.get("initieelVerantwoordelijkZorgkantoor")
+            return self._by("COD001", resp.zorgkantoor(rec, str(stated or "")))
         if to == "instelling":
-            return by("AGB", d.get("instelling"))
+            return self._by("AGB", d.get("instelling"))
         if to == "uitvoerend_zorgkantoor":
-            return by("COD001", d.get("uitvoerendZorgkantoor"))
-        if to == "record_zorgkantoor":
-            return by("COD001", d.get("verantwoordelijkZorgkantoor"))
+            return self._by("COD001", resp.zorgkantoor(rec, str(d.get("uitvoerendZorgkantoor") or "")))
+        if to == "ontvangend_zorgkantoor":
+            return self._by("COD001", d.get("verantwoordelijkZorgkantoor") if rec.subject == "Overdracht" else "")
         if to == "verantwoordelijk_zorgkantoor":
-            node = rec
-            while node.subject not in ("Bemiddeling", "Bemiddelingspecificatie") and node.parent_id:
-                parent = SUBJECTS[node.subject].parent
-                found = self.registers.current(parent[1], node.parent_id) if parent else None
-                if found is None:
-                    return []
-                node = found
-            return by("COD001", self.authz.bemiddeling_zorgkantoor(node))
+            return self._by("COD001", resp.bemiddeling_zorgkantoor(rec))
         raise Rejected(f"unknown notification recipient rule {to!r}", rule="POLICY")
+
+    def _by(self, id_type: str, value: Any) -> list[Party]:
+        found = self.parties.by_identifier(id_type, str(value)) if value else None
+        return [found] if found else []
 
     def matches(self, sub: Subscription, rec: Record, event: str) -> bool:
         if event not in sub.event_types:

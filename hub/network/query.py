@@ -71,15 +71,27 @@ def _spec_for_provider(net: Network, party: Party, params: dict[str, Any]) -> li
 
 
 def _indicaties_zorgkantoor(net: Network, party: Party, params: dict[str, Any]) -> list[Record]:
-    """Indicaties of clients this zorgkantoor is responsible for (initially, or by bemiddeling)."""
+    """Indicaties of clients this zorgkantoor is responsible for (initially, by bemiddeling, by Overdracht).
+
+    What the records state finds the candidates; the responsible zorgkantoor
+    (an effective Overdracht first) then decides, so after a transfer the new
+    zorgkantoor finds every indicatie of the client and the old one none.
+    """
+    resp = net.authz.responsibility
     found = {r.record_id: r for r in net.registers.where("WlzIndicatie", "initieelVerantwoordelijkZorgkantoor",
                                                          party.id)}
     for bem in net.registers.where("Bemiddeling", "verantwoordelijkZorgkantoor", party.id):
         ind = net.registers.current("WlzIndicatie", str(bem.data.get("wlzIndicatieID", "")))
         if ind:
             found.setdefault(ind.record_id, ind)
+    for client in sorted({o.client for o in net.registers.where("Overdracht", "verantwoordelijkZorgkantoor",
+                                                                party.id)}):
+        if resp.moved_to(client) == party.id:
+            for ind in net.registers.for_client(client, ("WlzIndicatie",)):
+                found.setdefault(ind.record_id, ind)
     wanted = _p(params, "wlzindicatieID")
-    return [r for r in found.values() if not wanted or r.record_id == wanted]
+    return [r for r in found.values()
+            if (not wanted or r.record_id == wanted) and resp.zorgkantoor(r, party.id) == party.id]
 
 
 def _client_records(subjects: tuple[str, ...]) -> Finder:

@@ -9,6 +9,10 @@ record's owner (kind ``network.terugmelding``) and tracks its status:
 as any melding) or ``afgewezen`` with a reason. The reporter is told the
 outcome (kind ``network.terugmelding.uitkomst``); either side can query the
 status (template ``terugmelding``).
+
+The owner here is the party that keeps the record now (``Network.keeper``):
+after an effective Overdracht that is the new zorgkantoor for the
+bemiddeling's records, since only it can write the corrected version.
 """
 
 from __future__ import annotations
@@ -116,12 +120,12 @@ class Terugmeldingen:
             self._reply(ctx, env, party, answer, rec)
             return
         tid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"terugmelding:{env.message_id}"))
-        t = Terugmelding(tid, party.name, rec.owner, subject, record_id, rec.version, str(doc["regelcode"]),
+        owner = net.keeper(rec)
+        t = Terugmelding(tid, party.name, owner.name, subject, record_id, rec.version, str(doc["regelcode"]),
                          str(doc.get("toelichting", "")), "ingediend", "", None, now_iso(), "")
         self.db.execute(f"INSERT INTO nw_terugmelding ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (t.id, t.reporter, t.owner, t.subject, t.record_id, t.version, t.regelcode,
                          t.toelichting, t.status, t.reden, t.correctie_version, t.ts, t.decided_ts))
-        owner = net.parties.get(rec.owner)
         to_owner = {**t.as_json(), "melderIDType": _id_type(party), "melderID": _melder_id(party)}
         self._send(ctx, env, owner, REPORT_KIND, to_owner, f"{tid}:owner", rec,
                    f"terugmelding {tid} to the owner {owner.name}")
