@@ -138,10 +138,13 @@ class Registers:
 
     def for_client(self, client: str, subjects: Iterable[str] = ()) -> list[Record]:
         """Current versions of every record of one client, in a stable order."""
-        rows = self.db.execute(f"SELECT {_COLS} FROM nw_record WHERE client = ? AND {_CURRENT} "
-                               "ORDER BY ts, subject, record_id", (client,))
-        wanted = set(subjects)
-        return [r for r in map(_row, rows) if not wanted or r.subject in wanted]
+        wanted = sorted(set(subjects))
+        # filter in SQL: the responsibility check asks for one subject on every decision, and decoding
+        # every record of the client for it made a query's cost grow with the square of its records
+        only = f" AND subject IN ({', '.join('?' for _ in wanted)})" if wanted else ""
+        rows = self.db.execute(f"SELECT {_COLS} FROM nw_record WHERE client = ?{only} AND {_CURRENT} "
+                               "ORDER BY ts, subject, record_id", (client, *wanted))
+        return list(map(_row, rows))
 
     def where(self, subject: str, field: str, value: str) -> list[Record]:
         """Current versions of one subject whose top-level ``field`` equals ``value``."""
