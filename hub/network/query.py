@@ -162,6 +162,12 @@ class QueryService:
         missing = [p for p in tpl.params if not params.get(p)]
         if missing:
             return {**answer, "status": "error", "rule": "PARAMS", "reason": f"missing parameter {missing[0]!r}"}
+        with net.authz.responsibility.remembered():  # a query writes nothing: one Overdracht state for all
+            return {**answer, **self._answer(party, template, tpl, params, env, records)}
+
+    def _answer(self, party: Party, template: str, tpl: Any, params: dict[str, Any], env: Any,
+                records: list[AuditRecord]) -> dict[str, Any]:
+        net = self.net
         results, denied = [], []
         for rec in tpl.find(net, party, params):
             decision = net.authz.decide(party, "read", rec)
@@ -174,7 +180,7 @@ class QueryService:
         status = "ok" if results or not denied else "denied"
         records.append(self._audit(party, env, template, "allow" if status == "ok" else "deny",
                                    f"{len(results)} result(s), {len(denied)} denied"))
-        answer.update(status=status, results=results, denied=denied)
+        answer: dict[str, Any] = {"status": status, "results": results, "denied": denied}
         if denied and not results:
             answer["rule"] = denied[0]["rule"]
         return answer

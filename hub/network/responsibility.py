@@ -21,7 +21,8 @@ latest effective Overdracht first, else what the records state.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -54,6 +55,17 @@ class Responsibility:
     def __init__(self, registers: Registers, clock: Callable[[], date] = today) -> None:
         self.registers = registers
         self.clock = clock
+        self._memo: dict[str, str] | None = None
+
+    @contextlib.contextmanager
+    def remembered(self) -> Iterator[None]:
+        """Resolve each client once for the duration (one query: its many decisions read one state)."""
+        outer = self._memo
+        self._memo = {} if outer is None else outer
+        try:
+            yield
+        finally:
+            self._memo = outer
 
     def overdracht(self, client: str, on: date | None = None) -> Record | None:
         """The client's latest Overdracht in effect on ``on`` (today): active, overdrachtDatum reached.
@@ -71,8 +83,13 @@ class Responsibility:
 
     def moved_to(self, client: str) -> str:
         """COD001 code of the zorgkantoor an effective Overdracht moved the client to ('' when none)."""
+        if self._memo is not None and client in self._memo:
+            return self._memo[client]
         found = self.overdracht(client)
-        return str(found.data.get("verantwoordelijkZorgkantoor", "")) if found else ""
+        code = str(found.data.get("verantwoordelijkZorgkantoor", "")) if found else ""
+        if self._memo is not None:
+            self._memo[client] = code
+        return code
 
     def zorgkantoren(self, client: str, stated: Iterable[str]) -> set[str]:
         """THE resolution: the zorgkantoor of the latest effective Overdracht, else what the records state."""
