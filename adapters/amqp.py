@@ -4,19 +4,16 @@ Each batch is committed in this order: the hub's database commit (audit
 records, idempotency marks) comes first; then every delivery is published on
 a confirm-mode channel with pipelined publisher confirms (all in flight at
 once, one wait for the lot); then ``on_confirmed`` lets the hub mark the batch
-published; then the batch's delivery ledgers are purged; only then are the
-inbound messages acked, with one multiple-ack.
+published; only then are the inbound messages acked, with one multiple-ack.
 
 A crash before the published mark redelivers the inbound messages, and the
-hub re-publishes their deliveries from the message store. Which of them had
-landed before the crash, the broker itself records: each delivery names its
-shard's delivery ledger in the ``BCC`` header, so the routing step that puts
-it in the inbox puts a copy in the ledger too (one routing decision, not two
-publishes; the header never reaches the recipient). The hub re-sends only
-what the ledger lacks, so each recipient gets each delivery exactly once.
-(AMQP transactions are no way out: RabbitMQ documents them as batching
-without atomicity, and a killed client can leave acks applied and publishes
-lost.)
+hub re-publishes their deliveries from the message store: nothing is lost.
+A crash after the mark skips them. So only a crash between publishing and the
+mark can make a recipient see a message id twice (the hub cannot know whether
+the unconfirmed publishes landed), which is why deliveries keep the sender's
+message id. (AMQP transactions are no way out: RabbitMQ documents
+them as batching without atomicity, and a killed client can leave acks applied
+and publishes lost.)
 """
 
 from __future__ import annotations
@@ -30,7 +27,7 @@ from urllib.parse import unquote, urlparse
 import pika
 import pika.exceptions
 
-from adapters.base import BatchHandler, Outgoing, RawMessage, ledger_key
+from adapters.base import BatchHandler, Outgoing, RawMessage
 from hub.errors import RetryLater
 from hub.parties import PartyRegistry
 from hub.topology import Topology
@@ -53,9 +50,6 @@ def url_user(url: str) -> str:
 
 def _props(out: Outgoing) -> pika.BasicProperties:
     p = dict(out.properties)
-    headers = dict(out.headers)
-    if out.ledger:
-        headers["BCC"] = [out.ledger]  # routed with the message, stripped before delivery
     return pika.BasicProperties(
         content_type=p.get("content_type"),
         delivery_mode=2,
@@ -65,7 +59,7 @@ def _props(out: Outgoing) -> pika.BasicProperties:
         user_id=p.get("user_id"),
         reply_to=p.get("reply_to"),
         timestamp=p.get("timestamp"),
-        headers=headers or None,
+        headers=dict(out.headers) or None,
     )
 
 
@@ -113,10 +107,6 @@ class AmqpTransport:
             ch.queue_declare(queue, durable=True, arguments={**QUORUM, "x-single-active-consumer": True})
             ch.queue_bind(queue, topology.inbound, routing_key="1")
         ch.exchange_declare(topology.outbound, "direct", durable=True)
-        for queue in topology.shard_queues():
-            # hub-private; a copy lives only from a publish to the end of its batch, so a classic queue
-            ch.queue_declare(topology.ledger(queue), durable=True)
-            ch.queue_bind(topology.ledger(queue), topology.outbound, routing_key=topology.ledger(queue))
         for party in parties:
             ch.queue_declare(topology.inbox(party.name), durable=True, arguments=QUORUM)
             ch.queue_bind(topology.inbox(party.name), topology.outbound, routing_key=party.name)
@@ -195,9 +185,6 @@ class AmqpTransport:
             raise RetryLater("the broker refused (nacked) a delivery: the batch will be redelivered")
         if on_confirmed is not None:
             on_confirmed()
-        for ledger in {out.ledger for out in outgoing if out.ledger}:
-            # no wait: the broker runs it before anything this channel publishes next
-            publisher.queue_purge(ledger)
         if tags:
             self._channel.basic_ack(max(tags), multiple=True)
 
@@ -205,11 +192,6 @@ class AmqpTransport:
     def publish(self, outgoing: list[Outgoing]) -> None:
         """Publish with pipelined confirms and return once the broker holds them all (no acks)."""
         self.commit(outgoing, [])
-
-    def ledger_entries(self, ledger: str) -> set[tuple[str, str]]:
-        """Read, and leave in place: a crash before the next purge must find them again."""
-        return {ledger_key(m.routing_key, m.properties.get("message_id"))
-                for m in self.get(ledger, limit=1_000_000, ack=False)}
 
     def get(self, queue: str, limit: int = 100, *, ack: bool = True) -> list[RawMessage]:
         ch = self._conn.channel()

@@ -37,16 +37,6 @@ class Outgoing:
     body: bytes
     properties: Mapping[str, Any] = field(default_factory=dict)
     headers: Mapping[str, Any] = field(default_factory=dict)
-    ledger: str = ""  # a delivery ledger that records, atomically with the routing, that this landed
-
-    @property
-    def key(self) -> tuple[str, str]:
-        """What a delivery ledger records of a publish: its routing key and message id."""
-        return ledger_key(self.routing_key, self.properties.get("message_id"))
-
-
-def ledger_key(routing_key: str, message_id: Any) -> tuple[str, str]:
-    return routing_key, str(message_id or "")
 
 
 BatchHandler = Callable[[list[RawMessage]], None]
@@ -70,12 +60,7 @@ class Transport(Protocol):
 
     def commit(self, outgoing: list[Outgoing], tags: list[Any],
                on_confirmed: Callable[[], None] | None = None) -> None:
-        """Publish ``outgoing``; once the broker holds them all, call ``on_confirmed``, empty the delivery
-        ledgers the batch wrote to, then ack ``tags``."""
-        ...
-
-    def ledger_entries(self, ledger: str) -> set[tuple[str, str]]:
-        """The keys of the deliveries a delivery ledger holds, read without removing them."""
+        """Publish ``outgoing``; once the broker holds them all, call ``on_confirmed``; then ack ``tags``."""
         ...
 
     def publish(self, outgoing: list[Outgoing]) -> None:

@@ -103,10 +103,6 @@ class MemoryTransport:
             for message in tags:
                 message.ack()
 
-    def ledger_entries(self, ledger: str) -> set[tuple[str, str]]:
-        """Always empty: in one process a commit cannot be cut off half-way and leave a ledger behind."""
-        return set()
-
     def _release_due(self) -> None:
         """Move retries whose delay has passed back into the inbound exchange."""
         now = time.monotonic()

@@ -4,16 +4,15 @@ Order of commitment for each batch, which is what makes a crash harmless:
 1. the audit records, the idempotency marks and the dead-letter records are
    committed in one database transaction (group commit);
 2. every outgoing message is published, and the broker confirms them all;
-   each delivery to an inbox also lands in its shard's delivery ledger;
-3. the batch is marked published in the database, and the ledgers emptied;
+3. the batch is marked published in the database;
 4. the inbound messages are acked.
 A crash before 1 redelivers and reprocesses. A crash between 1 and 3
 redelivers a message already marked done but not published: its outgoing
-messages are rebuilt from the message store, not computed again, and those
-the ledger shows had landed are left out, so none arrives twice. A crash
-after 3 redelivers messages that are skipped. Before a worker first empties
-a shard's ledger, it copies what a previous owner left there into the store,
-so a second crash in a row forgets nothing.
+messages are rebuilt from the message store and published, not computed
+again. A crash after 3 redelivers messages that are skipped. Only a crash
+between publishing (2) and the mark (3) can send a delivery twice: whether
+unconfirmed publishes landed is unknowable. It keeps its message id, so the
+recipient can tell.
 """
 
 from __future__ import annotations
@@ -61,11 +60,9 @@ class Worker:
         self.adapter = adapter or transport.url.split("://")[0]
         self.observers: list[Any] = []
         self._tx: Any = lambda: self.app.db
-        self._ledgers_taken: set[str] = set()
 
     # ----- the batch ------------------------------------------------------------------
     def handle_batch(self, batch: list[RawMessage]) -> None:
-        self._take_over_ledgers(batch)
         ids = [str(r.properties.get("message_id") or "") for r in batch]
         done_before = self.app.processed.states(i for i in ids if i)
         seen_now: set[str] = set()
@@ -87,46 +84,21 @@ class Worker:
         for hook in self.app.batch_hooks:
             hook(len(out.records))
 
-    def _take_over_ledgers(self, batch: list[RawMessage]) -> None:
-        """Keep what a shard's delivery ledger holds before this worker's first commit empties it.
-
-        Receiving from a shard means this worker is its single active consumer, so whoever
-        wrote the ledger before is gone."""
-        for queue in {raw.queue for raw in batch}:
-            ledger = self.app.topology.ledger(queue)
-            if ledger not in self._ledgers_taken:
-                self.app.processed.keep_landed(self.transport.ledger_entries(ledger))
-                self._ledgers_taken.add(ledger)
-
     def _walk(self, batch: list[RawMessage], ids: list[str], done_before: dict[str, bool], seen_now: set[str],
               out: _Batch) -> None:
-        outbound = self.app.topology.outbound
         for raw, message_id in zip(batch, ids, strict=True):
-            start = len(out.outgoing)
-            self._one(raw, message_id, done_before, seen_now, out)
-            ledger = self.app.topology.ledger(raw.queue)
-            for i in range(start, len(out.outgoing)):
-                if out.outgoing[i].exchange == outbound:  # a delivery to an inbox
-                    out.outgoing[i] = dataclasses.replace(out.outgoing[i], ledger=ledger)
-
-    def _one(self, raw: RawMessage, message_id: str, done_before: dict[str, bool], seen_now: set[str],
-             out: _Batch) -> None:
-        if message_id and (message_id in done_before or message_id in seen_now):
-            if (raw.redelivered and message_id in done_before and not done_before[message_id]
-                    and message_id not in seen_now):
-                # done, but the broker never confirmed all its output: send what had not landed, from
-                # the message store
-                outbound = self.app.topology.outbound
-                rebuilt = list(self._replay_outgoing(message_id))
-                landed = self.app.processed.landed(o.key for o in rebuilt if o.exchange == outbound)
-                out.outgoing.extend(o for o in rebuilt if o.exchange != outbound or o.key not in landed)
-                out.republished.append(message_id)
-            seen_now.add(message_id)
-            out.events.append(("duplicate", self.envelope_of(raw), None))
-            return
-        if message_id:
-            seen_now.add(message_id)
-        self._process(raw, out)
+            if message_id and (message_id in done_before or message_id in seen_now):
+                if (raw.redelivered and message_id in done_before and not done_before[message_id]
+                        and message_id not in seen_now):
+                    # done, but the broker never confirmed its output: send it again from the message store
+                    out.outgoing.extend(self._replay_outgoing(message_id))
+                    out.republished.append(message_id)
+                seen_now.add(message_id)
+                out.events.append(("duplicate", self.envelope_of(raw), None))
+                continue
+            if message_id:
+                seen_now.add(message_id)
+            self._process(raw, out)
 
     # ----- one message ------------------------------------------------------------------
     def envelope_of(self, raw: RawMessage) -> Envelope:

@@ -5,10 +5,6 @@
   opaque, stable per-client key; each hash bucket is a shard queue
   ``<p>.work.<n>`` with a single active consumer, so one client's messages are
   processed in send order even with several workers.
-- ``<p>.work.<n>.ledger``: the shard's delivery ledger, hub-private. Each
-  delivery to an inbox carries the ledger as a BCC route, so the broker puts
-  a copy there in the same routing step: after a crash the ledger tells which
-  deliveries of the unfinished batch landed. Purged after every batch.
 - ``<p>.out``: direct exchange to the per-party quorum inboxes ``<p>.inbox.<party>``.
 - ``<p>.retry``: headers exchange to TTL queues ``<p>.retry.<ms>`` that
   dead-letter back into ``<p>.in`` (the retry/delay path).
@@ -54,10 +50,6 @@ class Topology:
 
     def shard_queues(self) -> list[str]:
         return [self.shard(n) for n in range(self.shards)]
-
-    def ledger(self, queue: str) -> str:
-        """The delivery ledger of a shard queue."""
-        return f"{queue}.ledger"
 
     def worker_shards(self, index: int, count: int) -> list[str]:
         """The shards worker ``index`` of ``count`` consumes: a fixed, disjoint split."""

@@ -1,13 +1,15 @@
 """The commit protocol under SIGKILL at each step, injected deterministically into a real worker process.
 
 Steps of one batch: database commit, publish with confirms, published mark, ack. A kill
-- after the database commit, before publishing: the redelivered messages are sent from the message store;
-- half-way through publishing, or after the broker confirmed it all but before the published mark: the
-  redelivered messages are sent from the message store, less what the shard's delivery ledger shows had
-  landed;
-- after the published mark, before the ack: the redelivered messages are skipped;
-- half-way through publishing, and again half-way through re-sending after the restart;
-in every case each recipient gets every message exactly once, and the audit log holds each once.
+- after the database commit, before publishing: the redelivered messages are sent from the message store,
+  and each recipient gets each exactly once;
+- after the published mark, before the ack: the redelivered messages are skipped: exactly once;
+- half-way through publishing, or after the broker confirmed it all but before the published mark: the hub
+  cannot know what landed, so it re-sends the whole batch from the message store: nothing is lost, and
+  exactly the deliveries that had landed arrive twice (same message id);
+- half-way through publishing, and again half-way through re-sending after the restart: the same, at most
+  twice more.
+The audit log holds every message once in every case.
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def crash_at(settings: Settings, where: str) -> None:
 
 @pytest.mark.parametrize("kills", [["before-publish"], ["mid-publish"], ["after-publish"], ["after-mark"],
                                    ["mid-publish", "mid-publish"]], ids="+".join)
-def test_a_kill_at_each_step_loses_and_duplicates_nothing(amqp_settings: Settings, kills: list[str]) -> None:
+def test_a_kill_at_each_step_loses_nothing(amqp_settings: Settings, kills: list[str]) -> None:
     settings = amqp_settings.replace(shards=1, batch_size=50, prefetch=100)
     prepare(settings)
     messages = [(str(uuid.uuid4()), f"client-{i % 7}", indicatie(i)) for i in range(120)]
@@ -109,11 +111,12 @@ def test_a_kill_at_each_step_loses_and_duplicates_nothing(amqp_settings: Setting
     try:
         committed = int(app.db.execute("SELECT COUNT(*) FROM processed")[0][0])
         published = int(app.db.execute("SELECT COUNT(*) FROM processed WHERE published = 1")[0][0])
+        unconfirmed = {str(r[0]) for r in app.db.execute("SELECT message_id FROM processed WHERE published = 0")}
     finally:
         app.close()
     assert committed > 0  # the kill came after the database commit ...
     assert published == (committed if kills[-1] == "after-mark" else 0)  # ... and before or after the mark
-    if "mid-publish" in kills:  # some deliveries had landed when the worker died, and not all
+    if kills == ["mid-publish"]:  # some deliveries had landed when the worker died, and not all
         inbox = sum(broker_depth(settings, f"zorghub.inbox.{p}") for p in RECIPIENTS)
         assert 0 < inbox < 4 * committed
     worker = start_worker(settings)
@@ -127,9 +130,15 @@ def test_a_kill_at_each_step_loses_and_duplicates_nothing(amqp_settings: Setting
     finally:
         stop(worker)
     ids = {m[0] for m in messages}
+    in_flight = kills[-1] in ("mid-publish", "after-publish")  # output sent, not known to be confirmed
     for party, counter in counts.items():
-        assert set(counter) == ids, f"{party}: {len(ids - set(counter))} missing"
-        assert max(counter.values()) == 1, f"{party}: {sum(v > 1 for v in counter.values())} twice"
+        assert set(counter) == ids, f"{party}: {len(ids - set(counter))} missing"  # nothing lost, ever
+        twice = {k for k, v in counter.items() if v > 1}
+        if not in_flight:  # the kill came where the hub knows what went out: exactly once
+            assert not twice, f"{party}: {len(twice)} twice"
+        else:  # only what was in flight comes again, once more per kill at most
+            assert twice and twice <= unconfirmed, f"{party}: {len(twice - unconfirmed)} twice outside the batch"
+            assert max(counter.values()) <= 1 + len(kills)
     app = HubApp.build(settings)
     try:
         received = Counter(r[0] for r in app.db.execute("SELECT message_id FROM audit WHERE action = 'received'"))

@@ -4,9 +4,7 @@ A message is marked done in the same transaction as its audit records, so a
 crash can never leave it audited but not marked, or marked but not audited.
 It is marked published once the broker confirmed every message it caused;
 a redelivered message that is done but not published has its output rebuilt
-from the message store and sent again, less the deliveries that had landed:
-those a worker copies from the broker's delivery ledger into ``landed``
-before it empties the ledger, so that a second crash cannot forget them.
+from the message store and sent again.
 """
 
 from __future__ import annotations
@@ -22,11 +20,6 @@ CREATE TABLE IF NOT EXISTS processed (
     outcome TEXT NOT NULL,
     ts TEXT NOT NULL,
     published INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS landed (
-    message_id TEXT NOT NULL,
-    routing_key TEXT NOT NULL,
-    PRIMARY KEY (message_id, routing_key)
 )
 """
 
@@ -71,18 +64,3 @@ class ProcessedIds:
                 part = message_ids[i:i + 500]
                 marks = ", ".join("?" for _ in part)
                 self.db.execute(f"UPDATE processed SET published = 1 WHERE message_id IN ({marks})", part)
-
-    def keep_landed(self, keys: Iterable[tuple[str, str]]) -> None:
-        """Deliveries a delivery ledger showed had landed, as (routing key, message id), kept durably.
-
-        At most one batch's worth per crash, so the rows are never pruned."""
-        rows = [(message_id, routing_key) for routing_key, message_id in keys]
-        if rows:
-            with self.db.transaction():
-                self.db.executemany(
-                    "INSERT OR IGNORE INTO landed (message_id, routing_key) VALUES (?, ?)", rows)
-
-    def landed(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Which of these deliveries (routing key, message id) are known to have landed."""
-        return {key for key in keys if self.db.execute(
-            "SELECT 1 FROM landed WHERE message_id = ? AND routing_key = ?", [key[1], key[0]])}
