@@ -148,7 +148,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     seq, head = audit.head()
     processed = dict((str(k), int(n)) for k, n in
                      db.execute("SELECT outcome, COUNT(*) FROM processed GROUP BY outcome"))
-    open_dead = len(DeadLetterStore(db).list())
+    open_dead = DeadLetterStore(db).count()
     print(f"store      {redact_url(settings.effective_store_url)}")
     print(f"audit      {seq} records, head {head[:16]}")
     print("processed  " + (", ".join(f"{k} {v}" for k, v in sorted(processed.items())) or "none"))

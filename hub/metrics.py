@@ -30,7 +30,10 @@ class StoreCollector(Collector):
     """The audit log's records by action, outcome and kind, counted incrementally."""
 
     def __init__(self, db: Database) -> None:
+        from hub.store.deadletters import DeadLetterStore
+
         self.db = db
+        self.dead_letters = DeadLetterStore(db)
         self._lock = threading.Lock()  # scrapes come from the HTTP server's threads; one connection
         self._counted_to = 0
         self._counts: Counter[tuple[str, str, str]] = Counter()
@@ -48,7 +51,7 @@ class StoreCollector(Collector):
         with self._lock:
             self._catch_up()
             unpublished = int(self.db.execute("SELECT COUNT(*) FROM processed WHERE published = 0")[0][0])
-            open_dead = int(self.db.execute("SELECT COUNT(*) FROM dead_letters WHERE requeued_at IS NULL")[0][0])
+            open_dead = self.dead_letters.count()
             counts = dict(self._counts)
             head = self._counted_to
         records = CounterMetricFamily("zorghub_audit_records", "Audit records written, by action, outcome and "

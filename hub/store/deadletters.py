@@ -61,11 +61,20 @@ class DeadLetterStore:
         self.db.executemany(f"INSERT OR IGNORE INTO dead_letters ({', '.join(COLUMNS)}) VALUES ({marks})", rows)
 
     def list(self, include_requeued: bool = False) -> list[DeadLetterEntry]:
-        where = "" if include_requeued else " WHERE requeued_at IS NULL"
-        rows = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM dead_letters{where} ORDER BY seq")
+        rows = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM dead_letters{_where(include_requeued)} "
+                               "ORDER BY seq")
         return [DeadLetterEntry(*r) for r in rows]
+
+    def count(self, include_requeued: bool = False) -> int:
+        """How many there are (open ones only, unless asked), without loading them."""
+        return int(self.db.execute(f"SELECT COUNT(*) FROM dead_letters{_where(include_requeued)}")[0][0])
 
     def mark_requeued_in_tx(self, message_id: str, ts: str) -> None:
         self.db.execute("UPDATE dead_letters SET requeued_at = ? WHERE message_id = ? AND requeued_at IS NULL",
                         (ts, message_id))
         self.db.execute("DELETE FROM processed WHERE message_id = ?", (message_id,))
+
+
+def _where(include_requeued: bool) -> str:
+    """An open dead letter is one not requeued yet."""
+    return "" if include_requeued else " WHERE requeued_at IS NULL"
