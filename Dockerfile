@@ -3,7 +3,6 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY hub ./hub
 COPY mappings ./mappings
-COPY adapters ./adapters
 COPY schemas ./schemas
 RUN pip install --no-cache-dir -e .
 USER nobody

@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(VENV)/bin/zorghub demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check hub adapters mappings tests bench
+	$(VENV)/bin/ruff check hub mappings tests bench
 	$(VENV)/bin/mypy
 
 # the suite on SQLite, then every store-touching test again on PostgreSQL

@@ -19,8 +19,8 @@ import orjson
 import pika
 import pika.exceptions
 
-from adapters.management import Management, party_password
-from hub.parties import PartyRegistry
+from hub.catalogue.parties import PartyRegistry
+from hub.transports.management import Management, party_password
 
 HOST = "127.0.0.1"
 PORT = 5672

@@ -8,13 +8,13 @@ import signal
 import threading
 from typing import Any
 
-from adapters.amqp import AmqpTransport
 from bench.broker import proc_status_kb
-from hub.parties import PartyRegistry
-from hub.runner import run_worker
+from hub.catalogue.parties import PartyRegistry
+from hub.catalogue.topology import Topology
+from hub.ops.runner import run_worker
 from hub.settings import Settings
 from hub.store.db import Database
-from hub.topology import Topology
+from hub.transports.amqp import AmqpTransport
 
 
 def declare(settings: Settings) -> Topology:

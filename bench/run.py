@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (a timeout, Ctrl-C's cousin) unwinds normally: workers stop and the vhost is deleted
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     broker.ensure_rabbitmq(log=log)
-    from hub.parties import PartyRegistry
+    from hub.catalogue.parties import PartyRegistry
     from hub.settings import Settings
 
     base = Settings.load()

@@ -18,9 +18,9 @@ import orjson
 
 from bench import broker, hubproc, relay
 from bench.broker import BenchVhost, Message
-from hub.parties import PartyRegistry
+from hub.catalogue.parties import PartyRegistry
+from hub.catalogue.topology import Topology
 from hub.settings import Settings
-from hub.topology import Topology
 
 DATA = Path(__file__).resolve().parent / "data"
 FIELDS = ("msgs_per_s", "p50_ms", "p99_ms", "p999_ms", "peak_rss_mb", "ratio_vs_ceiling", "note")
@@ -249,8 +249,8 @@ def passthrough(b: Bench) -> dict[str, Any]:
 def translate(b: Bench) -> dict[str, Any]:
     title = "Translate: FHIR Bundle -> iWlz AW33 XML (XSD-checked) to one recipient"
     try:
-        from hub.iwlz import Validator
-        from hub.mapping import MappingRegistry
+        from hub.catalogue.mappings import MappingRegistry
+        from hub.formats.iwlz import Validator
 
         registry = MappingRegistry.from_entry_points()
         registry.find("fhir-r4-json", "iwlz-2.2-xml:AW33")
@@ -283,7 +283,7 @@ def translate(b: Bench) -> dict[str, Any]:
         w = broker.DepthWatcher(b.vh.url, [inbox])
         w.wait_total(sample, 60)
         w.close()
-    from adapters.amqp import AmqpTransport
+    from hub.transports.amqp import AmqpTransport
 
     t = AmqpTransport(b.vh.url)
     try:
@@ -441,7 +441,7 @@ def dry_run_replay(b: Bench) -> tuple[float | None, str]:
 
     from hub.auditor.replay import dry_run
     from hub.auditor.search import AuditFilter
-    from hub.mapping import MappingRegistry
+    from hub.catalogue.mappings import MappingRegistry
     from hub.store.audit import AuditLog, AuditRecord
     from hub.store.db import Database
 
@@ -483,9 +483,9 @@ def dry_run_replay(b: Bench) -> tuple[float | None, str]:
 def query(b: Bench) -> dict[str, Any]:
     title = "Query: bevragen round trips (request to answer in the requester's inbox)"
     try:
-        from hub.network import seed
+        from hub.flows.network import seed
     except ImportError as exc:
-        return not_available("query", title, f"the network model (hub.network) is not installed ({exc})")
+        return not_available("query", title, f"the network model (hub.flows.network) is not installed ({exc})")
     s = b.settings("benchq")
     topo = hubproc.declare(s)
     asker, inbox = "zk-utrecht", topo.inbox("zk-utrecht")

@@ -13,19 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hub.checker import Checked, Checker
+from hub.catalogue.kinds import KindCatalogue
+from hub.catalogue.parties import PartyRegistry
+from hub.catalogue.regions import RegionTable
+from hub.catalogue.topology import Topology
 from hub.envelope import Delivery
-from hub.kinds import KindCatalogue
-from hub.parties import PartyRegistry
-from hub.regions import RegionTable
-from hub.router import Router
+from hub.pipeline.check import Checked, Checker
+from hub.pipeline.route import Router
+from hub.pipeline.translate import Translator
 from hub.settings import Settings
 from hub.store.audit import AuditLog
 from hub.store.db import Database
 from hub.store.deadletters import DeadLetterStore
 from hub.store.idempotency import ProcessedIds
-from hub.topology import Topology
-from hub.translator import Translator
 
 log = logging.getLogger("zorghub")
 
@@ -33,7 +33,7 @@ Handler = Callable[[Checked, "HandlerContext"], list[Delivery]]
 
 # Flow packages that plug into the core: each exposes install(app) and may add
 # kinds files under hub/data/kinds.d/, handlers, resolvers and demos.
-EXTENSIONS = ("hub.network", "hub.flows", "hub.auditor")
+EXTENSIONS = ("hub.flows.network", "hub.flows", "hub.auditor")
 
 
 @dataclass
@@ -125,7 +125,7 @@ class HubApp:
 
 def _load_mappings() -> Any:
     try:
-        from hub.mapping import MappingRegistry
+        from hub.catalogue.mappings import MappingRegistry
     except ImportError:  # the mapping registry is optional for the core
         return None
     return MappingRegistry.from_entry_points()

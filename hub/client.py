@@ -10,9 +10,9 @@ from typing import Any
 
 import orjson
 
-from adapters.base import Outgoing, RawMessage, Transport
+from hub.catalogue.topology import Topology
 from hub.envelope import new_id
-from hub.topology import Topology
+from hub.transports.base import Outgoing, RawMessage, Transport
 
 
 class HubClient:

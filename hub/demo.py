@@ -14,11 +14,11 @@ from typing import Any
 
 import orjson
 
-from adapters.base import RawMessage, Transport, open_transport
 from hub.app import HubApp
 from hub.client import HubClient
-from hub.pipeline import Worker
+from hub.pipeline.worker import Worker
 from hub.settings import Settings
+from hub.transports.base import RawMessage, Transport, open_transport
 
 Printer = Callable[[str], None]
 
@@ -38,7 +38,7 @@ class DemoContext:
         self._thread: threading.Thread | None = None
         self.hub_transport = open_transport(settings.broker_url, prefetch=settings.prefetch)
         if not self.memory:
-            from adapters.management import Management
+            from hub.transports.management import Management
 
             vhost = _vhost(settings.broker_url)
             Management(settings.management_url, settings.management_user, settings.management_password) \
@@ -69,7 +69,7 @@ class DemoContext:
             if self.memory:
                 self._transports[party] = self.hub_transport
             else:
-                from adapters.management import party_password
+                from hub.transports.management import party_password
 
                 p = self.app.parties.get(party)
                 url = _with_credentials(self.settings.broker_url, party, party_password(p))
@@ -182,7 +182,7 @@ def seed000(ctx: DemoContext) -> bool:
 
 
 DEMOS: dict[int, Callable[[DemoContext], bool]] = {0: seed000}
-DEMO_MODULES = ("hub.network.demo", "hub.flows.demo")
+DEMO_MODULES = ("hub.flows.network.demo", "hub.flows.demo")
 
 
 def load_demos() -> dict[int, Callable[[DemoContext], bool]]:

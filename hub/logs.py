@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from hub.bsn import redact
+from hub.formats.bsn import redact
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 

@@ -73,7 +73,7 @@ def to_xml_bytes(root: etree._Element) -> bytes:
 
 def parse_message(payload: bytes, msg: str) -> etree._Element:
     """Parse safely and check the root is ``Bericht`` of the expected message."""
-    from hub.iwlz import safe_parse
+    from hub.formats.iwlz import safe_parse
 
     root = safe_parse(payload).getroot()
     if root.tag != f"{{{ns(msg)}}}Bericht":

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from hub.catalogue.mappings import MappingSpec
 from hub.errors import SchemaViolation
-from hub.mapping import MappingSpec
 from mappings import _parts as parts
 from mappings._iwlz import (
     BESLUIT,

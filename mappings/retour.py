@@ -42,7 +42,7 @@ def make_retour(
     heen_xml: bytes, errors: list[str], *, identificatie: str | None = None, dagtekening: str | None = None
 ) -> bytes:
     """The retourbericht for ``heen_xml`` carrying ``errors`` (an empty list: all ``0200``)."""
-    from hub.iwlz import message_code, safe_parse
+    from hub.formats.iwlz import message_code, safe_parse
 
     heen = safe_parse(heen_xml).getroot()
     msg = message_code(heen)

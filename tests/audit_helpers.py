@@ -11,12 +11,12 @@ from typing import Any
 
 import orjson
 
-from adapters.base import RawMessage, open_transport
 from hub.app import HubApp
+from hub.catalogue.mappings import MappingRegistry, MappingSpec
 from hub.client import HubClient
-from hub.mapping import MappingRegistry, MappingSpec
-from hub.pipeline import Worker
+from hub.pipeline.worker import Worker
 from hub.settings import Settings
+from hub.transports.base import RawMessage, open_transport
 from tests.party_helpers import party, with_registry, zorgkantoor
 
 PARTIES = [

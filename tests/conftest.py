@@ -63,7 +63,7 @@ def rabbitmq_vhost() -> Iterator[str]:
     """A fresh vhost per test on the real broker, deleted afterwards."""
     need("RabbitMQ", _port_open(5672), "nothing listens on 127.0.0.1:5672")
     need("RabbitMQ management", _port_open(15672), "the management plugin is not enabled (port 15672)")
-    from adapters.management import Management
+    from hub.transports.management import Management
 
     mgmt = Management(MGMT_URL, "guest", "guest")
     vhost = f"zh-test-{uuid.uuid4().hex[:10]}"

@@ -12,11 +12,11 @@ import pika
 import pika.exceptions
 import pytest
 
-from adapters.base import open_transport
-from adapters.management import Management
 from hub.app import HubApp
-from hub.runner import run_worker
+from hub.ops.runner import run_worker
 from hub.settings import Settings
+from hub.transports.base import open_transport
+from hub.transports.management import Management
 
 MGMT = "http://127.0.0.1:15672"
 

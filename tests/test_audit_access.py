@@ -10,10 +10,10 @@ import pytest
 
 from hub.auditor.access import AccessDenied, Gate
 from hub.auditor.retention import RetentionPolicy, load_policy, prune_payloads, save_policy
-from hub.cli import main
+from hub.catalogue.parties import PartyRegistry
+from hub.cli.main import main
 from hub.demo import run_demo
 from hub.errors import ConfigError
-from hub.parties import PartyRegistry
 from hub.settings import Settings
 from hub.store.audit import AuditLog
 from hub.store.db import Database

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.cli import main
+from hub.cli.main import main
 from hub.store.audit import AuditLog, AuditRecord
 from hub.store.db import Database
 

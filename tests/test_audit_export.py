@@ -14,9 +14,9 @@ from fhir.resources.R4B.bundle import Bundle
 
 from hub.auditor.export import bundle_bytes
 from hub.auditor.search import AuditFilter, client_pseudonym, search, who_has_seen
-from hub.cli import main
+from hub.catalogue.parties import PartyRegistry
+from hub.cli.main import main
 from hub.demo import run_demo
-from hub.parties import PartyRegistry
 from hub.settings import Settings
 from hub.store.audit import AuditLog, AuditRecord
 from hub.store.db import Database

@@ -109,10 +109,10 @@ def test_replay_of_a_pruned_message_says_the_payload_is_gone(hub: Hub) -> None:
 def test_replay_on_rabbitmq_into_a_sandbox(amqp_settings: Settings, tmp_path: Path) -> None:
     import orjson
 
-    from adapters.base import open_transport
+    from hub.catalogue.topology import Topology
     from hub.store.audit import AuditLog, AuditRecord
     from hub.store.db import Database
-    from hub.topology import Topology
+    from hub.transports.base import open_transport
 
     log = AuditLog(Database(f"sqlite:///{tmp_path / 'amqp.sqlite3'}"), b"k" * 32)
     recs = []

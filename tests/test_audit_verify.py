@@ -17,7 +17,7 @@ from hub.auditor.checkpoints import (
     checkpoint_key,
     head_checkpoint,
 )
-from hub.cli import main
+from hub.cli.main import main
 from hub.settings import Settings
 from hub.store.audit import COLUMNS, AuditLog, AuditRecord, record_hash
 from hub.store.db import Database

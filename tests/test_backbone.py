@@ -134,7 +134,7 @@ def test_dead_letter_requeue_runs_the_message_again(settings: Settings) -> None:
         message_id = ctx.send("ciz", "echo", {"to": "nobody-here"}, client_key="c1")
         (entry,) = ctx.app.dead_letters.list()
         assert entry.message_id == message_id and "unknown party" in entry.reason
-        from hub.requeue import requeue
+        from hub.ops.requeue import requeue
 
         # the embedded broker lives in this process: requeue through the same transport
         ctx.app.db.close()

@@ -12,9 +12,9 @@ import uuid
 import pika
 import pytest
 
-from adapters.base import open_transport
 from hub.app import HubApp
 from hub.settings import Settings
+from hub.transports.base import open_transport
 from tests.hubproc import drain_queue, start_worker, stop
 
 pytestmark = pytest.mark.slow

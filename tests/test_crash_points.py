@@ -32,7 +32,7 @@ def _crash_worker() -> None:
     """The subprocess: a normal worker whose first non-empty commit dies at ZORGHUB_TEST_CRASH_AT."""
     import threading
 
-    from hub.runner import run_worker
+    from hub.ops.runner import run_worker
     from hub.settings import Settings
 
     where = os.environ["ZORGHUB_TEST_CRASH_AT"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.cli import main
+from hub.cli.main import main
 from hub.settings import Settings
 
 

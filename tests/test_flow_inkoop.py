@@ -83,7 +83,7 @@ def test_inkoop_end_to_end(hub: RabbitHub, capsys: pytest.CaptureFixture[str],
                                                                        "NV-PROFIEL": "ontbreekt"}
 
     # beheer: communication per party and the scheduled jobs
-    from hub.cli import main
+    from hub.cli.main import main
 
     monkeypatch.setenv("ZORGHUB_HOME", hub.settings.home)
     capsys.readouterr()

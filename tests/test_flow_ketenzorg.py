@@ -68,7 +68,7 @@ def test_ketenzorg_end_to_end(hub: RabbitHub, capsys: pytest.CaptureFixture[str]
     maas.send("ketenzorg.totalen", {})
     assert maas.receipt()["rule"] == "SENDER_ROLE"
 
-    from hub.cli import main
+    from hub.cli.main import main
 
     monkeypatch.setenv("ZORGHUB_HOME", hub.settings.home)
     capsys.readouterr()

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from hub.demo import DemoContext
-from hub.flows import common, nza
+from hub.flows import nza
+from hub.flows import support as common
 from hub.flows.demo import ohw_zip
 from hub.settings import Settings
 from tests.test_flow_support import RabbitHub, rabbit_hub, rules, set_today
@@ -24,11 +25,11 @@ def hub(amqp_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ra
 
 @pytest.mark.rabbitmq
 def test_ohw_and_care_clusters_end_to_end(hub: RabbitHub, tmp_path: Path) -> None:
-    from adapters.base import open_transport
-    from adapters.files import FileDropAdapter
-    from adapters.management import party_password
     from hub.client import HubClient
     from hub.demo import _with_credentials
+    from hub.transports.base import open_transport
+    from hub.transports.files import FileDropAdapter
+    from hub.transports.management import party_password
 
     set_today("2026-03-10")
     dijk, veld, nza_party, zv = hub["ggz-dijk"], hub["ggz-veld"], hub["nza"], hub["zv-noord"]
@@ -96,7 +97,7 @@ def test_ohw_and_care_clusters_end_to_end(hub: RabbitHub, tmp_path: Path) -> Non
 
 def test_late_delivery_shows_as_late(settings: Settings, capsys: pytest.CaptureFixture[str],
                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from hub.cli import main
+    from hub.cli.main import main
 
     ctx = DemoContext(settings, out=lambda _: None)
     try:

@@ -18,10 +18,10 @@ import orjson
 import pika
 import pytest
 
-from adapters.management import party_password
 from hub.demo import DemoContext, _with_credentials
-from hub.flows import common
+from hub.flows import support as common
 from hub.settings import Settings
+from hub.transports.management import party_password
 
 
 class Msg:
@@ -122,7 +122,7 @@ def rabbit_hub(amqp_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iter
 
 
 def assert_audited(settings: Settings, sent: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from hub.cli import main
+    from hub.cli.main import main
     from hub.store.audit import AuditLog
     from hub.store.db import Database
 
@@ -147,8 +147,8 @@ def rules(receipts: list[dict[str, Any]]) -> list[str]:
 
 # ----- tests of the shared parts that need no broker ------------------------------------------------
 def test_file_adapter_publishes_settled_files_once(settings: Settings, tmp_path: Path) -> None:
-    from adapters.files import FileDropAdapter
     from hub.flows.demo import ohw_zip
+    from hub.transports.files import FileDropAdapter
 
     ctx = DemoContext(settings, out=lambda _: None)
     try:
@@ -175,7 +175,7 @@ def test_file_adapter_publishes_settled_files_once(settings: Settings, tmp_path:
 
 def test_jobs_record_their_runs(settings: Settings, capsys: pytest.CaptureFixture[str],
                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from hub.cli import main
+    from hub.cli.main import main
 
     monkeypatch.setenv("ZORGHUB_HOME", settings.home)
     assert main(["jobs", "run", "--all", "--today", "2026-03-20"]) == 0

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from hub.flows import common
+from hub.flows import support as common
 from hub.settings import Settings
 from tests.test_flow_support import RabbitHub, rabbit_hub, set_today
 

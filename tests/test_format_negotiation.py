@@ -11,8 +11,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from hub.catalogue.mappings import MappingRegistry
 from hub.demo import DemoContext
-from hub.mapping import MappingRegistry
 from hub.settings import Settings
 from tests.party_helpers import AANBIEDER, with_registry, zorgkantoor
 
@@ -86,10 +86,10 @@ def test_three_recipients_two_formats_two_versions_audited(
 
 
 def test_a_deprecated_version_warns_naming_its_recipient(caplog: pytest.LogCaptureFixture) -> None:
+    from hub.catalogue.mappings import MappingSpec
+    from hub.catalogue.parties import Party
     from hub.envelope import Delivery, Envelope
-    from hub.mapping import MappingSpec
-    from hub.parties import Party
-    from hub.translator import Translator
+    from hub.pipeline.translate import Translator
 
     class Old:
         spec = MappingSpec("demo-map", "1", "json", "fhir-r4-json", deprecated=True)

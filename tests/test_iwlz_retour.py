@@ -9,7 +9,7 @@ import pytest
 from lxml import etree
 
 from hub.demo import DemoContext
-from hub.iwlz import Validator
+from hub.formats.iwlz import Validator
 from hub.settings import Settings
 from tests.party_helpers import AANBIEDER, with_registry, zorgkantoor
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.cli_mappings import GOLDEN_ROOT, golden_cases, lock_problems, main, package_of, run_case
-from hub.mapping import MappingRegistry
+from hub.catalogue.mappings import MappingRegistry
+from hub.cli.mappings import GOLDEN_ROOT, golden_cases, lock_problems, main, package_of, run_case
 
 REG = MappingRegistry.from_entry_points()
 

@@ -10,8 +10,8 @@ from io import BytesIO
 import jsonschema
 import pytest
 
-from hub.csvbatch import FORMATS, SCHEMAS, make_pakbon, row_schema, validate_csv
 from hub.errors import ConfigError
+from hub.formats.csvbatch import FORMATS, SCHEMAS, make_pakbon, row_schema, validate_csv
 from tests.mapping_helpers import TEST_BSNS
 
 BAD_BSN = "999990008"  # fails the elfproef

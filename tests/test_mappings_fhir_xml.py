@@ -19,10 +19,10 @@ import orjson
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
-from hub import fhirxml
-from hub.cli_mappings import LOCK, golden_cases, lock_digest, run_case
+from hub.catalogue.mappings import MappingRegistry
+from hub.cli.mappings import LOCK, golden_cases, lock_digest, run_case
 from hub.demo import DemoContext
-from hub.mapping import MappingRegistry
+from hub.formats import fhirxml
 from hub.settings import Settings
 from tests.mapping_helpers import REPO, SCHEMA_DIR, need_standards
 from tests.party_helpers import AANBIEDER, with_registry, zorgkantoor

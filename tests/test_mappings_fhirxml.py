@@ -11,8 +11,8 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from lxml import etree
 
-from hub import fhirxml
 from hub.errors import SchemaViolation, Unparseable
+from hub.formats import fhirxml
 from tests.mapping_helpers import SCHEMA_DIR, need_standards
 
 EXAMPLES = sorted((SCHEMA_DIR / "fhir-nl-r4-examples").glob("*.xml"))

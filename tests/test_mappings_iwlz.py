@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from lxml import etree
 
 from hub.errors import RuleViolation, SchemaViolation, Unmapped, Unparseable
-from hub.iwlz import Validator, safe_parse
+from hub.formats.iwlz import Validator, safe_parse
 from mappings.retour import RETOUR, make_retour
 from tests.mapping_helpers import MESSAGES, REPO, need_standards
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from hub.catalogue.mappings import GROUP, Mapping, MappingRegistry, MappingSpec
 from hub.errors import ConfigError, UnknownMapping
-from hub.mapping import GROUP, Mapping, MappingRegistry, MappingSpec
 from tests.mapping_helpers import REPO
 
 FIXTURE = REPO / "tests" / "fixtures" / "thirdparty_mapping"
@@ -59,7 +59,7 @@ def test_broken_entry_point_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="failed to load"):
         MappingRegistry.from_entry_points([md.EntryPoint("bad", "mappings.nope:X", GROUP)])
     with pytest.raises(ConfigError, match="not a Mapping"):
-        MappingRegistry.from_entry_points([md.EntryPoint("bad", "hub.mapping:GROUP", GROUP)])
+        MappingRegistry.from_entry_points([md.EntryPoint("bad", "hub.catalogue.mappings:GROUP", GROUP)])
 
 
 def test_find_negotiates_formats() -> None:

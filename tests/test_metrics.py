@@ -11,9 +11,9 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub import metrics
-from hub.cli import main
+from hub.cli.main import main
 from hub.demo import GEELHOED, DemoContext
+from hub.ops import metrics
 from hub.settings import Settings
 
 INDICATIE = {"besluitnummer": "IB-1", "ingangsdatum": "2026-11-01", "zzp": "5VV", "client": GEELHOED,

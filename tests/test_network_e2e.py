@@ -18,13 +18,13 @@ from typing import Any
 import pika
 import pytest
 
-from adapters.base import open_transport
-from adapters.management import Management, party_password
-from hub.network import seed
-from hub.parties import PartyRegistry
-from hub.runner import run_worker
+from hub.catalogue.parties import PartyRegistry
+from hub.catalogue.topology import Topology
+from hub.flows.network import seed
+from hub.ops.runner import run_worker
 from hub.settings import Settings
-from hub.topology import Topology
+from hub.transports.base import open_transport
+from hub.transports.management import Management, party_password
 
 IDS = seed.IDS
 pytestmark = pytest.mark.rabbitmq

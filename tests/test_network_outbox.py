@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _crash_worker() -> None:
     """The subprocess: a normal worker, with the crash hook when the environment asks for it."""
-    from hub.runner import run_worker
+    from hub.ops.runner import run_worker
     from hub.settings import Settings
 
     def setup(app: Any, worker: Any) -> None:
@@ -56,14 +56,14 @@ if __name__ == "__main__":
 
 import pika  # noqa: E402
 
-from adapters.base import open_transport  # noqa: E402
-from adapters.management import Management, party_password  # noqa: E402
-from hub.network import seed  # noqa: E402
-from hub.parties import PartyRegistry  # noqa: E402
+from hub.catalogue.parties import PartyRegistry  # noqa: E402
+from hub.catalogue.topology import Topology  # noqa: E402
+from hub.flows.network import seed  # noqa: E402
 from hub.settings import Settings  # noqa: E402
 from hub.store.audit import AuditLog  # noqa: E402
 from hub.store.db import Database  # noqa: E402
-from hub.topology import Topology  # noqa: E402
+from hub.transports.base import open_transport  # noqa: E402
+from hub.transports.management import Management, party_password  # noqa: E402
 
 pytestmark = pytest.mark.rabbitmq
 

@@ -17,8 +17,8 @@ import orjson
 import pytest
 
 from hub.demo import DemoContext
-from hub.network import seed
-from hub.network.responsibility import today
+from hub.flows.network import seed
+from hub.flows.network.responsibility import today
 from hub.settings import Settings
 from tests.party_helpers import with_registry, zorgkantoor
 from tests.test_network_services import Net

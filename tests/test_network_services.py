@@ -15,8 +15,8 @@ import orjson
 import pytest
 
 from hub.demo import DemoContext
-from hub.network import network_of, seed
-from hub.network.fhir import to_fhir
+from hub.flows.network import network_of, seed
+from hub.flows.network.fhir import to_fhir
 from hub.settings import Settings
 
 IDS = seed.IDS
@@ -300,7 +300,7 @@ def test_every_record_type_is_valid_fhir_r4(hub: Net) -> None:
 
 
 def test_python_client_api_request_reply(hub: Net) -> None:
-    from hub.network.client import NetworkClient
+    from hub.flows.network.client import NetworkClient
 
     def client(party: str) -> NetworkClient:
         return NetworkClient(hub.ctx.client(party), pump=lambda: hub.ctx.pump(0))

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.checker import _fast_validator
-from hub.schemas import SCHEMA_ROOT
+from hub.catalogue.schemas import SCHEMA_ROOT
+from hub.pipeline.check import _fast_validator
 
 SCHEMAS = sorted(str(p.relative_to(SCHEMA_ROOT)) for p in SCHEMA_ROOT.rglob("*.json"))
 # keywords that mean the same in draft 7 (what fastjsonschema compiles) and in 2020-12 (what we declare)

@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
+from hub.catalogue.parties import Party, PartyRegistry
 from hub.errors import Forbidden
-from hub.parties import Party, PartyRegistry
 from hub.store.audit import AuditLog, AuditRecord
 
 AUDITOR_ROLE = "auditor"

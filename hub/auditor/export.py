@@ -18,7 +18,7 @@ from typing import IO, Any
 import orjson
 from fhir.resources.R4B.auditevent import AuditEvent
 
-from hub.parties import PartyRegistry
+from hub.catalogue.parties import PartyRegistry
 from hub.store.audit import AuditRecord
 
 DCM = "http://dicom.nema.org/resources/ontology/DCM"

@@ -24,13 +24,13 @@ from typing import Any
 
 import orjson
 
-from adapters.base import Outgoing, Transport
-from hub import bsn as bsnlib
 from hub.auditor.progress import Cancel, Cursors, Job, Progress
 from hub.auditor.search import AuditFilter, count, iter_records
+from hub.catalogue.topology import Topology
 from hub.errors import ConfigError, HubError
+from hub.formats import bsn as bsnlib
 from hub.store.audit import AuditLog, AuditRecord, sha256
-from hub.topology import Topology
+from hub.transports.base import Outgoing, Transport
 
 DEFAULT_ACTIONS = ("delivered",)
 JOB_KIND = "replay"

@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
-from hub import bsn as bsnlib
 from hub.errors import ConfigError
+from hub.formats import bsn as bsnlib
 from hub.store.audit import COLUMNS, AuditLog, AuditRecord
 from hub.store.db import Database
 

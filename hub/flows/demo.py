@@ -12,9 +12,10 @@ from typing import Any
 
 import orjson
 
-from hub import csvbatch
 from hub.demo import DEMOS, DemoContext, describe
-from hub.flows import common, inkoop, jobs, ketenzorg, nza, zorgbeeld
+from hub.flows import inkoop, jobs, ketenzorg, nza, zorgbeeld
+from hub.flows import support as common
+from hub.formats import csvbatch
 
 OHW_HEADER = "zorgaanbieder_agb;traject_id;client_bsn;zorgvraagtypering;traject_startdatum;activiteit_code;" \
              "activiteit_datum;minuten"

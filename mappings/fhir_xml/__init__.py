@@ -3,7 +3,7 @@
 Some parties take FHIR only as XML (``accepts = ["fhir-r4-xml"]``). Format negotiation
 (``hub/translator.py``) reaches them through the mappings ``fhir-json-to-xml`` and
 ``fhir-xml-to-json``: any FHIR R4 resource, Bundles included, converted element for
-element by ``hub.fhirxml`` (lxml and the fhir.resources R4B element facts). No content
+element by ``hub.formats.fhirxml`` (lxml and the fhir.resources R4B element facts). No content
 is added, dropped or renamed, so JSON -> XML -> JSON gives the same JSON, decimals as
 written (``72.50`` stays ``72.50``). Unknown elements are refused, not dropped.
 

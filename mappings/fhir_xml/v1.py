@@ -1,6 +1,6 @@
 """FHIR R4 JSON <-> XML, version 1 (released: frozen).
 
-Both directions call ``hub.fhirxml`` unchanged; its output is v1's output, so a change
+Both directions call ``hub.formats.fhirxml`` unchanged; its output is v1's output, so a change
 there that alters bytes shows up in this package's golden files and needs a v2.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hub import fhirxml
-from hub.mapping import MappingSpec
+from hub.catalogue.mappings import MappingSpec
+from hub.formats import fhirxml
 
 JSON, XML = "fhir-r4-json", "fhir-r4-xml"
 ANY = "fhir:R4/Resource"  # any resource type, Bundles included

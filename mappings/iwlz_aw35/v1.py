@@ -27,7 +27,7 @@ XsdVersie is regenerated (1.0.0); elements not listed are refused (``Unmapped``)
 
 from __future__ import annotations
 
-from hub.mapping import MappingSpec
+from hub.catalogue.mappings import MappingSpec
 from mappings._iwlz import Field, Record
 from mappings._message import FhirToXml, Group, Shape, XmlToFhir
 

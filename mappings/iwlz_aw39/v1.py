@@ -19,7 +19,7 @@ Aanvragen                              not carried in v1 (refused as ``Unmapped`
 
 from __future__ import annotations
 
-from hub.mapping import MappingSpec
+from hub.catalogue.mappings import MappingSpec
 from mappings._iwlz import Field, Record
 from mappings._message import FhirToXml, Group, Shape, XmlToFhir
 

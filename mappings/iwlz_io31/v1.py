@@ -33,7 +33,7 @@ BurgerlijkeStaat and telephone/e-mail are not carried in v1 and are refused (``U
 
 from __future__ import annotations
 
-from hub.mapping import MappingSpec
+from hub.catalogue.mappings import MappingSpec
 from mappings._iwlz import Field, Record
 from mappings._message import FhirToXml, Group, Shape, XmlToFhir
 

@@ -1,1 +1,0 @@
-"""Ways in and out of the hub: transports (memory, AMQP), files, HTTP."""

@@ -1,0 +1,131 @@
+"""Prometheus metrics for operators, read from the message store and the broker.
+
+The counters come from the audit log, the one record every worker process
+writes: the exporter follows the chain from the last record it counted (a
+range read on the primary key), so any number of workers, on any host, is
+covered without shared memory, and the counts are the audit's own. Labels are
+the action, outcome and message kind only: never a party, client or payload
+value, so no BSN can reach a metric. On RabbitMQ each of the hub's queues is
+a gauge too (ready, unacked, consumers), from the management API.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from hub.errors import HubError
+from hub.settings import Settings
+from hub.store.db import Database
+
+AUDIT_LABELS = ("action", "outcome", "kind")
+
+
+class StoreCollector(Collector):
+    """The audit log's records by action, outcome and kind, counted incrementally."""
+
+    def __init__(self, db: Database) -> None:
+        from hub.store.deadletters import DeadLetterStore
+
+        self.db = db
+        self.dead_letters = DeadLetterStore(db)
+        self._lock = threading.Lock()  # scrapes come from the HTTP server's threads; one connection
+        self._counted_to = 0
+        self._counts: Counter[tuple[str, str, str]] = Counter()
+
+    def _catch_up(self) -> None:
+        head = int(self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM audit")[0][0])
+        if head > self._counted_to:
+            for action, outcome, kind, n in self.db.execute(
+                    "SELECT action, outcome, kind, COUNT(*) FROM audit WHERE seq > ? AND seq <= ? "
+                    "GROUP BY action, outcome, kind", (self._counted_to, head)):
+                self._counts[(str(action), str(outcome), str(kind))] += int(n)
+            self._counted_to = head
+
+    def collect(self) -> Iterator[Any]:
+        with self._lock:
+            self._catch_up()
+            unpublished = int(self.db.execute("SELECT COUNT(*) FROM processed WHERE published = 0")[0][0])
+            open_dead = self.dead_letters.count()
+            counts = dict(self._counts)
+            head = self._counted_to
+        records = CounterMetricFamily("zorghub_audit_records", "Audit records written, by action, outcome and "
+                                      "message kind (received, routed, delivered, rejected, dead_lettered, ...)",
+                                      labels=AUDIT_LABELS)
+        for labels, n in sorted(counts.items()):
+            records.add_metric(labels, n)
+        yield records
+        yield GaugeMetricFamily("zorghub_audit_head_seq", "Sequence number of the newest audit record", value=head)
+        yield GaugeMetricFamily("zorghub_dead_letters_open", "Dead letters not requeued (zorghub dlq list)",
+                                value=open_dead)
+        yield GaugeMetricFamily("zorghub_unpublished_messages", "Messages processed whose output the broker has "
+                                "not confirmed yet: in flight, or left by a crashed worker", value=unpublished)
+
+
+class BrokerCollector(Collector):
+    """The hub's RabbitMQ queues, from the management API (as of its last sample: a few seconds old)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from hub.demo import _vhost
+        from hub.transports.management import Management
+
+        self.mgmt = Management(settings.management_url, settings.management_user, settings.management_password)
+        self.vhost = _vhost(settings.broker_url)
+        self.prefix = settings.prefix + "."
+
+    def collect(self) -> Iterator[Any]:
+        up = GaugeMetricFamily("zorghub_broker_up", "1 when the management API answered this scrape")
+        try:
+            rows = self.mgmt.queues(self.vhost, self.prefix)
+        except HubError:
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        families = {
+            "messages_ready": GaugeMetricFamily("zorghub_queue_ready", "Messages ready in the queue",
+                                                labels=["queue"]),
+            "messages_unacknowledged": GaugeMetricFamily("zorghub_queue_unacked", "Messages delivered, not acked",
+                                                         labels=["queue"]),
+            "consumers": GaugeMetricFamily("zorghub_queue_consumers", "Consumers on the queue", labels=["queue"]),
+        }
+        for row in sorted(rows, key=lambda r: str(r["name"])):
+            for field, family in families.items():
+                family.add_metric([str(row["name"])], float(row.get(field) or 0))
+        yield from families.values()
+
+
+def registry_for(settings: Settings, db: Database) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(db))
+    if settings.broker_url.startswith(("amqp://", "amqps://")):
+        registry.register(BrokerCollector(settings))
+    return registry
+
+
+def start(settings: Settings, port: int, addr: str = "127.0.0.1") -> tuple[Any, Database]:
+    """Serve /metrics on ``addr:port`` from a background thread; returns the server and its database."""
+    from prometheus_client import start_http_server
+
+    from hub.store.audit import AuditLog
+    from hub.store.deadletters import DeadLetterStore
+    from hub.store.idempotency import ProcessedIds
+
+    db = Database(settings.effective_store_url)
+    try:
+        AuditLog(db, settings.key_bytes()), ProcessedIds(db), DeadLetterStore(db)  # the tables, if new
+        server, _thread = start_http_server(port, addr, registry=registry_for(settings, db))
+    except BaseException as exc:
+        db.close()
+        if not isinstance(exc, OSError):
+            raise
+        from hub.errors import ConfigError
+
+        raise ConfigError(f"cannot serve metrics on {addr}:{port}: {exc.strerror or exc}") from exc
+    return server, db

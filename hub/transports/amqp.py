@@ -1,0 +1,232 @@
+"""The RabbitMQ transport (pika).
+
+Each batch is committed in this order: the hub's database commit (audit
+records, idempotency marks) comes first; then every delivery is published on
+a confirm-mode channel with pipelined publisher confirms (all in flight at
+once, one wait for the lot); then ``on_confirmed`` lets the hub mark the batch
+published; only then are the inbound messages acked, with one multiple-ack.
+
+A crash before the published mark redelivers the inbound messages, and the
+hub re-publishes their deliveries from the message store: nothing is lost.
+A crash after the mark skips them. So only a crash between publishing and the
+mark can make a recipient see a message id twice (the hub cannot know whether
+the unconfirmed publishes landed), which is why deliveries keep the sender's
+message id. (AMQP transactions are no way out: RabbitMQ documents
+them as batching without atomicity, and a killed client can leave acks applied
+and publishes lost.)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import pika
+import pika.exceptions
+
+from hub.catalogue.parties import PartyRegistry
+from hub.catalogue.topology import Topology
+from hub.errors import RetryLater
+from hub.transports.base import BatchHandler, Outgoing, RawMessage
+
+QUORUM = {"x-queue-type": "quorum"}
+
+
+def parameters(url: str) -> pika.URLParameters:
+    params = pika.URLParameters(url)
+    params.heartbeat = 60
+    params.blocked_connection_timeout = 60
+    params.connection_attempts = 3
+    params.retry_delay = 1
+    return params
+
+
+def url_user(url: str) -> str:
+    return unquote(urlparse(url).username or "guest")
+
+
+def _props(out: Outgoing) -> pika.BasicProperties:
+    p = dict(out.properties)
+    return pika.BasicProperties(
+        content_type=p.get("content_type"),
+        delivery_mode=2,
+        message_id=p.get("message_id"),
+        correlation_id=p.get("correlation_id"),
+        type=p.get("type"),
+        user_id=p.get("user_id"),
+        reply_to=p.get("reply_to"),
+        timestamp=p.get("timestamp"),
+        headers=dict(out.headers) or None,
+    )
+
+
+def _raw(method: Any, props: pika.BasicProperties, body: bytes, queue: str) -> RawMessage:
+    return RawMessage(
+        body=body,
+        properties={
+            "message_id": props.message_id,
+            "correlation_id": props.correlation_id,
+            "type": props.type,
+            "user_id": props.user_id,
+            "reply_to": props.reply_to,
+            "content_type": props.content_type,
+            "timestamp": props.timestamp,
+        },
+        headers=dict(props.headers or {}),
+        routing_key=method.routing_key,
+        queue=queue,
+        redelivered=bool(method.redelivered),
+        tag=method.delivery_tag,
+    )
+
+
+class AmqpTransport:
+    def __init__(self, url: str, *, prefetch: int = 500, **_: Any) -> None:
+        self.url = url
+        self.user = url_user(url)
+        self.prefetch = prefetch
+        try:
+            self._conn = pika.BlockingConnection(parameters(url))
+        except pika.exceptions.AMQPError as exc:
+            raise RetryLater(f"cannot connect to RabbitMQ: {exc.__class__.__name__}") from exc
+        self._channel = self._conn.channel()
+        self._publisher: Any = None  # the confirm-mode channel behind commit()
+        self._publisher_wrapper: Any = None
+        self._published = 0  # the publisher channel's last delivery tag
+        self._outstanding: set[int] = set()  # published, not yet confirmed
+        self._nacked = False
+
+    # ----- topology --------------------------------------------------------------
+    def declare(self, topology: Topology, parties: PartyRegistry) -> None:
+        ch = self._conn.channel()
+        ch.exchange_declare(topology.inbound, "x-consistent-hash", durable=True)
+        for queue in topology.shard_queues():
+            ch.queue_declare(queue, durable=True, arguments={**QUORUM, "x-single-active-consumer": True})
+            ch.queue_bind(queue, topology.inbound, routing_key="1")
+        ch.exchange_declare(topology.outbound, "direct", durable=True)
+        for party in parties:
+            ch.queue_declare(topology.inbox(party.name), durable=True, arguments=QUORUM)
+            ch.queue_bind(topology.inbox(party.name), topology.outbound, routing_key=party.name)
+        ch.exchange_declare(topology.dlx, "fanout", durable=True)
+        ch.queue_declare(topology.dlq, durable=True, arguments=QUORUM)
+        ch.queue_bind(topology.dlq, topology.dlx)
+        ch.exchange_declare(topology.retry, "headers", durable=True)
+        for delay in topology.retry_delays_ms:
+            queue = topology.retry_queue(delay)
+            ch.queue_declare(queue, durable=True, arguments={
+                "x-message-ttl": delay, "x-dead-letter-exchange": topology.inbound})
+            ch.queue_bind(queue, topology.retry, arguments={"x-match": "all", "x-delay-ms": delay})
+        ch.close()
+
+    # ----- the hub's side ----------------------------------------------------------
+    def consume(
+        self,
+        queues: list[str],
+        handler: BatchHandler,
+        *,
+        batch_size: int,
+        stop: threading.Event,
+        idle_seconds: float = 0.005,
+    ) -> None:
+        ch = self._channel
+        ch.basic_qos(prefetch_count=max(self.prefetch, batch_size))
+        buffer: list[RawMessage] = []
+        for queue in queues:
+            ch.basic_consume(queue, lambda c, m, p, b, q=queue: buffer.append(_raw(m, p, b, q)))
+        while not stop.is_set():
+            before = len(buffer)
+            self._conn.process_data_events(time_limit=idle_seconds if not buffer else 0)
+            # cut a batch when it is full, or when the socket has nothing more right now
+            if buffer and (len(buffer) >= batch_size or len(buffer) == before):
+                batch, buffer[:] = buffer[:batch_size], buffer[batch_size:]
+                handler(batch)
+
+    def _publisher_channel(self) -> Any:
+        """A confirm-mode channel whose confirms are counted, not waited for one by one."""
+        if self._publisher is None:
+            ready: list[bool] = []
+            self._publisher_wrapper = self._conn.channel()  # kept: its collection would close the channel
+            impl = self._publisher_wrapper._impl
+            impl.confirm_delivery(ack_nack_callback=self._on_confirm, callback=lambda _frame: ready.append(True))
+            while not ready:
+                self._conn.process_data_events(time_limit=0.01)
+            self._publisher = impl
+        return self._publisher
+
+    def _on_confirm(self, frame: Any) -> None:
+        """Confirms may come out of order, singly or for every tag up to one: settle exactly those."""
+        method = frame.method
+        if isinstance(method, pika.spec.Basic.Nack):
+            self._nacked = True
+        tag = int(method.delivery_tag)
+        if method.multiple:
+            self._outstanding = {t for t in self._outstanding if t > tag}
+        else:
+            self._outstanding.discard(tag)
+
+    def commit(self, outgoing: list[Outgoing], tags: list[Any],
+               on_confirmed: Callable[[], None] | None = None, timeout: float = 30.0) -> None:
+        publisher: Any = self._publisher_channel() if outgoing else None
+        for out in outgoing:
+            publisher.basic_publish(out.exchange, out.routing_key, out.body, _props(out))
+            self._published += 1
+            self._outstanding.add(self._published)
+        deadline = time.monotonic() + timeout
+        while self._outstanding:
+            if time.monotonic() > deadline:
+                raise RetryLater(f"the broker left {len(self._outstanding)} of {len(outgoing)} publishes "
+                                 "unconfirmed")
+            self._conn.process_data_events(time_limit=0.05)
+        if self._nacked:
+            self._nacked = False
+            raise RetryLater("the broker refused (nacked) a delivery: the batch will be redelivered")
+        if on_confirmed is not None:
+            on_confirmed()
+        if tags:
+            self._channel.basic_ack(max(tags), multiple=True)
+
+    # ----- tools and clients ---------------------------------------------------------
+    def publish(self, outgoing: list[Outgoing]) -> None:
+        """Publish with pipelined confirms and return once the broker holds them all (no acks)."""
+        self.commit(outgoing, [])
+
+    def get(self, queue: str, limit: int = 100, *, ack: bool = True) -> list[RawMessage]:
+        ch = self._conn.channel()
+        out: list[RawMessage] = []
+        try:
+            while len(out) < limit:
+                method, props, body = ch.basic_get(queue, auto_ack=False)
+                if method is None:
+                    break
+                out.append(_raw(method, props, body, queue))
+            if out:
+                if ack:
+                    ch.basic_ack(out[-1].tag, multiple=True)
+                else:
+                    ch.basic_nack(out[-1].tag, multiple=True, requeue=True)
+        finally:
+            if ch.is_open:
+                ch.close()
+        return out
+
+    def purge(self, queue: str) -> int:
+        ch = self._conn.channel()
+        try:
+            frame = ch.queue_purge(queue)
+            return int(frame.method.message_count)
+        finally:
+            ch.close()
+
+    def sleep(self, seconds: float) -> None:
+        self._conn.sleep(seconds)
+
+    def close(self) -> None:
+        try:
+            if self._conn.is_open:
+                self._conn.close()
+        except pika.exceptions.AMQPError:
+            pass
+        time.sleep(0)

@@ -1,0 +1,89 @@
+"""The transport interface the hub core sees, whatever the broker.
+
+The embedded ``memory://`` transport (kombu) and the RabbitMQ transport (pika)
+both implement it, so one test body runs on either.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from hub.catalogue.parties import PartyRegistry
+from hub.catalogue.topology import Topology
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """A message as the broker handed it over, before the hub trusts any of it."""
+
+    body: bytes
+    properties: Mapping[str, Any]
+    headers: Mapping[str, Any]
+    routing_key: str
+    queue: str
+    redelivered: bool
+    tag: Any
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message for the broker: ``exchange`` is a real exchange name ('' is the default one)."""
+
+    exchange: str
+    routing_key: str
+    body: bytes
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    headers: Mapping[str, Any] = field(default_factory=dict)
+
+
+BatchHandler = Callable[[list[RawMessage]], None]
+
+
+class Transport(Protocol):
+    url: str
+    user: str
+
+    def declare(self, topology: Topology, parties: PartyRegistry) -> None: ...
+
+    def consume(
+        self,
+        queues: list[str],
+        handler: BatchHandler,
+        *,
+        batch_size: int,
+        stop: threading.Event,
+        idle_seconds: float = 0.005,
+    ) -> None: ...
+
+    def commit(self, outgoing: list[Outgoing], tags: list[Any],
+               on_confirmed: Callable[[], None] | None = None) -> None:
+        """Publish ``outgoing``; once the broker holds them all, call ``on_confirmed``; then ack ``tags``."""
+        ...
+
+    def publish(self, outgoing: list[Outgoing]) -> None:
+        """Publish with confirms: returns once the broker holds every message."""
+        ...
+
+    def get(self, queue: str, limit: int = 100, *, ack: bool = True) -> list[RawMessage]: ...
+
+    def purge(self, queue: str) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def open_transport(url: str, **options: Any) -> Transport:
+    """Pick the transport by URL scheme, as kombu does."""
+    if url.startswith("memory://"):
+        from hub.transports.memory import MemoryTransport
+
+        return MemoryTransport(url, **options)
+    if url.startswith(("amqp://", "amqps://")):
+        from hub.transports.amqp import AmqpTransport
+
+        return AmqpTransport(url, **options)
+    from hub.errors import ConfigError
+
+    raise ConfigError(f"unsupported broker URL scheme in {url.split('://')[0]!r}: use memory:// or amqp://")
