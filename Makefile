@@ -18,6 +18,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check hub mappings tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # the suite on SQLite, then every store-touching test again on PostgreSQL
 test: $(STAMP) lint
