@@ -13,6 +13,11 @@ again. A crash after 3 redelivers messages that are skipped. Only a crash
 between publishing (2) and the mark (3) can send a delivery twice: whether
 unconfirmed publishes landed is unknowable. It keeps its message id, so the
 recipient can tell.
+
+Step 1 is ``BatchTransaction``, opened in ``handle_batch``; steps 2 to 4 are
+the transport's ``commit``. The messages are built by ``hub.pipeline.outbox``,
+the audit records by ``hub.pipeline.record``; flows take part through the
+app's handlers, validators (in the checker), answer hooks and observers.
 """
 
 from __future__ import annotations

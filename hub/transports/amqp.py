@@ -56,12 +56,6 @@ def with_credentials(url: str, user: str, password: str) -> str:
     return urlunparse(p._replace(netloc=netloc))
 
 
-def vhost(url: str) -> str:
-    """The virtual host a URL names ('/' when none)."""
-    path = urlparse(url).path
-    return unquote(path[1:]) if path and path != "/" else "/"
-
-
 def _props(out: Outgoing) -> pika.BasicProperties:
     p = dict(out.properties)
     return pika.BasicProperties(
