@@ -17,15 +17,17 @@ from hub.catalogue.kinds import KindCatalogue
 from hub.catalogue.parties import PartyRegistry
 from hub.catalogue.regions import RegionTable
 from hub.catalogue.topology import Topology
-from hub.envelope import Delivery
+from hub.envelope import Delivery, Envelope
 from hub.pipeline.check import Checked, Checker
+from hub.pipeline.hooks import AnswerHook, Observer, Validator
 from hub.pipeline.route import Router
 from hub.pipeline.translate import Translator
 from hub.settings import Settings
-from hub.store.audit import AuditLog
+from hub.store.audit import AuditLog, AuditRecord
 from hub.store.db import Database
 from hub.store.deadletters import DeadLetterStore
 from hub.store.idempotency import ProcessedIds
+from hub.transports.base import Outgoing
 
 log = logging.getLogger("zorghub")
 
@@ -33,7 +35,7 @@ Handler = Callable[[Checked, "HandlerContext"], list[Delivery]]
 
 # Flow packages that plug into the core: each exposes install(app) and may add
 # kinds files under hub/data/kinds.d/, handlers, resolvers and demos.
-EXTENSIONS = ("hub.flows.network", "hub.flows", "hub.auditor")
+EXTENSIONS = ("hub.flows.network", "hub.flows", "hub.flows.iwlz", "hub.auditor")
 
 
 @dataclass
@@ -49,13 +51,17 @@ class HandlerContext:
 
     app: HubApp
     db: Database
-    envelope: Any
-    records: list[Any] = field(default_factory=list)
-    outgoing: list[Any] = field(default_factory=list)
+    envelope: Envelope
+    records: list[AuditRecord] = field(default_factory=list)
+    #: each message with the audit record of its sending (None: not audited); the worker binds the record
+    #: to the message's bytes and route (``hub.pipeline.record.sent``)
+    outgoing: list[tuple[Outgoing, AuditRecord | None]] = field(default_factory=list)
 
 
 @dataclass
 class HubApp:
+    """The hub's parts, and the slots flows fill at install: handlers, validators, answer hooks, observers."""
+
     settings: Settings
     db: Database
     parties: PartyRegistry
@@ -69,9 +75,13 @@ class HubApp:
     router: Router
     translator: Translator
     handlers: dict[str, Handler] = field(default_factory=dict)
+    #: kind name -> checks the checker runs after the schema check (the same dict as ``checker.validators``)
+    validators: dict[str, list[Validator]] = field(default_factory=dict)
+    #: kind name -> the hook that answers the sender on acceptance and on refusal (an iWlz retour)
+    answers: dict[str, AnswerHook] = field(default_factory=dict)
+    #: every worker of this app calls these after each message and each committed batch
+    observers: list[Observer] = field(default_factory=list)
     extensions: dict[str, Any] = field(default_factory=dict)
-    # called by a worker after each committed batch with the number of audit records it appended
-    batch_hooks: list[Callable[[int], None]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, *, db: Database | None = None, mappings: Any = None,
@@ -86,6 +96,7 @@ class HubApp:
         topology = Topology(settings.prefix, settings.shards, settings.retry_delays_ms)
         if mappings is None:
             mappings = _load_mappings()
+        validators: dict[str, list[Validator]] = {}
         app = cls(
             settings=settings,
             db=database,
@@ -97,9 +108,10 @@ class HubApp:
             processed=ProcessedIds(database),
             dead_letters=DeadLetterStore(database),
             checker=Checker(kinds, parties, key=key, schema_dir=settings.schema_dir,
-                            max_payload_bytes=settings.max_payload_bytes),
+                            max_payload_bytes=settings.max_payload_bytes, validators=validators),
             router=Router(parties, regions),
             translator=Translator(mappings),
+            validators=validators,
         )
         for name in EXTENSIONS:
             try:

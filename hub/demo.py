@@ -16,9 +16,11 @@ import orjson
 
 from hub.app import HubApp
 from hub.client import HubClient
+from hub.pipeline.hooks import OnMessage
 from hub.pipeline.worker import Worker
 from hub.settings import Settings
-from hub.transports.base import RawMessage, Transport, open_transport
+from hub.transports import open_transport
+from hub.transports.base import RawMessage, Transport
 
 Printer = Callable[[str], None]
 
@@ -30,13 +32,13 @@ class DemoContext:
         self.settings = settings
         self.out = out
         self.app = HubApp.build(settings)
-        self.memory = settings.broker_url.startswith("memory://")
         self._transports: dict[str, Transport] = {}
         self._processed = 0
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.hub_transport = open_transport(settings.broker_url, prefetch=settings.prefetch)
+        self.memory = self.hub_transport.embedded
         if not self.memory:
             from hub.transports.management import Management
 
@@ -45,7 +47,7 @@ class DemoContext:
                 .sync_parties(vhost, self.app.parties, self.app.topology)
         self.hub_transport.declare(self.app.topology, self.app.parties)
         self.worker = Worker(self.app, self.hub_transport)
-        self.worker.observers.append(self._observe)
+        self.worker.observers.append(OnMessage(self._observe))
         for party in self.app.parties:
             self.hub_transport.purge(self.app.topology.inbox(party.name))
         if self.memory:  # the embedded broker is one per process: start from empty queues
@@ -126,12 +128,9 @@ def _vhost(url: str) -> str:
 
 
 def _with_credentials(url: str, user: str, password: str) -> str:
-    from urllib.parse import quote, urlparse, urlunparse
+    from hub.transports import with_credentials
 
-    p = urlparse(url)
-    host = p.hostname or "127.0.0.1"
-    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}" + (f":{p.port}" if p.port else "")
-    return urlunparse(p._replace(netloc=netloc))
+    return with_credentials(url, user, password)
 
 
 def describe(msg: RawMessage) -> str:

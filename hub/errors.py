@@ -23,8 +23,6 @@ class HubError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.rule = rule or self.code
-        #: a ready answer in the sender's own standard (an iWlz retourbericht), sent instead of the JSON receipt
-        self.answer: tuple[str, bytes] | None = None
 
 
 class ConfigError(HubError):

@@ -16,7 +16,8 @@ from hub.catalogue.mappings import MappingRegistry, MappingSpec
 from hub.client import HubClient
 from hub.pipeline.worker import Worker
 from hub.settings import Settings
-from hub.transports.base import RawMessage, open_transport
+from hub.transports import open_transport
+from hub.transports.base import RawMessage
 from tests.party_helpers import party, with_registry, zorgkantoor
 
 PARTIES = [

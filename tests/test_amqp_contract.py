@@ -15,7 +15,7 @@ import pytest
 from hub.app import HubApp
 from hub.ops.runner import run_worker
 from hub.settings import Settings
-from hub.transports.base import open_transport
+from hub.transports import open_transport
 from hub.transports.management import Management
 
 MGMT = "http://127.0.0.1:15672"

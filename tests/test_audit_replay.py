@@ -112,7 +112,7 @@ def test_replay_on_rabbitmq_into_a_sandbox(amqp_settings: Settings, tmp_path: Pa
     from hub.catalogue.topology import Topology
     from hub.store.audit import AuditLog, AuditRecord
     from hub.store.db import Database
-    from hub.transports.base import open_transport
+    from hub.transports import open_transport
 
     log = AuditLog(Database(f"sqlite:///{tmp_path / 'amqp.sqlite3'}"), b"k" * 32)
     recs = []

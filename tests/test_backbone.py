@@ -93,6 +93,7 @@ def test_bad_input_is_rejected_dead_lettered_and_audited(
     (receipt,) = got["ciz"]
     assert receipt.properties["type"] == "zorghub.receipt"
     assert receipt.properties["correlation_id"] == message_id
+    assert receipt.properties["message_id"] == f"{message_id}:receipt"  # the outbox's id scheme
     answer = orjson.loads(receipt.body)
     assert answer["messageId"] == message_id and answer["status"] == "rejected"
     assert answer["rule"] == rule

@@ -14,7 +14,7 @@ import pytest
 
 from hub.app import HubApp
 from hub.settings import Settings
-from hub.transports.base import open_transport
+from hub.transports import open_transport
 from tests.hubproc import drain_queue, start_worker, stop
 
 pytestmark = pytest.mark.slow

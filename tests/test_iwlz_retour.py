@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 from lxml import etree
 
@@ -48,6 +49,7 @@ def test_a_valid_aw35_is_routed_and_answered_with_an_aw36(hub: DemoContext, sche
     assert hub.inbox("zk-zeeland") == []
     (retour,) = hub.inbox("aanbieder")
     assert retour.properties["type"] == "iwlz.AW36" and retour.properties["correlation_id"] == message_id
+    assert retour.properties["message_id"] == f"{message_id}:answer"
     assert Validator(schema_dir).validate("AW36", retour.body) == []
     assert set(retour_codes(retour.body)) == {"0200"}  # no remarks
     actions = [r.action for r in hub.app.audit.for_message(message_id)]
@@ -62,6 +64,7 @@ def test_an_aw35_with_a_wrong_berichtcode_gets_an_aw36_rejection_and_is_not_rout
     assert hub.inbox("zk-groningen") == []
     (retour,) = hub.inbox("aanbieder")
     assert retour.properties["type"] == "iwlz.AW36"
+    assert retour.properties["message_id"] == f"{message_id}:answer"
     assert Validator(schema_dir).validate("AW36", retour.body) == []
     assert "0001" in retour_codes(retour.body)
     (entry,) = [e for e in hub.app.dead_letters.list() if e.message_id == message_id]
@@ -85,3 +88,24 @@ def test_an_aw39_breaking_a_business_rule_gets_an_aw310_naming_it(hub: DemoConte
     assert codes, "the retour carries the rule's retourcode"
     (entry,) = [e for e in hub.app.dead_letters.list() if e.message_id == message_id]
     assert entry.rule in expected and "TR046" in entry.reason
+
+
+def test_other_refusals_of_an_iwlz_kind_get_the_json_receipt(hub: DemoContext) -> None:
+    """The retour names validation findings; a refusal before validation (content type) gets the hub's receipt."""
+    message_id = hub.send("aanbieder", "iwlz.AW35", golden("AW35"), content_type="application/json", client_key="c1")
+    (receipt,) = hub.inbox("aanbieder")
+    assert receipt.properties["type"] == "zorghub.receipt"
+    assert receipt.properties["message_id"] == f"{message_id}:receipt"
+    assert orjson.loads(receipt.body)["rule"] == "BAD_CONTENT_TYPE"
+
+
+def test_the_iwlz_flow_registers_a_validator_and_an_answer_hook_per_iwlz_kind(hub: DemoContext) -> None:
+    from importlib.metadata import entry_points
+
+    from hub.flows.iwlz import FLOW
+
+    iwlz_kinds = {k.name for k in hub.app.kinds if k.iwlz}
+    assert iwlz_kinds >= {"iwlz.IO31", "iwlz.AW33", "iwlz.AW35", "iwlz.AW39"}
+    assert set(hub.app.answers) == iwlz_kinds and set(hub.app.validators) == iwlz_kinds
+    (ep,) = [e for e in entry_points(group="zorghub.flows") if e.name == "iwlz"]
+    assert ep.load() is FLOW and FLOW.install is not None

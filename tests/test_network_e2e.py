@@ -23,7 +23,7 @@ from hub.catalogue.topology import Topology
 from hub.flows.network import seed
 from hub.ops.runner import run_worker
 from hub.settings import Settings
-from hub.transports.base import open_transport
+from hub.transports import open_transport
 from hub.transports.management import Management, party_password
 
 IDS = seed.IDS

@@ -62,7 +62,7 @@ from hub.flows.network import seed  # noqa: E402
 from hub.settings import Settings  # noqa: E402
 from hub.store.audit import AuditLog  # noqa: E402
 from hub.store.db import Database  # noqa: E402
-from hub.transports.base import open_transport  # noqa: E402
+from hub.transports import open_transport  # noqa: E402
 from hub.transports.management import Management, party_password  # noqa: E402
 
 pytestmark = pytest.mark.rabbitmq

@@ -7,6 +7,7 @@ table, and puts an :class:`Auditor` on ``app.extensions["auditor"]``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from hub.auditor.access import AUDITOR_ROLE, AccessDenied, Gate
@@ -14,6 +15,8 @@ from hub.auditor.checkpoints import append_checkpoint, maybe_checkpoint
 from hub.auditor.progress import JOBS_DDL
 from hub.auditor.search import ensure_indexes
 from hub.errors import HubError
+from hub.pipeline.hooks import Observer
+from hub.store.audit import AuditRecord
 
 __all__ = ["AUDITOR_ROLE", "AccessDenied", "Auditor", "Gate", "install"]
 
@@ -34,8 +37,8 @@ class Auditor:
         return maybe_checkpoint(self.app.audit, self.app.settings.key_bytes(), self.checkpoint_every)
 
 
-class CheckpointEvery:
-    """A worker's batch hook: sign the chain's head once ``every`` records were appended since the last
+class CheckpointEvery(Observer):
+    """A worker observer: sign the chain's head once ``every`` records were appended since the last
     checkpoint, so a rewritten history is caught against the log's own signatures without a cron job."""
 
     def __init__(self, auditor: Auditor, every: int) -> None:
@@ -43,8 +46,8 @@ class CheckpointEvery:
         self.every = every
         self.pending = 0
 
-    def __call__(self, appended: int) -> None:
-        self.pending += appended
+    def after_batch(self, records: Sequence[AuditRecord]) -> None:
+        self.pending += len(records)
         if self.pending < self.every:
             return
         try:
@@ -61,4 +64,4 @@ def install(app: Any) -> None:
     every = app.settings.audit_checkpoint_every
     auditor = app.extensions["auditor"] = Auditor(app, every or 10_000)
     if every:
-        app.batch_hooks.append(CheckpointEvery(auditor, every))
+        app.observers.append(CheckpointEvery(auditor, every))

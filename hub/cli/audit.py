@@ -241,7 +241,7 @@ def cmd_audit_replay(args: argparse.Namespace, settings: Settings) -> int:
     from hub.auditor.progress import Cancel, Progress
     from hub.auditor.replay import Replayer, Target
     from hub.catalogue.topology import Topology
-    from hub.transports.base import open_transport
+    from hub.transports import open_transport
 
     ctx = _Ctx(settings)
     try:
@@ -263,7 +263,7 @@ def cmd_audit_replay(args: argparse.Namespace, settings: Settings) -> int:
             ctx.gate.record("replay", args.as_party, client=flt.client, recipient=target.label,
                             reason=f"job {job.job_id}: {how}, {job.total} message(s) selected",
                             detail={**flt.describe(), "job": job.job_id, "target": target.label})
-            if settings.broker_url.startswith("memory://"):
+            if transport.embedded:
                 print("note: memory:// lives in this process only; use --broker amqp://... to reach a running hub",
                       file=sys.stderr)
             progress = Progress(job.total, "replay ", done=job.done)

@@ -119,15 +119,15 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     from hub.catalogue.parties import PartyRegistry
     from hub.catalogue.topology import Topology
     from hub.client import HubClient
-    from hub.transports.base import open_transport
+    from hub.transports import open_transport
     from hub.transports.files import FileDropAdapter
 
     PartyRegistry.load(settings.parties_path).get(args.as_party)
     url = settings.broker_url
-    if url.startswith("amqp") and args.password:
-        from hub.demo import _with_credentials
+    if args.password:
+        from hub.transports import with_credentials
 
-        url = _with_credentials(url, args.as_party, args.password)
+        url = with_credentials(url, args.as_party, args.password)
     transport = open_transport(url)
     topology = Topology(settings.prefix, settings.shards, settings.retry_delays_ms)
     kinds = dict(item.split("=", 1) for item in args.kind)

@@ -85,7 +85,7 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     from hub.catalogue.parties import PartyRegistry
     from hub.catalogue.topology import Topology
     from hub.client import HubClient
-    from hub.transports.base import open_transport
+    from hub.transports import open_transport
 
     path = Path(args.file)
     try:
@@ -96,14 +96,14 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     parties.get(args.as_party)
     content_type = args.content_type or ("application/xml" if path.suffix == ".xml" else "application/json")
     url = settings.broker_url
-    if url.startswith("amqp") and args.password:
-        from hub.demo import _with_credentials
+    if args.password:
+        from hub.transports import with_credentials
 
-        url = _with_credentials(url, args.as_party, args.password)
+        url = with_credentials(url, args.as_party, args.password)
     transport = open_transport(url)
     try:
         topology = Topology(settings.prefix, settings.shards, settings.retry_delays_ms)
-        if url.startswith("memory://"):
+        if transport.embedded:
             print("note: memory:// lives in this process only; use --broker amqp://... to reach a running hub",
                   file=sys.stderr)
         message_id = HubClient(transport, topology, args.as_party).send(
@@ -153,7 +153,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     print(f"audit      {seq} records, head {head[:16]}")
     print("processed  " + (", ".join(f"{k} {v}" for k, v in sorted(processed.items())) or "none"))
     print(f"dead       {open_dead} open dead letter(s) (zorghub dlq list)")
-    if settings.broker_url.startswith("amqp"):
+    from hub.transports import has_management
+
+    if has_management(settings.broker_url):
         from hub.demo import _vhost
         from hub.transports.management import Management
 
@@ -187,7 +189,7 @@ def cmd_parties_sync(args: argparse.Namespace, settings: Settings) -> int:
     mgmt = Management(settings.management_url, settings.management_user, settings.management_password)
     topology = Topology(settings.prefix, settings.shards, settings.retry_delays_ms)
     done = mgmt.sync_parties(_vhost(settings.broker_url), parties, topology)
-    from hub.transports.base import open_transport
+    from hub.transports import open_transport
 
     transport = open_transport(settings.broker_url)
     try:

@@ -16,36 +16,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+from hub.pipeline.hooks import Answer, AnswerHook, Observer, Validator
 
 if TYPE_CHECKING:
     from hub.app import HubApp
-    from hub.errors import HubError
-    from hub.pipeline.check import Checked
+
+__all__ = ["Answer", "AnswerHook", "Demo", "Flow", "Job", "Observer", "Validator"]
 
 
-@dataclass(frozen=True)
-class Answer:
-    """A message the hub sends back to a sender in the sender's own standard (an iWlz retourbericht)."""
-
-    kind: str
-    body: bytes
-    content_type: str = "application/xml"
-
-
-class AnswerHook(Protocol):
-    """Answers a sender per kind: on acceptance, and on rejection instead of the JSON receipt.
-
-    Returning ``None`` from ``rejected`` means: send the JSON receipt as for any other kind.
-    """
-
-    def accepted(self, checked: Checked) -> Answer | None: ...
-
-    def rejected(self, kind: str, payload: bytes, error: HubError) -> Answer | None: ...
-
-
-#: a kind-specific check run by the checker after the schema; raises a ``Rejected`` to refuse
-Validator = Callable[[Any, bytes], None]
 #: a scheduled job: returns a one-line result for the beheer view
 Job = Callable[["HubApp", Any], str]
 #: a seed walk-through: returns True when every check held

@@ -14,13 +14,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from hub.app import HandlerContext, HubApp
 from hub.errors import ConfigError
 from hub.formats import bsn as bsnlib
+from hub.pipeline import outbox
+from hub.pipeline import record as pipeline_record
 from hub.store.audit import AuditRecord
-from hub.transports.base import Outgoing
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "flows"
 
@@ -83,27 +82,17 @@ def record(ctx: HandlerContext, action: str, *, kind: str = "", recipient: str =
            record_type: str = "", record_id: str = "", reason: str = "") -> AuditRecord:
     """An audit record about the message being handled (actor: its sender)."""
     env = ctx.envelope
-    return AuditRecord(
-        action=action, actor=env.sender, actor_role=roles_of(ctx.app, env.sender), outcome=outcome,
-        recipient=recipient, kind=kind or env.kind, message_id=env.message_id,
-        correlation_id=env.correlation_id or "", client=env.client_key or "", record_type=record_type,
-        record_id=record_id, reason=bsnlib.redact(reason), source=f"{ctx.app.audit.source}/flows",
-    )
+    return pipeline_record.about(env, roles_of(ctx.app, env.sender), action, outcome=outcome, recipient=recipient,
+                                 kind=kind or env.kind, record_type=record_type, record_id=record_id,
+                                 reason=bsnlib.redact(reason))
 
 
 def send(ctx: HandlerContext, to: str, kind: str, body: Any, *, action: str = "notified",
          content_type: str = "application/json", record_type: str = "", record_id: str = "",
          reason: str = "", outcome: str = "success", headers: dict[str, Any] | None = None) -> None:
     """A message the hub itself sends (reply, receipt, notice) to a party's inbox, audited."""
-    env = ctx.envelope
-    payload = body if isinstance(body, bytes) else orjson.dumps(body)
-    n = len(ctx.outgoing)
-    o = Outgoing(
-        exchange=ctx.app.topology.outbound, routing_key=to, body=payload,
-        properties={"message_id": f"{env.message_id}:{kind}:{to}:{n}", "correlation_id": env.message_id,
-                    "type": kind, "content_type": content_type},
-        headers={"x-sender": "zorghub", **(headers or {})},
-    )
+    o = outbox.notice(ctx.app.topology, ctx.envelope, to, kind, body, n=len(ctx.outgoing),
+                      content_type=content_type, headers=headers)
     ctx.outgoing.append((o, record(ctx, action, kind=kind, recipient=to, record_type=record_type,
                                    record_id=record_id, reason=reason, outcome=outcome)))
 

@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from hub.errors import HubError
 from hub.settings import Settings
 from hub.store.db import Database
+from hub.transports import has_management
 
 AUDIT_LABELS = ("action", "outcome", "kind")
 
@@ -104,7 +105,7 @@ class BrokerCollector(Collector):
 def registry_for(settings: Settings, db: Database) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(db))
-    if settings.broker_url.startswith(("amqp://", "amqps://")):
+    if has_management(settings.broker_url):
         registry.register(BrokerCollector(settings))
     return registry
 

@@ -14,7 +14,8 @@ from hub.store.audit import AuditLog, now_iso
 from hub.store.db import Database
 from hub.store.deadletters import DeadLetterStore
 from hub.store.idempotency import ProcessedIds
-from hub.transports.base import Outgoing, open_transport
+from hub.transports import open_transport
+from hub.transports.base import Outgoing
 
 
 def requeue(settings: Settings, message_ids: list[str], *, all_entries: bool = False) -> int:

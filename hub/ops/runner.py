@@ -19,7 +19,7 @@ from hub.errors import RetryLater
 from hub.pipeline.worker import Worker
 from hub.settings import Settings
 from hub.store.db import Database
-from hub.transports.base import open_transport
+from hub.transports import open_transport
 
 log = logging.getLogger("zorghub.runner")
 
@@ -41,9 +41,7 @@ def run_worker(settings: Settings, index: int = 0, count: int = 1, stop: threadi
                     worker = Worker(app, transport)
                     if setup:
                         setup(app, worker)
-                    queues = app.topology.worker_shards(index, count)
-                    if settings.broker_url.startswith("memory://"):
-                        queues = [app.topology.shard(0)]
+                    queues = transport.worker_queues(app.topology, index, count)
                     log.info("worker %d/%d consuming %s", index + 1, count, ", ".join(queues))
                     backoff = 0.5
                     transport.consume(queues, worker.handle_batch, batch_size=settings.batch_size, stop=stop)

@@ -1,6 +1,7 @@
 """Stage 1, the validator: is this message one the hub will carry?
 
-Each failure names its reason precisely, and never quotes a BSN back.
+Each failure names its reason precisely, and never quotes a BSN back. Kind-specific checks
+(such as the iWlz XSD and rules) are the flows' validators, run after the schema check.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from hub.catalogue.kinds import Kind, KindCatalogue
 from hub.catalogue.parties import PartyRegistry
 from hub.catalogue.schemas import load_json_schema
 from hub.envelope import Envelope
-from hub.errors import BadContentType, ConfigError, Forbidden, HubError, InvalidBSN, SchemaViolation, TooLarge
+from hub.errors import BadContentType, ConfigError, Forbidden, InvalidBSN, SchemaViolation, TooLarge
 from hub.formats import bsn as bsnlib
 from hub.formats.document import Document
+from hub.pipeline.hooks import Validator
 
 # content types carried as a file, for kinds that take a whole batch delivery
 FILE_TYPES = ("application/zip", "text/csv")
@@ -29,12 +31,16 @@ FILE_TYPES = ("application/zip", "text/csv")
 
 @dataclass(frozen=True)
 class Checked:
+    """A message the checker accepted: its envelope (with the client's pseudonym), kind and parsed document."""
+
     envelope: Envelope
     kind: Kind
     document: Document
 
 
 class Checker:
+    """Size, kind, sender role, content type, safe parse, schema, the flows' validators, BSN."""
+
     def __init__(
         self,
         kinds: KindCatalogue,
@@ -43,12 +49,15 @@ class Checker:
         key: bytes,
         schema_dir: str,
         max_payload_bytes: int,
+        validators: dict[str, list[Validator]] | None = None,
     ) -> None:
         self.kinds = kinds
         self.parties = parties
         self.key = key
         self.schema_dir = Path(schema_dir) if schema_dir else None
         self.max_payload_bytes = max_payload_bytes
+        #: kind name -> the flows' checks, run after the schema check (``HubApp.validators``)
+        self.validators: dict[str, list[Validator]] = validators if validators is not None else {}
 
     def check(self, env: Envelope) -> Checked:
         if len(env.payload) > self.max_payload_bytes:
@@ -73,8 +82,8 @@ class Checker:
             self._check_json_schema(kind, doc)
         if kind.xsd:
             self._check_xsd(kind, doc)
-        if kind.iwlz:
-            self._check_iwlz(kind, env.payload)
+        for validate in self.validators.get(kind.name, ()):
+            validate(kind, env.payload)
         client_key = None
         if kind.bsn:
             value = doc.get(kind.bsn)
@@ -94,35 +103,6 @@ class Checker:
             where = "/" + "/".join(str(p) for p in err.absolute_path)
             message = bsnlib.redact(err.message)
             raise SchemaViolation(f"{kind.name}: {where}: {message}", rule=f"SCHEMA:{err.validator}")
-
-    def _check_iwlz(self, kind: Kind, payload: bytes) -> None:
-        """The official XSD and business rules; a failure answers with the retourbericht naming the codes."""
-        from hub.errors import RuleViolation
-        from hub.formats.iwlz import Validator
-        from mappings.retour import RETOUR, make_retour
-
-        if self.schema_dir is None:
-            raise ConfigError(f"kind {kind.name!r} needs the iWlz schemas but no schema_dir is configured")
-        issues, codes = Validator(self.schema_dir).check_for_retour(kind.iwlz, payload)
-        if not issues:
-            return
-        summary = "; ".join(f"{code}: {msg}" for code, msg in issues[:5])
-        exc: HubError
-        if any(code == "XSD" for code, _ in issues):
-            exc = SchemaViolation(f"{kind.iwlz} violates its XSD: {summary}", rule="XSD")
-        else:
-            exc = RuleViolation(f"{kind.iwlz} breaks iWlz rules: {summary}", codes=[c for c, _ in issues])
-        try:
-            exc.answer = (f"iwlz.{RETOUR[kind.iwlz][0]}", make_retour(payload, codes or ["0001"]))
-        except Exception:  # too broken to echo in a retourbericht: the sender gets the JSON receipt
-            exc.answer = None
-        raise exc
-
-    def retour(self, kind: Kind, payload: bytes) -> tuple[str, bytes]:
-        """The retourbericht for an accepted iWlz message: every record 'no remark'."""
-        from mappings.retour import RETOUR, make_retour
-
-        return f"iwlz.{RETOUR[kind.iwlz][0]}", make_retour(payload, [])
 
     def _check_xsd(self, kind: Kind, doc: Document) -> None:
         if self.schema_dir is None:

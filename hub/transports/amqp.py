@@ -21,8 +21,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
-from urllib.parse import unquote, urlparse
+from typing import Any, ClassVar
+from urllib.parse import quote, unquote, urlparse, urlunparse
 
 import pika
 import pika.exceptions
@@ -46,6 +46,14 @@ def parameters(url: str) -> pika.URLParameters:
 
 def url_user(url: str) -> str:
     return unquote(urlparse(url).username or "guest")
+
+
+def with_credentials(url: str, user: str, password: str) -> str:
+    """``url`` with ``user:password`` in place of its credentials (host, port and vhost kept)."""
+    p = urlparse(url)
+    host = p.hostname or "127.0.0.1"
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}" + (f":{p.port}" if p.port else "")
+    return urlunparse(p._replace(netloc=netloc))
 
 
 def _props(out: Outgoing) -> pika.BasicProperties:
@@ -84,6 +92,12 @@ def _raw(method: Any, props: pika.BasicProperties, body: bytes, queue: str) -> R
 
 
 class AmqpTransport:
+    """RabbitMQ over pika: quorum queues, consistent-hash shards, pipelined publisher confirms."""
+
+    name: ClassVar[str] = "amqp"
+    embedded: ClassVar[bool] = False
+    has_management: ClassVar[bool] = True
+
     def __init__(self, url: str, *, prefetch: int = 500, **_: Any) -> None:
         self.url = url
         self.user = url_user(url)
@@ -98,6 +112,13 @@ class AmqpTransport:
         self._published = 0  # the publisher channel's last delivery tag
         self._outstanding: set[int] = set()  # published, not yet confirmed
         self._nacked = False
+
+    @classmethod
+    def with_credentials(cls, url: str, user: str, password: str) -> str:
+        return with_credentials(url, user, password)
+
+    def worker_queues(self, topology: Topology, index: int, count: int) -> list[str]:
+        return topology.worker_shards(index, count)
 
     # ----- topology --------------------------------------------------------------
     def declare(self, topology: Topology, parties: PartyRegistry) -> None:

@@ -1,7 +1,8 @@
 """The transport interface the hub core sees, whatever the broker.
 
 The embedded ``memory://`` transport (kombu) and the RabbitMQ transport (pika)
-both implement it, so one test body runs on either.
+both implement it, so one test body runs on either. Transports are picked by
+URL in ``hub.transports`` (the registry); this module names none of them.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from hub.catalogue.parties import PartyRegistry
 from hub.catalogue.topology import Topology
@@ -43,8 +44,27 @@ BatchHandler = Callable[[list[RawMessage]], None]
 
 
 class Transport(Protocol):
+    """A connection to a broker. What differs between brokers is asked of these members, never of a URL."""
+
+    #: names the transport in the audit records' ``source`` ("memory", "amqp")
+    name: ClassVar[str]
+    #: the broker lives inside this process only: no other process (a CLI, a party) can reach it
+    embedded: ClassVar[bool]
+    #: the broker has a management API with queue statistics (``hub.transports.management``)
+    has_management: ClassVar[bool]
     url: str
     user: str
+
+    def __init__(self, url: str, **options: Any) -> None: ...
+
+    @classmethod
+    def with_credentials(cls, url: str, user: str, password: str) -> str:
+        """``url`` for connecting as ``user`` (a party, the hub)."""
+        ...
+
+    def worker_queues(self, topology: Topology, index: int, count: int) -> list[str]:
+        """The inbound shard queues worker ``index`` of ``count`` consumes."""
+        ...
 
     def declare(self, topology: Topology, parties: PartyRegistry) -> None: ...
 
@@ -73,17 +93,3 @@ class Transport(Protocol):
 
     def close(self) -> None: ...
 
-
-def open_transport(url: str, **options: Any) -> Transport:
-    """Pick the transport by URL scheme, as kombu does."""
-    if url.startswith("memory://"):
-        from hub.transports.memory import MemoryTransport
-
-        return MemoryTransport(url, **options)
-    if url.startswith(("amqp://", "amqps://")):
-        from hub.transports.amqp import AmqpTransport
-
-        return AmqpTransport(url, **options)
-    from hub.errors import ConfigError
-
-    raise ConfigError(f"unsupported broker URL scheme in {url.split('://')[0]!r}: use memory:// or amqp://")

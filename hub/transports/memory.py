@@ -11,7 +11,7 @@ import heapq
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from kombu import Connection, Exchange, Producer, Queue
 
@@ -23,6 +23,12 @@ _PROPERTY_NAMES = ("message_id", "correlation_id", "type", "user_id", "reply_to"
 
 
 class MemoryTransport:
+    """kombu's in-process broker: one process, one consumer, retries on a delay heap."""
+
+    name: ClassVar[str] = "memory"
+    embedded: ClassVar[bool] = True
+    has_management: ClassVar[bool] = False
+
     def __init__(self, url: str = "memory://", user: str = "zorghub", **_: Any) -> None:
         self.url = url
         self.user = user
@@ -52,6 +58,15 @@ class MemoryTransport:
             Queue(topology.dlq, exchange=dlx, routing_key="")(ch).declare()
             self._retry_exchange = topology.retry
             self._inbound = topology.inbound
+
+    @classmethod
+    def with_credentials(cls, url: str, user: str, password: str) -> str:
+        """No users in-process: whoever publishes is trusted to set ``user_id``."""
+        return url
+
+    def worker_queues(self, topology: Topology, index: int, count: int) -> list[str]:
+        """One shard: the embedded broker has one consumer, which keeps per-client order trivially."""
+        return [topology.shard(0)]
 
     def declare_queue(self, name: str) -> None:
         with self._lock:

@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
-import orjson
 
 from hub.catalogue.parties import Party
 from hub.catalogue.schemas import load_json_schema
@@ -29,6 +28,7 @@ from hub.errors import Forbidden, Rejected, RetryLater
 from hub.flows.network.notify import region_code
 from hub.flows.network.registers import SUBJECTS, Record
 from hub.formats import bsn as bsnlib
+from hub.pipeline import outbox, record
 from hub.pipeline.check import Checked
 from hub.store.audit import AuditRecord
 from hub.transports.base import Outgoing
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from hub.app import HandlerContext
     from hub.flows.network import Network
 
-RECEIPT_KIND = "zorghub.receipt"
+RECEIPT_KIND = outbox.RECEIPT_KIND
 
 
 def validate_record(subject: str, data: dict[str, Any], action: str) -> None:
@@ -55,22 +55,10 @@ def validate_record(subject: str, data: dict[str, Any], action: str) -> None:
         raise Rejected(f"{subject}{where}: {bsnlib.redact(err.message)}", rule=f"SCHEMA:{err.validator}")
 
 
-def receipt(env: Envelope, status: str, rule: str, reason: str, **extra: Any) -> Outgoing:
-    body = orjson.dumps({"messageId": env.message_id, "status": status, "kind": env.kind, "rule": rule,
-                         "reason": bsnlib.redact(reason), **extra})
-    return Outgoing(
-        exchange="", routing_key=env.sender, body=body,
-        properties={"message_id": f"{env.message_id}:receipt", "correlation_id": env.message_id,
-                    "type": RECEIPT_KIND, "content_type": "application/json"},
-        headers={"x-sender": "zorghub", "x-status": status},
-    )
-
-
 def reply_record(env: Envelope, party: Party, action: str, reason: str, client: str = "", subject: str = "",
                  record_id: str = "") -> AuditRecord:
-    return AuditRecord(action=action, actor="zorghub", recipient=party.name, kind=env.kind,
-                       message_id=env.message_id, correlation_id=env.correlation_id or "", client=client,
-                       record_type=subject, record_id=record_id, reason=bsnlib.redact(reason))
+    """The record of a message the hub sends ``party`` about ``env`` (a receipt, an answer, a notice)."""
+    return record.by_hub(env, action, party.name, reason, client=client, record_type=subject, record_id=record_id)
 
 
 def _next_owner(net: Network, party: Party, existing: Record | None) -> str:
@@ -132,17 +120,17 @@ def apply(net: Network, ctx: HandlerContext, party: Party, env: Envelope, subjec
     if existing is not None and existing.data == data and existing.status == status:
         ctx.records.append(reply_record(env, party, "network.unchanged", f"{subject} {record_id} unchanged "
                                         f"(version {existing.version})", client, subject, record_id))
-        return None, [], receipt(env, "unchanged", "UNCHANGED", "the register already holds this version",
-                                 subject=subject, recordID=record_id, version=existing.version)
+        return None, [], outbox.receipt(ctx.app.topology, env, "unchanged", "UNCHANGED",
+                                        "the register already holds this version",
+                                        subject=subject, recordID=record_id, version=existing.version)
     rec = net.registers.append(subject, record_id, client=client, owner=candidate.owner, status=status,
                                parent_id=parent_id, data=data, message_id=env.message_id)
-    ctx.records.append(AuditRecord(
-        action="network.write", actor=party.name, actor_role=",".join(party.roles), kind=env.kind,
-        message_id=env.message_id, correlation_id=env.correlation_id or "", client=client, record_type=subject,
-        record_id=record_id, reason=f"{action}: {spec.register} version {rec.version}"))
+    ctx.records.append(record.about(env, ",".join(party.roles), "network.write", client=client, record_type=subject,
+                                    record_id=record_id, reason=f"{action}: {spec.register} version {rec.version}"))
     deliveries = net.notifier.notify(rec, action, party, env, net.policy.notify, ctx.records)
-    return rec, deliveries, receipt(env, "accepted", "OK", f"{subject} {record_id} version {rec.version}",
-                                    subject=subject, recordID=record_id, version=rec.version)
+    return rec, deliveries, outbox.receipt(ctx.app.topology, env, "accepted", "OK",
+                                           f"{subject} {record_id} version {rec.version}",
+                                           subject=subject, recordID=record_id, version=rec.version)
 
 
 def handle(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
@@ -153,8 +141,7 @@ def handle(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
     party = ctx.app.parties.get(env.sender)
     doc = checked.document.json
     rec, deliveries, rcpt = apply(net, ctx, party, env, doc["subject"], doc["actie"], doc["record"])
-    out = Outgoing(ctx.app.topology.outbound, rcpt.routing_key, rcpt.body, rcpt.properties, rcpt.headers)
-    ctx.outgoing.append((out, reply_record(env, party, "replied", f"melding receipt: {rcpt.headers['x-status']}",
+    ctx.outgoing.append((rcpt, reply_record(env, party, "replied", f"melding receipt: {rcpt.headers['x-status']}",
                                            rec.client if rec else "", doc["subject"],
                                            rec.record_id if rec else "")))
     return deliveries

@@ -19,13 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from hub.catalogue.parties import Party
 from hub.envelope import Delivery, Envelope
 from hub.flows.network.melden import reply_record
 from hub.flows.network.registers import SUBJECTS, Record
 from hub.formats import bsn as bsnlib
+from hub.pipeline import outbox, record
 from hub.pipeline.check import Checked
 from hub.store.audit import AuditRecord
 from hub.transports.base import Outgoing
@@ -187,11 +186,8 @@ class QueryService:
 
     @staticmethod
     def _audit(party: Party, env: Any, template: str, outcome: str, reason: str) -> AuditRecord:
-        return AuditRecord(action="network.query", actor=party.name, outcome=outcome,
-                           actor_role=",".join(party.roles), kind=getattr(env, "kind", "") or "",
-                           message_id=getattr(env, "message_id", "") or "",
-                           correlation_id=getattr(env, "correlation_id", "") or "",
-                           reason=f"template {template}: {reason}")
+        return record.new(env, action="network.query", actor=party.name,
+                          outcome=outcome, actor_role=",".join(party.roles), reason=f"template {template}: {reason}")
 
 
 def _redacted(params: dict[str, Any]) -> dict[str, Any]:
@@ -200,12 +196,7 @@ def _redacted(params: dict[str, Any]) -> dict[str, Any]:
 
 def answer_outgoing(app: Any, env: Envelope, answer: dict[str, Any], kind: str = ANSWER_KIND) -> Outgoing:
     """The reply to a request: to the requester's own inbox, correlated to the request."""
-    return Outgoing(
-        exchange=app.topology.outbound, routing_key=env.sender, body=orjson.dumps(answer),
-        properties={"message_id": f"{env.message_id}:antwoord", "correlation_id": env.correlation_id or env.message_id,
-                    "type": kind, "content_type": "application/json"},
-        headers={"x-sender": "zorghub", "x-reply-to": env.reply_to or ""},
-    )
+    return outbox.reply(app.topology, env, kind, answer)
 
 
 def handle(checked: Checked, ctx: HandlerContext) -> list[Delivery]:

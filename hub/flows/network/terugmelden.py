@@ -29,10 +29,10 @@ from hub.errors import Rejected
 from hub.flows.network.melden import apply, reply_record
 from hub.flows.network.query import answer_outgoing
 from hub.flows.network.registers import SUBJECTS, Record
+from hub.pipeline import outbox
 from hub.pipeline.check import Checked
 from hub.store.audit import AuditRecord, now_iso
 from hub.store.db import Database
-from hub.transports.base import Outgoing
 
 if TYPE_CHECKING:
     from hub.app import HandlerContext
@@ -185,10 +185,11 @@ class Terugmeldingen:
     # ----- messages ------------------------------------------------------------------------
     def _send(self, ctx: HandlerContext, env: Envelope, to: Party, kind: str, body: dict[str, Any], suffix: str,
               rec: Record, reason: str) -> None:
-        out = Outgoing(ctx.app.topology.outbound, to.name, orjson.dumps(body),
-                       {"message_id": str(uuid.uuid5(uuid.NAMESPACE_URL, suffix)), "correlation_id": body.get(
-                           "terugmeldingID"), "type": kind, "content_type": "application/json"},
-                       {"x-sender": env.sender})
+        # the terugmelding's own stable id, not the outbox's <origin>:notice:...: the messages of one
+        # terugmelding are named by it whichever inbound message caused them
+        out = outbox.notice(ctx.app.topology, env, to.name, kind, body, n=len(ctx.outgoing),
+                            correlation_id=body.get("terugmeldingID"), headers={"x-sender": env.sender},
+                            message_id_=str(uuid.uuid5(uuid.NAMESPACE_URL, suffix)))
         ctx.outgoing.append((out, reply_record(env, to, "delivered", reason, rec.client, rec.subject,
                                                rec.record_id)))
 

@@ -1,0 +1,31 @@
+"""The iWlz flow: XML heenberichten checked against the official XSD and rules, answered with retourberichten.
+
+Its kinds are the ones with an ``iwlz`` message code (``iwlz.IO31``, ``iwlz.AW33``, ...). For each,
+``install`` registers the validator (``validate.IwlzValidator``) that the checker runs after its
+own checks, and the answer hook (``answers.RetourHook``) that answers the sender on acceptance and
+on refusal. Routing and translation stay the core's, as for any kind.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hub.flows.base import Flow
+
+if TYPE_CHECKING:
+    from hub.app import HubApp
+
+
+def install(app: HubApp) -> None:
+    from hub.flows.iwlz.answers import RetourHook
+    from hub.flows.iwlz.validate import IwlzValidator
+
+    validator = IwlzValidator(app.checker.schema_dir)
+    for kind in app.kinds:
+        if kind.iwlz:
+            app.validators.setdefault(kind.name, []).append(validator)
+            app.answers[kind.name] = RetourHook(kind)
+
+
+FLOW = Flow(name="iwlz", description="iWlz XML messages: the official XSD and rules, and the retourbericht back",
+            install=install)
