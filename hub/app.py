@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,45 +16,22 @@ from hub.catalogue.kinds import KindCatalogue
 from hub.catalogue.parties import PartyRegistry
 from hub.catalogue.regions import RegionTable
 from hub.catalogue.topology import Topology
-from hub.envelope import Delivery, Envelope
-from hub.pipeline.check import Checked, Checker
+from hub.pipeline.check import Checker
+from hub.pipeline.context import Handler
 from hub.pipeline.hooks import AnswerHook, Observer, Validator
 from hub.pipeline.route import Router
 from hub.pipeline.translate import Translator
 from hub.settings import Settings
-from hub.store.audit import AuditLog, AuditRecord
+from hub.store.audit import AuditLog
 from hub.store.db import Database
 from hub.store.deadletters import DeadLetterStore
 from hub.store.idempotency import ProcessedIds
-from hub.transports.base import Outgoing
 
 log = logging.getLogger("zorghub")
-
-Handler = Callable[[Checked, "HandlerContext"], list[Delivery]]
 
 # Flow packages that plug into the core: each exposes install(app) and may add
 # kinds files under hub/data/kinds.d/, handlers, resolvers and demos.
 EXTENSIONS = ("hub.flows.network", "hub.flows", "hub.flows.iwlz", "hub.auditor")
-
-
-@dataclass
-class HandlerContext:
-    """What a kind's handler may do beyond returning deliveries.
-
-    Handlers run inside the batch's database transaction (``db``), so their
-    register writes commit together with the audit records and the
-    idempotency marks: the transactional outbox. ``records`` are extra audit
-    records (queries, authorisation decisions); ``outgoing`` are extra
-    messages such as query replies, published in the batch's transport commit.
-    """
-
-    app: HubApp
-    db: Database
-    envelope: Envelope
-    records: list[AuditRecord] = field(default_factory=list)
-    #: each message with the audit record of its sending (None: not audited); the worker binds the record
-    #: to the message's bytes and route (``hub.pipeline.record.sent``)
-    outgoing: list[tuple[Outgoing, AuditRecord | None]] = field(default_factory=list)
 
 
 @dataclass

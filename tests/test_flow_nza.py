@@ -27,8 +27,8 @@ def hub(amqp_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ra
 def test_ohw_and_care_clusters_end_to_end(hub: RabbitHub, tmp_path: Path) -> None:
     from hub.client import HubClient
     from hub.demo import _with_credentials
+    from hub.ops.files import FileDropAdapter
     from hub.transports import open_transport
-    from hub.transports.files import FileDropAdapter
     from hub.transports.management import party_password
 
     set_today("2026-03-10")

@@ -148,7 +148,7 @@ def rules(receipts: list[dict[str, Any]]) -> list[str]:
 # ----- tests of the shared parts that need no broker ------------------------------------------------
 def test_file_adapter_publishes_settled_files_once(settings: Settings, tmp_path: Path) -> None:
     from hub.flows.demo import ohw_zip
-    from hub.transports.files import FileDropAdapter
+    from hub.ops.files import FileDropAdapter
 
     ctx = DemoContext(settings, out=lambda _: None)
     try:

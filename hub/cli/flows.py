@@ -119,8 +119,8 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     from hub.catalogue.parties import PartyRegistry
     from hub.catalogue.topology import Topology
     from hub.client import HubClient
+    from hub.ops.files import FileDropAdapter
     from hub.transports import open_transport
-    from hub.transports.files import FileDropAdapter
 
     PartyRegistry.load(settings.parties_path).get(args.as_party)
     url = settings.broker_url

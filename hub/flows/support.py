@@ -14,11 +14,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from hub.app import HandlerContext, HubApp
+from hub.app import HubApp
 from hub.errors import ConfigError
 from hub.formats import bsn as bsnlib
 from hub.pipeline import outbox
 from hub.pipeline import record as pipeline_record
+from hub.pipeline.context import HandlerContext
 from hub.store.audit import AuditRecord
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "flows"

@@ -28,18 +28,22 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from hub.app import HandlerContext, HubApp
 from hub.envelope import Delivery, Envelope
 from hub.errors import DeadLetter, HubError, Rejected, RetryLater
 from hub.formats import bsn as bsnlib
 from hub.pipeline import outbox, record
 from hub.pipeline.check import Checked
+from hub.pipeline.context import HandlerContext
 from hub.pipeline.hooks import Event, Observer
 from hub.store.audit import AuditRecord, now_iso, sha256
 from hub.store.db import Database
 from hub.store.deadletters import DeadLetterEntry
 from hub.transports.base import Outgoing, RawMessage, Transport
+
+if TYPE_CHECKING:
+    from hub.app import HubApp
 
 log = logging.getLogger("zorghub.pipeline")
 

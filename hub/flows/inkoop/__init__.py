@@ -18,11 +18,12 @@ from typing import Any
 
 import orjson
 
-from hub.app import HandlerContext, HubApp
+from hub.app import HubApp
 from hub.envelope import Delivery
 from hub.errors import Forbidden, Rejected
 from hub.flows.support import iso, record, reply, send, today
 from hub.pipeline.check import Checked
+from hub.pipeline.context import HandlerContext
 from hub.store.db import Database
 
 DDL = """

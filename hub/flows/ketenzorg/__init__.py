@@ -15,11 +15,12 @@ from typing import Any
 
 import orjson
 
-from hub.app import HandlerContext, HubApp
+from hub.app import HubApp
 from hub.envelope import Delivery
 from hub.errors import ConfigError, Forbidden, Rejected
 from hub.flows.support import config, iso, reply
 from hub.pipeline.check import Checked
+from hub.pipeline.context import HandlerContext
 from hub.store.db import Database
 
 DDL = """

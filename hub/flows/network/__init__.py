@@ -29,7 +29,8 @@ from hub.flows.network.terugmelden import Terugmeldingen
 from hub.pipeline.check import Checked
 
 if TYPE_CHECKING:
-    from hub.app import HandlerContext, HubApp
+    from hub.app import HubApp
+    from hub.pipeline.context import HandlerContext
 
 SUBSCRIPTION_KIND = "network.abonnement"
 

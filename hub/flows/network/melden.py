@@ -34,8 +34,8 @@ from hub.store.audit import AuditRecord
 from hub.transports.base import Outgoing
 
 if TYPE_CHECKING:
-    from hub.app import HandlerContext
     from hub.flows.network import Network
+    from hub.pipeline.context import HandlerContext
 
 RECEIPT_KIND = outbox.RECEIPT_KIND
 

@@ -30,8 +30,8 @@ from hub.store.audit import AuditRecord
 from hub.transports.base import Outgoing
 
 if TYPE_CHECKING:
-    from hub.app import HandlerContext
     from hub.flows.network import Network
+    from hub.pipeline.context import HandlerContext
 
 ANSWER_KIND = "network.antwoord"
 ALL_ROLES = ("indicatieorgaan", "zorgkantoor", "zorgaanbieder", "cak", "client")

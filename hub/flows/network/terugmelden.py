@@ -35,8 +35,8 @@ from hub.store.audit import AuditRecord, now_iso
 from hub.store.db import Database
 
 if TYPE_CHECKING:
-    from hub.app import HandlerContext
     from hub.flows.network import Network
+    from hub.pipeline.context import HandlerContext
 
 REPORT_KIND = "network.terugmelding"
 OUTCOME_KIND = "network.terugmelding.uitkomst"

@@ -1,7 +1,7 @@
 """Seed 001, NZa: DIS onderhanden-werk deliveries with a delivery calendar, and care-cluster results.
 
 - ``nza.ohw``: a ZIP of CSV files with ``pakbon.json`` (see ``hub.formats.csvbatch``), by AMQP or through the
-  watched-directory file adapter (``hub/transports/files.py``). Every row is validated. A clean delivery goes
+  watched-directory file adapter (``hub/ops/files.py``). Every row is validated. A clean delivery goes
   to the NZa and the sender gets an ``nza.ohw.ontvangstbevestiging`` (accepted, on time or late); a
   delivery with bad rows is refused as a whole and the receipt lists every bad row (file, line, column,
   reason; never a BSN).
@@ -21,12 +21,13 @@ import zipfile
 from datetime import date
 from typing import Any
 
-from hub.app import HandlerContext, HubApp
+from hub.app import HubApp
 from hub.envelope import Delivery
 from hub.errors import Rejected
 from hub.flows.support import config, iso, record, send, today
 from hub.formats import csvbatch
 from hub.pipeline.check import Checked
+from hub.pipeline.context import HandlerContext
 from hub.store.db import Database
 
 DDL = """

@@ -16,11 +16,12 @@ import io
 from datetime import timedelta
 from typing import Any
 
-from hub.app import HandlerContext, HubApp
+from hub.app import HubApp
 from hub.envelope import Delivery
 from hub.errors import Forbidden, Rejected
 from hub.flows.support import config, iso, now, parse_iso, reply
 from hub.pipeline.check import Checked
+from hub.pipeline.context import HandlerContext
 from hub.store.db import Database
 
 DDL = """
