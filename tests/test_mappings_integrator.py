@@ -82,7 +82,7 @@ def test_diff_takes_v2_and_2_alike_over_the_golden_inputs(installed: list[str], 
     assert new.returncode == 0, new.stderr
     assert "+++ iwlz-aw33-to-fhir v3 v3/case3\n" in new.stdout  # v3's own golden input is used too
     assert '-        "status": "planned",\n+        "status": "active",' in new.stdout
-    assert '"status": "cancelled"' not in "".join(l for l in new.stdout.splitlines() if l[:1] in "+-")
+    assert '"status": "cancelled"' not in "".join(ln for ln in new.stdout.splitlines() if ln[:1] in "+-")
     one = zorghub(["mappings", "diff", NAME, "2", "3", str(GOLDEN / "case3.in.xml")], installed, tmp_path)
     assert one.returncode == 0 and one.stdout.count("+++ ") == 1
     same = zorghub(["mappings", "diff", NAME, "3", "v3"], installed, tmp_path)
