@@ -116,7 +116,10 @@ def cli() -> None:
 
 @cli.command("list")
 def list_cmd() -> None:
-    """Every mapping version: name, version, formats, the package it comes from, default or not."""
+    """List every version.
+
+    One line each: name, version, formats, the package it comes from, and ``default`` or ``deprecated``.
+    """
     reg = _registry()
     defaults = reg.defaults()
     for m in reg.all():
@@ -132,7 +135,10 @@ def list_cmd() -> None:
 @click.argument("version")
 @click.argument("file")
 def run_cmd(name: str, version: str, file: str) -> None:
-    """Translate one input FILE (``-``: stdin) with one version and print the output."""
+    """Translate one input with one version.
+
+    Prints the output; FILE ``-`` reads stdin. A refusal prints its rule and reason and exits 1.
+    """
     mapping = _version(_registry(), name, version)
     payload = _read(file)
     try:
@@ -148,7 +154,11 @@ def run_cmd(name: str, version: str, file: str) -> None:
 @click.argument("names", nargs=-1)
 @click.option("--golden", "golden", metavar="ROOT", help="golden root to use instead of each package's own")
 def test_cmd(names: tuple[str, ...], golden: str | None) -> None:
-    """Run the golden cases of the named mappings (default: all) and check their lock."""
+    """Run golden cases and check the lock.
+
+    Every version of the named mappings (default: all), each against the golden folder beside its
+    module, and each folder against the lock of its golden root.
+    """
     reg, root = _registry(), _root(golden)
     failed = 0
     keys: dict[Path, set[str]] = {}
@@ -178,7 +188,11 @@ def test_cmd(names: tuple[str, ...], golden: str | None) -> None:
 @click.argument("names", nargs=-1)
 @click.option("--golden", "golden", metavar="ROOT", help="golden root to use instead of each package's own")
 def lock_cmd(names: tuple[str, ...], golden: str | None) -> None:
-    """Add the golden files of new versions to their root's lock; a locked version is never changed."""
+    """Lock the golden files of new versions.
+
+    Only versions whose cases pass; a version already locked keeps its digest (released versions are
+    never edited: add a new version).
+    """
     reg, root = _registry(), _root(golden)
     keys: dict[Path, set[str]] = {}
     for m, place in _places(reg, _versions(reg, names), root):
@@ -233,7 +247,10 @@ def _golden_inputs(reg: MappingRegistry, versions: Sequence[Mapping]) -> list[tu
 @click.argument("file", required=False)
 @click.option("--golden", "use_golden", is_flag=True, help="run both versions over their golden inputs (default)")
 def diff_cmd(name: str, a: str, b: str, file: str | None, use_golden: bool) -> None:
-    """Unified diffs of two versions' outputs, for FILE or for the golden inputs of both versions."""
+    """Diff two versions' outputs.
+
+    Over FILE, or (default) over the golden inputs of both versions. A and B may be ``2`` or ``v2``.
+    """
     reg = _registry()
     va, vb = _version(reg, name, a), _version(reg, name, b)
     if file is not None and use_golden:
