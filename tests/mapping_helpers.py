@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,30 @@ def need_standards() -> Path:
             pytest.fail(f"standards folder missing: {SCHEMA_DIR}")
         pytest.skip("the shared standards folder (../shared/standards) is not present")
     return SCHEMA_DIR
+
+
+def install_package(fixture: Path, site: Path) -> list[str]:
+    """Install a fixture package's entry points the way pip would: a dist-info in ``site``, the code on the path.
+
+    Returns the folders to put on ``sys.path`` (or ``PYTHONPATH``): nothing under ``hub/`` changes.
+    """
+    project = tomllib.loads((fixture / "pyproject.toml").read_text())["project"]
+    dist = site / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n")
+    groups = project["entry-points"]
+    (dist / "entry_points.txt").write_text("".join(
+        f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()) for group, eps in groups.items()))
+    return [str(site), str(fixture)]
+
+
+def zorghub(args: list[str], path: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``zorghub ARGS`` in a fresh process with nothing deployed: broker and store point at closed ports."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZORGHUB_")}
+    env.update(PYTHONPATH=os.pathsep.join(path), ZORGHUB_BROKER_URL="amqp://guest:guest@127.0.0.1:1/",
+               ZORGHUB_STORE_URL="postgresql://127.0.0.1:1/nothing", ZORGHUB_HOME=str(cwd / "home"))
+    return subprocess.run([sys.executable, "-m", "hub.cli", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
 
 
 # --- a tiny XML DSL: ("Name", child, child...) or ("Name", "text"); "@Name" = basisschema ns ---

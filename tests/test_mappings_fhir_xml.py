@@ -20,7 +20,7 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
 from hub.catalogue.mappings import MappingRegistry
-from hub.cli.mappings import LOCK, golden_cases, lock_digest, run_case
+from hub.cli.golden import LOCK, golden_cases, lock_digest, run_case
 from hub.demo import DemoContext
 from hub.formats import fhirxml
 from hub.settings import Settings

@@ -39,7 +39,7 @@ def test_get_latest_live_version_and_did_you_mean() -> None:
         reg.register(Echo("x-to-y", v, dep))
     assert reg.get("x-to-y").spec.version == "10"  # numeric order; 11 is deprecated
     assert reg.get("x-to-y", "11").spec.deprecated
-    with pytest.raises(UnknownMapping, match="did you mean x-to-y"):
+    with pytest.raises(UnknownMapping, match="did you mean .x-to-y."):
         reg.get("x-to-z")
     with pytest.raises(UnknownMapping, match="no version '3'"):
         reg.get("x-to-y", "3")

@@ -10,14 +10,18 @@ package can ship a new version without touching the hub.
 from __future__ import annotations
 
 import difflib
+import logging
 from collections.abc import Iterable
+from collections.abc import Mapping as MappingOf
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Protocol, runtime_checkable
 
+from hub.catalogue.parties import Party
 from hub.errors import ConfigError, UnknownMapping
 
 GROUP = "zorghub.mappings"
+log = logging.getLogger("zorghub.mappings")
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,36 @@ class Mapping(Protocol):
     def translate(self, payload: bytes) -> bytes: ...
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where a registered mapping came from: its entry point, module and distribution (package)."""
+
+    entry: str
+    module: str = ""
+    dist: str = ""
+
+
+@dataclass(frozen=True)
+class NewDefault:
+    """A version that became the default (latest live) of a mapping since the hub last looked."""
+
+    name: str
+    version: str
+    previous: str
+    parties: tuple[str, ...]
+
+    def message(self) -> str:
+        who = ", ".join(self.parties) if self.parties else "no party at present"
+        return (f"mapping {self.name} v{self.version} is new and now serves every party that does not pin a "
+                f"version (was v{self.previous}): {who}")
+
+
+def normalize_version(text: str) -> str:
+    """``v2``, ``V2`` and ``2`` name the same version: the registry keys on ``2``."""
+    text = text.strip()
+    return text[1:] if text[:1] in ("v", "V") and text[1:2].isdigit() else text
+
+
 def _vkey(version: str) -> tuple[int, ...] | tuple[float, str]:
     """Sort "10" after "9"; non-numeric versions sort first, by text."""
     try:
@@ -60,7 +94,7 @@ class MappingRegistry:
 
     def __init__(self) -> None:
         self._by_key: dict[tuple[str, str], Mapping] = {}
-        self._origin: dict[tuple[str, str], str] = {}
+        self._origin: dict[tuple[str, str], Origin] = {}
 
     @classmethod
     def from_entry_points(cls, eps: Iterable[EntryPoint] | None = None) -> MappingRegistry:
@@ -80,14 +114,24 @@ class MappingRegistry:
             mapping = obj
             if not isinstance(mapping, Mapping) or not isinstance(getattr(mapping, "spec", None), MappingSpec):
                 raise ConfigError(f"mapping entry point {ep.name!r} ({ep.value}) is not a Mapping")
-            self.register(mapping, origin=f"{ep.name} = {ep.value}")
+            dist = getattr(ep, "dist", None)
+            where = Origin(f"{ep.name} = {ep.value}", ep.module,
+                           f"{dist.name} {dist.version}" if dist is not None else "")
+            self.register(mapping, origin=where)
 
-    def register(self, mapping: Mapping, *, origin: str = "register()") -> None:
+    def register(self, mapping: Mapping, *, origin: str | Origin = "register()") -> None:
         key = (mapping.spec.name, mapping.spec.version)
+        where = origin if isinstance(origin, Origin) else Origin(origin)
         if key in self._by_key:
-            raise ConfigError(f"mapping {key[0]} v{key[1]} is claimed twice: by {self._origin[key]} and by {origin}")
+            raise ConfigError(
+                f"mapping {key[0]} v{key[1]} is claimed twice: by {self._origin[key].entry} and by {where.entry}")
         self._by_key[key] = mapping
-        self._origin[key] = origin
+        self._origin[key] = where
+
+    def origin(self, name: str, version: str) -> Origin:
+        """Where one version came from: the integrator's loop finds its golden files from the module."""
+        self.get(name, version)
+        return self._origin[(name, version)]
 
     def names(self) -> list[str]:
         return sorted({n for n, _ in self._by_key})
@@ -103,17 +147,17 @@ class MappingRegistry:
         versions = self.versions(name)
         if not versions:
             hint = difflib.get_close_matches(name, self.names(), n=3)
-            more = f"; did you mean {', '.join(hint)}?" if hint else ""
-            raise UnknownMapping(f"no mapping named {name!r}{more}", rule="UNKNOWN_MAPPING")
+            more = f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else ""
+            raise UnknownMapping(f"unknown mapping {name!r}{more}", rule="UNKNOWN_MAPPING")
         if version is None:
             live = [v for v in versions if not self._by_key[(name, v)].spec.deprecated]
             if not live:
                 raise UnknownMapping(f"every version of mapping {name!r} is deprecated", rule="UNKNOWN_MAPPING")
             return self._by_key[(name, live[-1])]
         if (name, version) not in self._by_key:
-            raise UnknownMapping(
-                f"mapping {name!r} has no version {version!r} (known: {', '.join(versions)})", rule="UNKNOWN_MAPPING"
-            )
+            known = ", ".join("v" + v for v in versions)
+            raise UnknownMapping(f"mapping {name!r} has no version {version!r} (known: {known})",
+                                 rule="UNKNOWN_MAPPING")
         return self._by_key[(name, version)]
 
     def find(self, source_format: str, target_format: str, version: str | None = None) -> Mapping:
@@ -127,3 +171,49 @@ class MappingRegistry:
                 f"ambiguous: {', '.join(names)} all map {source_format} to {target_format}", rule="UNKNOWN_MAPPING"
             )
         return self.get(names[0], version)
+
+    def defaults(self) -> dict[str, str]:
+        """Every mapping's default version: the one an unpinned party gets (latest live)."""
+        out = {}
+        for name in self.names():
+            try:
+                out[name] = self.get(name).spec.version
+            except UnknownMapping:  # every version deprecated: no default
+                continue
+        return out
+
+    def new_defaults(self, parties: Iterable[Party], previous: MappingOf[str, str]) -> list[NewDefault]:
+        """Defaults that moved since ``previous`` (the defaults last seen), with the parties they now serve.
+
+        A party is served by a mapping's default when it accepts the mapping's target format and does not
+        pin a version of it (``mappings = {name = "1"}`` in its registry entry). A mapping never seen
+        before (first start, or a new mapping) is not a move: nobody was on another version of it.
+        """
+        found = []
+        party_list = list(parties)
+        for name, version in sorted(self.defaults().items()):
+            before = previous.get(name)
+            if before is None or before == version:
+                continue
+            target = self.get(name, version).spec.target_format
+            served = sorted(p.name for p in party_list
+                            if target in p.accepts and p.mapping_version(name) is None)  # fmt: skip
+            found.append(NewDefault(name, version, before, tuple(served)))
+        return found
+
+
+class SeenDefaults(Protocol):
+    """Where the defaults last seen are kept (``hub.store.mapping_defaults.MappingDefaults``)."""
+
+    def swap(self, defaults: MappingOf[str, str]) -> dict[str, str]: ...
+
+
+def announce_new_defaults(registry: MappingRegistry | None, parties: Iterable[Party],
+                          seen: SeenDefaults) -> list[NewDefault]:  # fmt: skip
+    """At start-up: warn, naming the parties, about every version that just became a default."""
+    if registry is None:
+        return []
+    found = registry.new_defaults(parties, seen.swap(registry.defaults()))
+    for moved in found:
+        log.warning("%s", moved.message())
+    return found

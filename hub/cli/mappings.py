@@ -1,197 +1,281 @@
-"""``zorghub mappings``: list, test against golden files, and diff two versions.
+"""``zorghub mappings``: the integrator's loop for a mapping version: run, test, lock, diff; and list.
 
-Golden files live beside each mapping package: ``mappings/<package>/golden/v<N>/<case>.in.<ext>``
-with the expected ``<case>.out.<ext>``. The package and the extension follow from
-the mapping's formats (``iwlz-2.2-xml:AW35`` -> ``iwlz_aw35``, ``.xml``; ``fhir-r4-json`` -> ``.json``).
-``mappings/golden.lock.json`` holds the sha256 of every golden file of a released
-version, so a golden file cannot be "fixed" to match a changed mapping unnoticed.
+Nothing here needs a broker or a store: the mappings come from the installed packages (entry-point
+group ``zorghub.mappings``) and their golden files from each package's own golden root (see
+``hub.cli.golden``). ``docs/mappings.md`` walks through the loop. Versions are written ``2`` or
+``v2`` alike. Every error is one line on stderr and a non-zero exit (``hub.cli.status``).
 """
 
 from __future__ import annotations
 
-import argparse
 import difflib
-import hashlib
-import json
 import sys
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hub.catalogue.mappings import Mapping, MappingRegistry, MappingSpec
-from hub.errors import HubError
+import click
 
-GOLDEN_ROOT = Path(__file__).resolve().parents[2] / "mappings"
-LOCK = "golden.lock.json"
+from hub.catalogue.mappings import Mapping, MappingRegistry, normalize_version
+from hub.cli.golden import (
+    GOLDEN_ROOT,
+    LOCK,
+    Case,
+    LockRefused,
+    Place,
+    cases_in,
+    golden_cases,
+    lock_digest,
+    lock_problems,
+    place_of,
+    run_case,
+    write_lock,
+)
+from hub.cli.status import ExitStatus
+from hub.errors import ConfigError, HubError, UnknownMapping
 
-
-def package_of(spec: MappingSpec) -> str | None:
-    """The package whose golden folder holds this mapping's cases."""
-    if {spec.source_format, spec.target_format} == {"fhir-r4-json", "fhir-r4-xml"}:
-        return "fhir_xml"
-    for fmt in (spec.source_format, spec.target_format):
-        if fmt.startswith("iwlz-2.2-xml:"):
-            return "iwlz_" + fmt.split(":", 1)[1].lower()
-        if fmt.startswith("csv:"):
-            return "csv_" + fmt.split(":", 1)[1].replace("-", "_")
-    return None
-
-
-def ext_of(fmt: str) -> str:
-    if fmt.endswith("json"):
-        return "json"
-    if fmt.startswith("csv:"):
-        return "csv"
-    return "xml"
+__all__ = ["GOLDEN_ROOT", "LOCK", "cli", "golden_cases", "lock_digest", "lock_problems", "main", "run_case"]
 
 
-@dataclass(frozen=True)
-class Case:
-    mapping: Mapping
-    name: str
-    source: Path
-    expected: Path
+class UsageProblem(HubError):
+    """The command line names something that is not there: a file, a folder, a flag combination."""
+
+    code = "USAGE"
 
 
-def golden_cases(registry: MappingRegistry, root: Path = GOLDEN_ROOT) -> list[Case]:
-    out: list[Case] = []
-    for m in registry.all():
-        pkg = package_of(m.spec)
-        if pkg is None:
-            continue
-        folder = root / pkg / "golden" / f"v{m.spec.version}"
-        ext_in, ext_out = ext_of(m.spec.source_format), ext_of(m.spec.target_format)
-        for src in sorted(folder.glob(f"*.in.{ext_in}")):
-            case = src.name[: -len(f".in.{ext_in}")]
-            out.append(Case(m, case, src, folder / f"{case}.out.{ext_out}"))
+def _exit_status(exc: HubError) -> ExitStatus:
+    if isinstance(exc, UnknownMapping | UsageProblem):
+        return ExitStatus.USAGE
+    if isinstance(exc, ConfigError):
+        return ExitStatus.CONFIG
+    return ExitStatus.FAILED
+
+
+class _Group(click.Group):
+    """The group's error boundary: a ``HubError`` becomes one line on stderr and its exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HubError as exc:
+            click.echo(f"zorghub: {exc.reason}", err=True)
+            ctx.exit(int(_exit_status(exc)))
+
+
+def _registry() -> MappingRegistry:
+    return MappingRegistry.from_entry_points()
+
+
+def _versions(reg: MappingRegistry, names: Sequence[str]) -> list[Mapping]:
+    """The versions of the named mappings (all mappings when none are named); a typo is an error."""
+    if not names:
+        return reg.all()
+    out: list[Mapping] = []
+    for name in names:
+        if not reg.versions(name):
+            reg.get(name)  # raises "unknown mapping ...; did you mean ...?"
+        out.extend(reg.get(name, v) for v in reg.versions(name))
     return out
 
 
-def run_case(case: Case) -> tuple[bool, str]:
-    """Translate the input; compare with the expected output byte for byte."""
+def _version(reg: MappingRegistry, name: str, text: str) -> Mapping:
+    return reg.get(name, normalize_version(text))
+
+
+def _root(golden: str | None) -> Path | None:
+    if golden is None:
+        return None
+    root = Path(golden)
+    if not root.is_dir():
+        raise UsageProblem(f"golden root {golden} is not a folder (it holds {LOCK} and <package>/golden/v<N>/)")
+    return root
+
+
+def _read(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
     try:
-        got = case.mapping.translate(case.source.read_bytes())
-    except HubError as exc:
-        return False, f"raised {type(exc).__name__}: {exc.reason}"
-    if not case.expected.is_file():
-        return False, f"missing expected output {case.expected.name}"
-    if got != case.expected.read_bytes():
-        return False, "output differs from the golden file"
-    return True, "ok"
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageProblem(f"cannot read {path}: {exc.strerror}") from None
 
 
-def lock_digest(root: Path = GOLDEN_ROOT) -> dict[str, dict[str, str]]:
-    """sha256 of every golden file, per ``<package>/v<N>``."""
-    out: dict[str, dict[str, str]] = {}
-    for f in sorted(root.glob("*/golden/v*/*.*")):
-        key = f"{f.parts[-4]}/{f.parts[-2]}"
-        out.setdefault(key, {})[f.name] = hashlib.sha256(f.read_bytes()).hexdigest()
+def _places(reg: MappingRegistry, mappings: Sequence[Mapping], root: Path | None) -> list[tuple[Mapping, Place]]:
+    out = []
+    for m in mappings:
+        place = place_of(reg, m.spec.name, m.spec.version, root)
+        if place is not None:
+            out.append((m, place))
     return out
 
 
-def lock_problems(root: Path = GOLDEN_ROOT) -> list[str]:
-    """Differences between the golden files and the lock: changed, added or removed files."""
-    path = root / LOCK
-    if not path.is_file():
-        return [f"{LOCK} is missing"]
-    want = json.loads(path.read_text(encoding="utf-8"))
-    have = lock_digest(root)
-    problems = []
-    for key in sorted(set(want) | set(have)):
-        w, h = want.get(key, {}), have.get(key, {})
-        for name in sorted(set(w) | set(h)):
-            if w.get(name) != h.get(name):
-                state = "added" if name not in w else "removed" if name not in h else "changed"
-                problems.append(f"{key}/{name}: golden file {state} (released versions are frozen)")
-    return problems
+@click.group(cls=_Group, name="mappings")
+def cli() -> None:
+    """Versioned mappings between formats: list, run, test, lock and diff, with nothing deployed."""
 
 
-def write_lock(root: Path = GOLDEN_ROOT) -> None:
-    """Record the golden files: only when releasing a new version."""
-    (root / LOCK).write_text(json.dumps(lock_digest(root), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+@cli.command("list")
+def list_cmd() -> None:
+    """List every version.
 
-
-# --- commands ----------------------------------------------------------------------
-
-
-def cmd_list(args: argparse.Namespace, settings: Any = None) -> int:
-    reg = MappingRegistry.from_entry_points()
+    One line each: name, version, formats, the package it comes from, and ``default`` or ``deprecated``.
+    """
+    reg = _registry()
+    defaults = reg.defaults()
     for m in reg.all():
         s = m.spec
-        flag = " (deprecated)" if s.deprecated else ""
-        print(f"{s.name}\tv{s.version}\t{s.source_format} -> {s.target_format}{flag}")
-    return 0
+        origin = reg.origin(s.name, s.version)
+        package = origin.dist or origin.module.partition(".")[0] or origin.entry
+        mark = "deprecated" if s.deprecated else "default" if defaults.get(s.name) == s.version else ""
+        click.echo(f"{s.name}\tv{s.version}\t{s.source_format} -> {s.target_format}\t{package}\t{mark}".rstrip())
 
 
-def cmd_test(args: argparse.Namespace, settings: Any = None) -> int:
-    root = Path(args.golden) if getattr(args, "golden", None) else GOLDEN_ROOT
-    reg = MappingRegistry.from_entry_points()
+@cli.command("run")
+@click.argument("name")
+@click.argument("version")
+@click.argument("file")
+def run_cmd(name: str, version: str, file: str) -> None:
+    """Translate one input with one version.
+
+    Prints the output; FILE ``-`` reads stdin. A refusal prints its rule and reason and exits 1.
+    """
+    mapping = _version(_registry(), name, version)
+    payload = _read(file)
+    try:
+        out = mapping.translate(payload)
+    except HubError as exc:
+        raise HubError(f"{name} v{mapping.spec.version} refused the input: {exc.rule}: {exc.reason}",
+                       rule=exc.rule) from None
+    sys.stdout.buffer.write(out)
+    sys.stdout.buffer.flush()
+
+
+@cli.command("test")
+@click.argument("names", nargs=-1)
+@click.option("--golden", "golden", metavar="ROOT", help="golden root to use instead of each package's own")
+def test_cmd(names: tuple[str, ...], golden: str | None) -> None:
+    """Run golden cases and check the lock.
+
+    Every version of the named mappings (default: all), each against the golden folder beside its
+    module, and each folder against the lock of its golden root.
+    """
+    reg, root = _registry(), _root(golden)
     failed = 0
-    cases = golden_cases(reg, root)
-    by_version: dict[tuple[str, str], list[Case]] = {}
-    for c in cases:
-        by_version.setdefault((c.mapping.spec.name, c.mapping.spec.version), []).append(c)
-    for m in reg.all():
-        key = (m.spec.name, m.spec.version)
-        mine = by_version.get(key, [])
-        if package_of(m.spec) is not None and not mine:
-            print(f"FAIL {key[0]} v{key[1]}: no golden cases")
+    keys: dict[Path, set[str]] = {}
+    for m, place in _places(reg, _versions(reg, names), root):
+        label = f"{m.spec.name} v{m.spec.version}"
+        keys.setdefault(place.root, set()).add(place.key)
+        cases = cases_in(m, place.folder)
+        if not cases:
+            click.echo(f"FAIL {label}: no golden cases in {place.folder}")
             failed += 1
             continue
-        bad = [(c, why) for c in mine for ok, why in [run_case(c)] if not ok]
-        print(f"{'ok  ' if not bad else 'FAIL'} {key[0]} v{key[1]}: {len(mine) - len(bad)}/{len(mine)} golden cases")
+        bad = [(c, why) for c in cases for ok, why in [run_case(c)] if not ok]
+        click.echo(f"{'ok  ' if not bad else 'FAIL'} {label}: {len(cases) - len(bad)}/{len(cases)} golden cases")
         for c, why in bad:
-            print(f"     {c.name}: {why}")
+            click.echo(f"     {c.name}: {why}")
         failed += bool(bad)
-    for problem in lock_problems(root):
-        print(f"FAIL {problem}")
-        failed += 1
+    for lock_root, mine in sorted(keys.items()):
+        for problem in lock_problems(lock_root, None if not names else mine):
+            click.echo(f"FAIL {problem}")
+            failed += 1
     if failed:
-        print(f"{failed} problem(s)", file=sys.stderr)
-    return 1 if failed else 0
+        click.echo(f"zorghub: {failed} problem(s)", err=True)
+        click.get_current_context().exit(int(ExitStatus.FAILED))
 
 
-def cmd_diff(args: argparse.Namespace, settings: Any = None) -> int:
-    reg = MappingRegistry.from_entry_points()
+@cli.command("lock")
+@click.argument("names", nargs=-1)
+@click.option("--golden", "golden", metavar="ROOT", help="golden root to use instead of each package's own")
+def lock_cmd(names: tuple[str, ...], golden: str | None) -> None:
+    """Lock the golden files of new versions.
+
+    Only versions whose cases pass; a version already locked keeps its digest (released versions are
+    never edited: add a new version).
+    """
+    reg, root = _registry(), _root(golden)
+    keys: dict[Path, set[str]] = {}
+    for m, place in _places(reg, _versions(reg, names), root):
+        cases = cases_in(m, place.folder)
+        bad = [c for c in cases if not run_case(c)[0]]
+        if not cases or bad:
+            why = "has no golden cases" if not cases else f"fails {', '.join(c.name for c in bad)}"
+            raise LockRefused(f"refused: {m.spec.name} v{m.spec.version} {why} in {place.folder}; "
+                              "only passing cases are locked")
+        keys.setdefault(place.root, set()).add(place.key)
+    added_any = False
+    for lock_root, mine in sorted(keys.items()):
+        added, kept = write_lock(lock_root, mine)
+        for key in added:
+            click.echo(f"locked {key} in {lock_root / LOCK}")
+        added_any = added_any or bool(added)
+        if kept and not added:
+            click.echo(f"already locked: {', '.join(kept)} in {lock_root / LOCK}")
+    if not keys:
+        raise UsageProblem("nothing to lock: no mapping version with golden files was selected")
+    if not added_any:
+        click.echo("nothing new to lock")
+
+
+def _outputs(mapping: Mapping, payload: bytes) -> list[str]:
+    """The output as lines; a refusal is shown as a line too, so the diff shows it."""
     try:
-        payload = Path(args.file).read_bytes()
-    except OSError as exc:
-        print(f"cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-        return 2
-    outs = []
-    for v in (args.v1, args.v2):
-        try:
-            outs.append(reg.get(args.name, v).translate(payload).decode("utf-8"))
-        except HubError as exc:
-            print(f"{args.name} v{v}: {exc.reason}", file=sys.stderr)
-            return 2
-    diff = list(difflib.unified_diff(outs[0].splitlines(keepends=True), outs[1].splitlines(keepends=True),
-                                     f"{args.name} v{args.v1}", f"{args.name} v{args.v2}"))  # fmt: skip
-    sys.stdout.writelines(diff)
-    if not diff:
-        print(f"no difference between v{args.v1} and v{args.v2} for this input")
-    return 0
+        return mapping.translate(payload).decode("utf-8").splitlines(keepends=True)
+    except HubError as exc:
+        return [f"refused: {exc.rule}: {exc.reason}\n"]
 
 
-def register(subparsers: Any) -> None:
-    """Add ``mappings list|test|diff`` to the main CLI."""
-    group = subparsers.add_parser("mappings", help="versioned mappings between formats")
-    sub = group.add_subparsers(dest="mappings_cmd", required=True)
-    sub.add_parser("list", help="every mapping: name, version, formats, deprecated").set_defaults(func=cmd_list)
-    p = sub.add_parser("test", help="run every golden file of every released version")
-    p.add_argument("--golden", help="golden root (default: the installed mappings package)")
-    p.set_defaults(func=cmd_test)
-    p = sub.add_parser("diff", help="the outputs of two versions of a mapping for one input")
-    p.add_argument("name")
-    p.add_argument("v1")
-    p.add_argument("v2")
-    p.add_argument("file")
-    p.set_defaults(func=cmd_diff)
+def _golden_inputs(reg: MappingRegistry, versions: Sequence[Mapping]) -> list[tuple[str, bytes]]:
+    """The golden inputs of both versions, each distinct input once, labelled ``v<N>/<case>``."""
+    seen: set[bytes] = set()
+    out: list[tuple[str, bytes]] = []
+    cases: list[Case] = []
+    for m, place in _places(reg, versions, None):
+        cases.extend(cases_in(m, place.folder))
+    for c in cases:
+        payload = c.source.read_bytes()
+        if payload not in seen:
+            seen.add(payload)
+            out.append((f"v{c.mapping.spec.version}/{c.name}", payload))
+    return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Standalone entry, for tests and for use before the main CLI wires this in."""
-    parser = argparse.ArgumentParser(prog="zorghub")
-    register(parser.add_subparsers(dest="cmd", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args, None))
+@cli.command("diff")
+@click.argument("name")
+@click.argument("a")
+@click.argument("b")
+@click.argument("file", required=False)
+@click.option("--golden", "use_golden", is_flag=True, help="run both versions over their golden inputs (default)")
+def diff_cmd(name: str, a: str, b: str, file: str | None, use_golden: bool) -> None:
+    """Diff two versions' outputs.
+
+    Over FILE, or (default) over the golden inputs of both versions. A and B may be ``2`` or ``v2``.
+    """
+    reg = _registry()
+    va, vb = _version(reg, name, a), _version(reg, name, b)
+    if file is not None and use_golden:
+        raise UsageProblem("give a FILE or --golden, not both")
+    if va.spec.source_format != vb.spec.source_format:
+        raise UsageProblem(f"v{va.spec.version} reads {va.spec.source_format} and v{vb.spec.version} reads "
+                           f"{vb.spec.source_format}: no common input")
+    inputs = [(file, _read(file))] if file is not None else _golden_inputs(reg, [va, vb])
+    if not inputs:
+        raise UsageProblem(f"{name} v{va.spec.version} and v{vb.spec.version} have no golden inputs; give a FILE")
+    differ = 0
+    for label, payload in inputs:
+        lines = list(difflib.unified_diff(_outputs(va, payload), _outputs(vb, payload),
+                                          f"{name} v{va.spec.version} {label}", f"{name} v{vb.spec.version} {label}"))
+        sys.stdout.writelines(lines)
+        differ += bool(lines)
+    if not differ:
+        what = "this input" if file is not None else f"{len(inputs)} golden input(s)"
+        click.echo(f"no difference between v{va.spec.version} and v{vb.spec.version} for {what}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the group as ``zorghub mappings ...`` (argv after ``mappings``); returns the exit status."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="zorghub mappings")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else int(ExitStatus.FAILED if exc.code else ExitStatus.OK)
+    return int(ExitStatus.OK)

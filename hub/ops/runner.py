@@ -15,10 +15,12 @@ from collections.abc import Callable
 
 from hub import logs
 from hub.app import HubApp
+from hub.catalogue.mappings import announce_new_defaults
 from hub.errors import RetryLater
 from hub.pipeline.worker import Worker
 from hub.settings import Settings
 from hub.store.db import Database
+from hub.store.mapping_defaults import MappingDefaults
 from hub.transports import open_transport
 
 log = logging.getLogger("zorghub.runner")
@@ -33,6 +35,7 @@ def run_worker(settings: Settings, index: int = 0, count: int = 1, stop: threadi
         return
     backoff = 0.5
     try:
+        announce_new_defaults(app.translator.registry, app.parties, MappingDefaults(app.db))
         while not stop.is_set():
             try:
                 transport = open_transport(settings.broker_url, prefetch=settings.prefetch)

@@ -22,9 +22,7 @@ Not carried (refused): as IO31 v1, plus ToegewezenFuncties.
 
 from __future__ import annotations
 
-from hub.catalogue.mappings import MappingSpec
-from mappings._iwlz import Field, JsonObj, Record
-from mappings._message import FhirToXml, Group, Shape, XmlToFhir
+from mappings.toolkit import FhirToXml, Field, Group, JsonObj, MappingSpec, Record, Shape, XmlToFhir
 
 GEINDICEERD = Record(
     "GeindiceerdZorgzwaartepakket",

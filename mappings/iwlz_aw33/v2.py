@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from mappings._iwlz import EXT, JsonObj
-from mappings._message import Shape, XmlToFhir
 from mappings.iwlz_aw33 import v1
+from mappings.toolkit import EXT, JsonObj, Shape, XmlToFhir
 
 
 def status(res: JsonObj) -> str:

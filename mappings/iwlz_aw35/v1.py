@@ -27,9 +27,7 @@ XsdVersie is regenerated (1.0.0); elements not listed are refused (``Unmapped``)
 
 from __future__ import annotations
 
-from hub.catalogue.mappings import MappingSpec
-from mappings._iwlz import Field, Record
-from mappings._message import FhirToXml, Group, Shape, XmlToFhir
+from mappings.toolkit import FhirToXml, Field, Group, MappingSpec, Record, Shape, XmlToFhir
 
 FUNCTIE = Record(
     "GeleverdeFunctie",

@@ -19,9 +19,7 @@ Aanvragen                              not carried in v1 (refused as ``Unmapped`
 
 from __future__ import annotations
 
-from hub.catalogue.mappings import MappingSpec
-from mappings._iwlz import Field, Record
-from mappings._message import FhirToXml, Group, Shape, XmlToFhir
+from mappings.toolkit import FhirToXml, Field, Group, MappingSpec, Record, Shape, XmlToFhir
 
 FUNCTIE = Record(
     "MutatieFunctie",

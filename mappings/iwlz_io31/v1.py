@@ -33,9 +33,7 @@ BurgerlijkeStaat and telephone/e-mail are not carried in v1 and are refused (``U
 
 from __future__ import annotations
 
-from hub.catalogue.mappings import MappingSpec
-from mappings._iwlz import Field, Record
-from mappings._message import FhirToXml, Group, Shape, XmlToFhir
+from mappings.toolkit import FhirToXml, Field, Group, MappingSpec, Record, Shape, XmlToFhir
 
 ZZP = Record(
     "GeindiceerdZorgzwaartepakket",

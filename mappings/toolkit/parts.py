@@ -1,12 +1,12 @@
 """The parts every iWlz message shares: header <-> Bundle/MessageHeader, client <-> Patient,
-indicatiebesluit <-> ServiceRequest. See ``mappings/_iwlz.py`` for the rule on changes."""
+indicatiebesluit <-> ServiceRequest. See ``mappings/toolkit/iwlz.py`` for the rule on changes."""
 
 from __future__ import annotations
 
 from lxml import etree
 
 from hub.errors import SchemaViolation
-from mappings._iwlz import (
+from mappings.toolkit.iwlz import (
     AGB,
     BERICHT_ID,
     BERICHTCODE,
@@ -286,7 +286,7 @@ def _need_obj(value: JsonObj | None, where: str) -> JsonObj:
 
 
 def _exts(elem: JsonObj | None, name: str) -> list[str]:
-    from mappings._iwlz import EXT
+    from mappings.toolkit.iwlz import EXT
 
     return [e.get("valueCode", "") for e in (elem or {}).get("extension", []) if e.get("url") == EXT + name.lower()]
 

@@ -13,8 +13,8 @@ from lxml import etree
 
 from hub.catalogue.mappings import MappingSpec
 from hub.errors import SchemaViolation
-from mappings import _parts as parts
-from mappings._iwlz import (
+from mappings.toolkit import parts
+from mappings.toolkit.iwlz import (
     BESLUIT,
     JsonObj,
     Node,
