@@ -34,6 +34,7 @@ from hub.errors import DeadLetter, HubError, Rejected, RetryLater
 from hub.formats import bsn as bsnlib
 from hub.store.audit import AuditRecord, now_iso, sha256
 from hub.store.deadletters import DeadLetterEntry
+from hub.store.idempotency import generation_records, processing_key, requeue_generation, split_key
 from hub.transports.base import Outgoing, RawMessage, Transport
 
 log = logging.getLogger("zorghub.pipeline")
@@ -63,7 +64,7 @@ class Worker:
 
     # ----- the batch ------------------------------------------------------------------
     def handle_batch(self, batch: list[RawMessage]) -> None:
-        ids = [str(r.properties.get("message_id") or "") for r in batch]
+        ids = [self.processing_key(r) for r in batch]
         done_before = self.app.processed.states(i for i in ids if i)
         seen_now: set[str] = set()
         out = _Batch()
@@ -94,11 +95,22 @@ class Worker:
                     out.outgoing.extend(self._replay_outgoing(message_id))
                     out.republished.append(message_id)
                 seen_now.add(message_id)
+                log.info("message %s is a duplicate of one already processed: skipped", message_id)
                 out.events.append(("duplicate", self.envelope_of(raw), None))
                 continue
             if message_id:
                 seen_now.add(message_id)
+            marks = len(out.marks)
             self._process(raw, out)
+            if message_id != raw.properties.get("message_id"):  # a requeue is marked under its own key
+                out.marks[marks:] = [(message_id, *m[1:]) for m in out.marks[marks:]]
+
+    def processing_key(self, raw: RawMessage) -> str:
+        """The idempotency key: the message id, and the generation of a requeue by the hub."""
+        message_id = str(raw.properties.get("message_id") or "")
+        if not message_id:
+            return ""
+        return processing_key(message_id, requeue_generation(raw.properties, raw.headers, self.transport.user))
 
     # ----- one message ------------------------------------------------------------------
     def envelope_of(self, raw: RawMessage) -> Envelope:
@@ -246,13 +258,14 @@ class Worker:
         rejected = isinstance(exc, Rejected) and env.sender in self.app.parties
         records = [self._base(env, role, action="received", outcome="failure", payload=raw.body,
                               content_type=env.content_type or "application/octet-stream")]
-        if rejected:
+        if env.sender in self.app.parties:  # every failure answers a known sender: rejected or dead-lettered
             receipt = (self.answer(env, *exc.answer) if exc.answer
-                       else self.receipt(env, "rejected", exc.rule, reason))
+                       else self.receipt(env, "rejected" if rejected else "dead_lettered", exc.rule, reason))
             out.outgoing.append(receipt)
-            records.append(self._base(env, role, action="rejected", outcome="failure", recipient=env.sender,
-                                      reason=f"{exc.rule}: {reason}", payload=receipt.body,
-                                      content_type="application/json", detail=_detail(receipt)))
+            records.append(self._base(env, role, action="rejected" if rejected else "answered", outcome="failure",
+                                      recipient=env.sender, reason=f"{exc.rule}: {reason}", payload=receipt.body,
+                                      content_type=str(receipt.properties.get("content_type", "")),
+                                      detail=_detail(receipt)))
         dead = Outgoing(
             exchange=self.app.topology.dlx, routing_key=raw.routing_key, body=raw.body,
             properties={k: raw.properties.get(k) for k in ("message_id", "correlation_id", "type",
@@ -273,7 +286,8 @@ class Worker:
         out.dead.append(DeadLetterEntry(
             message_id=message_id, seq=time.time_ns(), ts=now_iso(), sender=env.sender, kind=env.kind,
             content_type=env.content_type, routing_key=raw.routing_key, error_class=error_class,
-            rule=exc.rule, reason=reason, payload_sha256=sha256(raw.body)))
+            rule=exc.rule, reason=reason, payload_sha256=sha256(raw.body),
+            headers=orjson.dumps(dict(raw.headers), default=str).decode()))
         out.events.append(("rejected" if rejected else "dead_lettered", env, exc))
         log.info("message %s from %s %s: %s %s", env.message_id or "(none)", env.sender or "(unknown)",
                  "rejected" if rejected else "dead-lettered", exc.rule, reason)
@@ -297,9 +311,10 @@ class Worker:
             headers={"x-sender": "zorghub", "x-status": status},
         )
 
-    def _replay_outgoing(self, message_id: str) -> Iterable[Outgoing]:
+    def _replay_outgoing(self, key: str) -> Iterable[Outgoing]:
         """Rebuild what a crashed batch was about to publish, from the message store."""
-        for rec in self.app.audit.for_message(message_id):
+        message_id, generation = split_key(key)
+        for rec in generation_records(self.app.audit.for_message(message_id), generation):
             if not rec.detail:
                 continue
             d = rec.detail_json()
