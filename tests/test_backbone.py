@@ -135,13 +135,15 @@ def test_dead_letter_requeue_runs_the_message_again(settings: Settings) -> None:
         message_id = ctx.send("ciz", "echo", {"to": "nobody-here"}, client_key="c1")
         (entry,) = ctx.app.dead_letters.list()
         assert entry.message_id == message_id and "unknown party" in entry.reason
-        from hub.ops.requeue import requeue
+        from hub.ops.requeue import Selection, requeue
 
-        # the embedded broker lives in this process: requeue through the same transport
+        # the embedded broker lives in this process: requeue through the running hub's own transport
         ctx.app.db.close()
         ctx.app = type(ctx.app).build(settings)
         ctx.worker.app = ctx.app
-        assert requeue(settings, [message_id]) == 1
+        done = requeue(settings, Selection((message_id,)), operator="op", reason="retry after fix",
+                       transport=ctx.hub_transport)
+        assert [r.entry.message_id for r in done] == [message_id]
         assert ctx.app.dead_letters.list() == []
         ctx.pump(0)  # the requeued original runs again as the original sender, and fails the same way
         (again,) = ctx.app.dead_letters.list()

@@ -114,25 +114,23 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_dlq_list(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.store.db import Database
-    from hub.store.deadletters import DeadLetterStore
+def cmd_dlq(args: argparse.Namespace, settings: Settings) -> int:
+    """Forward ``zorghub dlq ...`` to the click group in ``hub.cli.dlq``."""
+    import click
 
-    entries = DeadLetterStore(Database(settings.effective_store_url)).list(args.all)
-    for e in entries:
-        state = f" requeued {e.requeued_at}" if e.requeued_at else ""
-        print(f"{e.ts}  {e.message_id}  {e.sender or '-':14s} {e.kind or '-':18s} {e.error_class}/{e.rule}: "
-              f"{e.reason}{state}")
-    print(f"{len(entries)} dead letter(s)", file=sys.stderr)
-    return 0
+    from hub.cli.dlq import cli
+    from hub.cli.kit import CliState
 
-
-def cmd_dlq_requeue(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.ops.requeue import requeue
-
-    count = requeue(settings, args.message_ids, all_entries=args.all)
-    print(f"requeued {count} message(s)")
-    return 0
+    state = CliState(config=args.config, broker=args.broker, store=args.store, verbose=args.verbose,
+                     _settings=settings)
+    try:
+        result = cli.main(args=list(args.dlq_args), prog_name="zorghub dlq", obj=state, standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        return 1
+    return result if isinstance(result, int) else 0
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
@@ -237,14 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", help="the party's broker password (amqp only)")
     p.set_defaults(func=cmd_send)
 
-    dlq = sub.add_parser("dlq", help="the dead letter channel").add_subparsers(dest="dlq_cmd", required=True)
-    p = dlq.add_parser("list", help="list dead letters")
-    p.add_argument("--all", action="store_true", help="include requeued ones")
-    p.set_defaults(func=cmd_dlq_list)
-    p = dlq.add_parser("requeue", help="send dead letters through the hub again")
-    p.add_argument("message_ids", nargs="*")
-    p.add_argument("--all", action="store_true")
-    p.set_defaults(func=cmd_dlq_requeue)
+    p = sub.add_parser("dlq", help="the dead letter channel: list, show, requeue", add_help=False)
+    p.add_argument("dlq_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_dlq)
 
     sub.add_parser("status", help="operator overview: store, dead letters, queue depths").set_defaults(
         func=cmd_status)
@@ -299,7 +292,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return mappings_main(argv[1:])
     parser = build_parser()
-    args = parser.parse_args(hoist_global_options(argv))
+    args, extra = parser.parse_known_args(hoist_global_options(argv))
+    if extra and getattr(args, "func", None) is not cmd_dlq:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:  # `dlq --help`: an option before the first word of the dlq group is the group's
+        args.dlq_args = [*extra, *args.dlq_args]
     logs.setup(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         settings = _settings(args)

@@ -30,6 +30,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import orjson
+
 from hub.envelope import Delivery, Envelope
 from hub.errors import DeadLetter, HubError, Rejected, RetryLater
 from hub.formats import bsn as bsnlib
@@ -40,6 +42,7 @@ from hub.pipeline.hooks import Event, Observer
 from hub.store.audit import AuditRecord, now_iso, sha256
 from hub.store.db import Database
 from hub.store.deadletters import DeadLetterEntry
+from hub.store.idempotency import generation_records, processing_key, requeue_generation, split_key
 from hub.transports.base import Outgoing, RawMessage, Transport
 
 if TYPE_CHECKING:
@@ -101,7 +104,7 @@ class Worker:
 
     # ----- the batch ------------------------------------------------------------------
     def handle_batch(self, batch: list[RawMessage]) -> None:
-        ids = [str(r.properties.get("message_id") or "") for r in batch]
+        ids = [self.processing_key(r) for r in batch]
         done_before = self.app.processed.states(i for i in ids if i)
         with contextlib.ExitStack() as stack:
             tx = BatchTransaction(self.app.db, self.app.audit.LOCK, stack)
@@ -133,12 +136,23 @@ class Worker:
                     out.outgoing.extend(self._replay_outgoing(message_id))
                     out.republished.append(message_id)
                 seen_now.add(message_id)
+                log.info("message %s is a duplicate of one already processed: skipped", message_id)
                 out.events.append(("duplicate", self.envelope_of(raw), None))
                 continue
             if message_id:
                 seen_now.add(message_id)
+            marks = len(out.marks)
             self._process(raw, out, tx)
+            if message_id != raw.properties.get("message_id"):  # a requeue is marked under its own key
+                out.marks[marks:] = [(message_id, *m[1:]) for m in out.marks[marks:]]
         return out
+
+    def processing_key(self, raw: RawMessage) -> str:
+        """The idempotency key: the message id, and the generation of a requeue by the hub."""
+        message_id = str(raw.properties.get("message_id") or "")
+        if not message_id:
+            return ""
+        return processing_key(message_id, requeue_generation(raw.properties, raw.headers, self.transport.user))
 
     # ----- one message ------------------------------------------------------------------
     def envelope_of(self, raw: RawMessage) -> Envelope:
@@ -264,11 +278,11 @@ class Worker:
         rejected = isinstance(exc, Rejected) and env.sender in self.app.parties
         records = [record.about(env, role, "received", outcome="failure", payload=raw.body,
                                 content_type=env.content_type or "application/octet-stream")]
-        if rejected:
-            receipt = self._refusal(env, raw.body, exc, reason)
+        if env.sender in self.app.parties:  # every failure answers a known sender: rejected or dead-lettered
+            receipt = self._refusal(env, raw.body, exc, reason, "rejected" if rejected else "dead_lettered")
             out.outgoing.append(receipt)
-            records.append(record.about(env, role, "rejected", outcome="failure", recipient=env.sender,
-                                        reason=f"{exc.rule}: {reason}", payload=receipt.body,
+            records.append(record.about(env, role, "rejected" if rejected else "answered", outcome="failure",
+                                        recipient=env.sender, reason=f"{exc.rule}: {reason}", payload=receipt.body,
                                         content_type=str(receipt.properties.get("content_type", "")),
                                         detail=outbox.detail(receipt)))
         dead = outbox.dead_letter(self.app.topology, raw, env, error_class, exc.rule, reason)
@@ -283,22 +297,24 @@ class Worker:
         out.dead.append(DeadLetterEntry(
             message_id=message_id, seq=time.time_ns(), ts=now_iso(), sender=env.sender, kind=env.kind,
             content_type=env.content_type, routing_key=raw.routing_key, error_class=error_class,
-            rule=exc.rule, reason=reason, payload_sha256=sha256(raw.body)))
+            rule=exc.rule, reason=reason, payload_sha256=sha256(raw.body),
+            headers=orjson.dumps(dict(raw.headers), default=str).decode()))
         out.events.append(("rejected" if rejected else "dead_lettered", env, exc))
         log.info("message %s from %s %s: %s %s", env.message_id or "(none)", env.sender or "(unknown)",
                  "rejected" if rejected else "dead-lettered", exc.rule, reason)
 
-    def _refusal(self, env: Envelope, payload: bytes, exc: HubError, reason: str) -> Outgoing:
+    def _refusal(self, env: Envelope, payload: bytes, exc: HubError, reason: str, status: str) -> Outgoing:
         """The kind's answer hook may answer a refusal in the sender's standard; else the JSON receipt."""
         hook = self.app.answers.get(env.kind)
         answer = hook.rejected(env.kind, payload, exc) if hook is not None else None
         if answer is not None:
             return outbox.answer(self.app.topology, env, answer)
-        return outbox.receipt(self.app.topology, env, "rejected", exc.rule, reason)
+        return outbox.receipt(self.app.topology, env, status, exc.rule, reason)
 
-    def _replay_outgoing(self, message_id: str) -> Iterator[Outgoing]:
+    def _replay_outgoing(self, key: str) -> Iterator[Outgoing]:
         """Rebuild what a crashed batch was about to publish, from the message store."""
-        for rec in self.app.audit.for_message(message_id):
+        message_id, generation = split_key(key)
+        for rec in generation_records(self.app.audit.for_message(message_id), generation):
             if not rec.detail:
                 continue
             body = self.app.audit.payload(rec.payload_sha256) if rec.payload_sha256 else None
