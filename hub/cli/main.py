@@ -42,7 +42,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.metrics_port:
         from hub.ops import metrics
 
-        metrics.start(settings, args.metrics_port, args.metrics_bind)
+        metrics.start(settings, args.metrics_port, args.metrics_bind, create=True)
         logging.getLogger("zorghub").info("metrics on http://%s:%d/metrics", args.metrics_bind, args.metrics_port)
     return serve(settings, args.workers or settings.workers)
 
@@ -118,7 +118,7 @@ def cmd_dlq_list(args: argparse.Namespace, settings: Settings) -> int:
     from hub.store.db import Database
     from hub.store.deadletters import DeadLetterStore
 
-    entries = DeadLetterStore(Database(settings.effective_store_url)).list(args.all)
+    entries = DeadLetterStore(Database.open_existing(settings.effective_store_url)).list(args.all)
     for e in entries:
         state = f" requeued {e.requeued_at}" if e.requeued_at else ""
         print(f"{e.ts}  {e.message_id}  {e.sender or '-':14s} {e.kind or '-':18s} {e.error_class}/{e.rule}: "
@@ -142,8 +142,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from hub.store.deadletters import DeadLetterStore
     from hub.store.idempotency import ProcessedIds
 
-    db = Database(settings.effective_store_url)
-    audit = AuditLog(db, settings.key_bytes())
+    db = Database.open_existing(settings.effective_store_url)
+    audit = AuditLog(db, settings.key_bytes(create=False))
     ProcessedIds(db)
     seq, head = audit.head()
     processed = dict((str(k), int(n)) for k, n in

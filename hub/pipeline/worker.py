@@ -32,7 +32,7 @@ from hub.app import HandlerContext, HubApp
 from hub.envelope import Delivery, Envelope
 from hub.errors import DeadLetter, HubError, Rejected, RetryLater
 from hub.formats import bsn as bsnlib
-from hub.store.audit import AuditRecord, now_iso, sha256
+from hub.store.audit import AuditRecord, PayloadAltered, now_iso, sha256
 from hub.store.deadletters import DeadLetterEntry
 from hub.transports.base import Outgoing, RawMessage, Transport
 
@@ -303,7 +303,11 @@ class Worker:
             if not rec.detail:
                 continue
             d = rec.detail_json()
-            body = self.app.audit.payload(rec.payload_sha256) if rec.payload_sha256 else None
+            try:
+                body = self.app.audit.payload(rec.payload_sha256, verify=True) if rec.payload_sha256 else None
+            except PayloadAltered as exc:  # never send what the chain does not vouch for
+                log.error("message %s: not sent again to %s: %s", message_id, rec.recipient or "-", exc.reason)
+                continue
             if body is None:
                 continue
             yield Outgoing(d["x"], d["rk"], body, d.get("p", {}), d.get("h", {}))
