@@ -178,11 +178,13 @@ def cmd_parties_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_parties_sync(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.app import HubApp
     from hub.catalogue.parties import PartyRegistry
     from hub.catalogue.topology import Topology
     from hub.demo import _vhost
     from hub.transports.management import Management
 
+    HubApp.build(settings).close()  # provisioning makes the store and the key too, for the readers after it
     parties = PartyRegistry.load(settings.parties_path)
     mgmt = Management(settings.management_url, settings.management_user, settings.management_password)
     topology = Topology(settings.prefix, settings.shards, settings.retry_delays_ms)
