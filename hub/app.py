@@ -61,10 +61,17 @@ class HubApp:
 
     @classmethod
     def build(cls, settings: Settings, *, db: Database | None = None, mappings: Any = None,
-              extra_kinds: tuple[Any, ...] = ()) -> HubApp:
-        settings.home_path.mkdir(parents=True, exist_ok=True)
-        key = settings.key_bytes()
-        database = db or Database(settings.effective_store_url)
+              extra_kinds: tuple[Any, ...] = (), create: bool = True) -> HubApp:
+        """``create=False``: a command that only reads; no home, key or store is made (``StoreMissing``)."""
+        if create:
+            settings.ensure_home()
+        database = db or Database(settings.effective_store_url, create=create)
+        try:
+            key = settings.key_bytes(create=create)
+        except BaseException:
+            if db is None:
+                database.close()
+            raise
         parties = PartyRegistry.load(settings.parties_path)
         kinds_d = sorted((Path(__file__).parent / "data" / "kinds.d").glob("*.toml"))
         kinds = KindCatalogue.load(settings.kinds_path, *kinds_d, *extra_kinds)

@@ -19,6 +19,8 @@ from typing import Any
 import jsonschema
 
 from hub.errors import ConfigError
+from hub.store import private
+from hub.store.errors import StoreMissing
 
 _PACKAGE_DATA = resources.files("hub") / "data"
 
@@ -77,27 +79,36 @@ class Settings:
     def regions_path(self) -> Path:
         return self.data_file(self.regions_file, "regions.csv")
 
-    def key_bytes(self) -> bytes:
+    def ensure_home(self) -> Path:
+        """The home of a command that writes: made 0700 if absent, checked (a warning if wider) if present."""
+        private.make_private_dir(self.home_path)
+        private.check_private(self.home_path, private.DIR_MODE)
+        return self.home_path
+
+    def key_bytes(self, *, create: bool = True) -> bytes:
         """The hub's secret: keys the client pseudonym and the audit chain.
 
         Generated once into the data directory when not configured, so the
-        embedded default is stable across runs.
+        embedded default is stable across runs. ``create=False`` (a command that only
+        reads): a missing key is ``StoreMissing``, and nothing is made.
         """
         if self.pseudonym_key:
             return self.pseudonym_key.encode()
         path = self.home_path / "hub.key"
         if not path.exists():
+            if not create:
+                raise StoreMissing(f"no hub key at {path} (set ZORGHUB_HOME, or pseudonym_key)")
             # written aside and linked into place: two workers starting at once end up with one key
-            path.parent.mkdir(parents=True, exist_ok=True)
+            self.ensure_home()
             tmp = path.with_name(f".hub.key.{os.getpid()}.{os.urandom(4).hex()}")
-            tmp.write_text(os.urandom(32).hex())
-            tmp.chmod(0o600)
+            private.write_private_file(tmp, os.urandom(32).hex().encode())
             try:
                 os.link(tmp, path)
             except FileExistsError:
                 pass
             finally:
                 tmp.unlink()
+        private.check_private(path, private.FILE_MODE)
         return path.read_text().strip().encode()
 
     def replace(self, **changes: Any) -> Settings:

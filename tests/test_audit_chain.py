@@ -72,10 +72,16 @@ def test_verify_names_the_tampered_record(
 
 
 def test_verify_with_another_key_fails(tmp_path: Path) -> None:
+    """Refused as a wrong key when the store is opened, by its fingerprint, and by the oldest record without one."""
+    from hub.store.errors import WrongKey
+
     url = f"sqlite:///{tmp_path / 'a.sqlite3'}"
     build(url)
-    result = AuditLog(Database(url), b"another key").verify()
-    assert not result.ok and result.first_bad_seq == 1
+    with pytest.raises(WrongKey, match=r"wrong hub key \(fingerprint"):
+        AuditLog(Database(url), b"another key")
+    Database(url).execute("DELETE FROM meta WHERE name = ?", ("key_fingerprint",))
+    with pytest.raises(WrongKey, match="wrong hub key: record 1, the oldest in the store, does not verify"):
+        AuditLog(Database(url), b"another key")
 
 
 def test_group_commit_of_many_records_verifies(tmp_path: Path) -> None:

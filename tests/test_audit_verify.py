@@ -187,3 +187,204 @@ def test_checkpoints_as_it_goes_can_be_off(settings: Settings) -> None:
         assert ctx.app.audit.count() == 18
     finally:
         ctx.close()
+
+
+# ----- acceptance 4: what the chain alone cannot show (issue 13) ------------------------------------
+def _cli_store(url: str, tmp_path: Path, home: Path | None = None) -> Path:
+    """A config file naming the store and a home that holds the key the test log was written with."""
+    home = home or tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    (home / "hub.key").write_text(KEY.decode())
+    cfg = tmp_path / f"{home.name}.toml"
+    cfg.write_text(f'home = "{home}"\nstore_url = "{url}"\n')
+    return cfg
+
+
+def _checkpointed_log(url: str) -> AuditLog:
+    """40 records, a checkpoint record (41), 4 more records (42-45)."""
+    log = _log(url)
+    append_checkpoint(log, KEY)
+    log.append([AuditRecord(action="received", actor="ciz", payload=f"after {i}".encode()) for i in range(4)])
+    return log
+
+
+def _verify(cfg: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["--config", str(cfg), "audit", "verify"])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def _digest(log: AuditLog, seq: int) -> str:
+    return str(log.db.execute("SELECT payload_sha256 FROM audit WHERE seq = ?", (seq,))[0][0])
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ZORGHUB_STORE_URL", raising=False)  # each test's store is the one its config file names
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_cli_verify_passes_an_intact_store(store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _checkpointed_log(store_url)
+    code, out = _verify(_cli_store(store_url, tmp_path), capsys)
+    assert code == 0 and "ok: 45 records verified" in out, out
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_cli_verify_fails_on_an_emptied_log(store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = _checkpointed_log(store_url)
+    log.db.execute("DELETE FROM audit")
+    assert log.verify().ok and log.count() == 0  # an empty chain is a valid chain...
+    code, out = _verify(_cli_store(store_url, tmp_path), capsys)
+    assert code == 1  # ...but not an empty log where 45 records were written
+    assert "BROKEN at record 1" in out and "the audit log is empty, but the store has written 45 record(s)" in out
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_cli_verify_fails_on_a_tail_cut_behind_the_last_checkpoint(store_url: str, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    log = _checkpointed_log(store_url)
+    log.db.execute("DELETE FROM audit WHERE seq > ?", (37,))  # the checkpoint record (41) goes with the tail
+    assert log.verify().ok
+    code, out = _verify(_cli_store(store_url, tmp_path), capsys)
+    assert code == 1
+    assert "BROKEN at record 38" in out and "truncated: it ends at record 37, before its last checkpoint (record 41)" \
+        in out, out
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_cli_verify_fails_on_a_tail_cut_after_the_last_checkpoint(store_url: str, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    log = _checkpointed_log(store_url)
+    log.db.execute("DELETE FROM audit WHERE seq > ?", (43,))
+    code, out = _verify(_cli_store(store_url, tmp_path), capsys)
+    assert code == 1 and "BROKEN at record 44" in out and "written up to record 45" in out, out
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_cli_verify_fails_on_an_altered_payload_body(store_url: str, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    log = _checkpointed_log(store_url)
+    digest = _digest(log, 7)
+    log.db.execute("UPDATE payloads SET body = ? WHERE sha256 = ?", (b'{"forged": true}', digest))
+    assert log.verify().ok  # the chain signs the digest, not the row that holds the body
+    code, out = _verify(_cli_store(store_url, tmp_path), capsys)
+    assert code == 1
+    assert f"BROKEN at record 7: record 7's payload {digest[:12]}… was altered" in out, out
+
+
+@pytest.mark.usefixtures("cli_env")
+@pytest.mark.parametrize("how", ["row deleted", "body emptied"])
+def test_cli_verify_fails_on_a_deleted_payload_body(store_url: str, tmp_path: Path, how: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    log = _checkpointed_log(store_url)
+    digest = _digest(log, 23)
+    if how == "row deleted":
+        log.db.execute("DELETE FROM payloads WHERE sha256 = ?", (digest,))
+    else:  # as retention would, but without saying so
+        log.db.execute("UPDATE payloads SET body = NULL WHERE sha256 = ?", (digest,))
+    code, out = _verify(_cli_store(store_url, tmp_path), capsys)
+    assert code == 1
+    assert f"BROKEN at record 23: record 23's payload {digest[:12]}… is missing" in out, out
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_cli_verify_accepts_a_body_pruned_by_retention(store_url: str, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from hub.auditor.retention import RetentionPolicy, prune_payloads
+
+    log = _checkpointed_log(store_url)
+    assert prune_payloads(log, RetentionPolicy(payload_days=1), now=datetime.now(UTC) + timedelta(days=3)).pruned == 44
+    code, out = _verify(_cli_store(store_url, tmp_path), capsys)
+    assert code == 0 and "ok: 45 records verified" in out, out
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_cli_verify_fails_when_the_stores_own_record_is_removed(store_url: str, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    log = _checkpointed_log(store_url)
+    log.db.execute("DELETE FROM meta WHERE name = ?", ("audit_high_seq",))
+    code, out = _verify(_cli_store(store_url, tmp_path), capsys)
+    assert code == 1 and "meta audit_high_seq" in out, out
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_a_wrong_key_is_refused_not_reported_as_tampering(store_url: str, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from hub.store.audit import key_fingerprint
+    from hub.store.errors import WrongKey
+
+    _checkpointed_log(store_url)
+    cfg = _cli_store(store_url, tmp_path, tmp_path / "other-home")
+    (tmp_path / "other-home" / "hub.key").write_text("a-different-hubs-key")
+    for command in (["audit", "verify"], ["status"], ["audit", "search", "--as", "auditor"]):
+        assert main(["--config", str(cfg), *command]) == 2
+        err = capsys.readouterr().err
+        assert (f"wrong hub key (fingerprint {key_fingerprint(b'a-different-hubs-key')[:8]}… "
+                f"expected {key_fingerprint(KEY)[:8]}…)") in err, err
+        assert "altered" not in err and "BROKEN" not in err
+    with pytest.raises(WrongKey):
+        AuditLog(Database(store_url), b"another key")
+
+
+def test_replay_refuses_an_altered_body(settings: Settings, tmp_path: Path) -> None:
+    from hub.auditor.replay import Replayer, Target
+    from hub.auditor.search import AuditFilter
+    from tests.audit_helpers import feed, hub_settings, open_hub
+
+    hub = open_hub(hub_settings(settings, tmp_path, f"sqlite:///{tmp_path / 'replay.sqlite3'}"))
+    try:
+        feed(hub, 40, seed=3)
+        log = hub.app.audit
+        delivered = log.records("action = ? AND kind = ?", ("delivered", "echo"))
+        victim = delivered[2]
+        log.db.execute("UPDATE payloads SET body = ? WHERE sha256 = ?", (b'{"forged": 1}', victim.payload_sha256))
+        replayer = Replayer(log, hub.transport, hub.app.topology, "auditor")
+        result = replayer.run(replayer.start(AuditFilter(kind="echo"), Target(sandbox="zh-sb")))
+        got = hub.transport.get("zh-sb", 1000)
+        assert b'{"forged": 1}' not in [m.body for m in got]
+        assert [seq for seq, _, _ in result.skipped] == [victim.seq] and "altered" in result.skipped[0][2]
+        assert result.delivered == len(got) == len(delivered) - 1
+    finally:
+        hub.close()
+
+
+def test_the_workers_resend_refuses_an_altered_body(settings: Settings, tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """A redelivered message whose output was never confirmed is sent again from the store: never a changed body."""
+    import dataclasses
+
+    from tests.audit_helpers import hub_settings, open_hub
+
+    hub = open_hub(hub_settings(settings, tmp_path, f"sqlite:///{tmp_path / 'resend.sqlite3'}"))
+    try:
+        def process_unconfirmed(message_id: str) -> str:
+            """Processed and delivered, but (as after a crash) the broker's confirm never recorded."""
+            hub.client("ciz").send("echo", {"to": "cak", "text": f"ping {message_id}"}, message_id=message_id)
+            hub.drain()
+            assert len(hub.inbox("cak")) == 1
+            hub.app.db.execute("UPDATE processed SET published = 0 WHERE message_id = ?", (message_id,))
+            (digest,) = [r.payload_sha256 for r in hub.app.audit.for_message(message_id) if r.action == "delivered"]
+            return digest
+
+        def redeliver(message_id: str) -> None:
+            hub.client("ciz").send("echo", {"to": "cak", "text": f"ping {message_id}"}, message_id=message_id)
+            raws = hub.transport.get(hub.app.topology.shard(0), 10, ack=False)
+            assert len(raws) == 1
+            hub.worker.handle_batch([dataclasses.replace(raws[0], redelivered=True)])
+
+        digest = process_unconfirmed("m-intact")
+        redeliver("m-intact")
+        assert [m.body for m in hub.inbox("cak")] == [hub.app.audit.payload(digest)]  # sent again, as stored
+
+        digest = process_unconfirmed("m-altered")
+        hub.app.db.execute("UPDATE payloads SET body = ? WHERE sha256 = ?", (b'{"forged": 1}', digest))
+        with caplog.at_level("ERROR", logger="zorghub"):
+            redeliver("m-altered")
+        assert hub.inbox("cak") == []
+        assert any("m-altered: not sent again to cak" in r.getMessage() and "altered" in r.getMessage()
+                   for r in caplog.records)
+    finally:
+        hub.close()

@@ -102,6 +102,9 @@ def test_queue_depths_on_rabbitmq(amqp_settings: Settings) -> None:
 
 def test_metrics_on_a_taken_port_is_a_one_line_error(settings: Settings, monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from hub.app import HubApp
+
+    HubApp.build(settings).close()  # the exporter on its own only reads: the store must be there
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen()

@@ -24,8 +24,10 @@ import orjson
 
 from hub.errors import ConfigError
 from hub.store.audit import NODE, AuditLog, AuditRecord, now_iso
+from hub.store.migrations import CHECKPOINT_ACTION  # the store notes each checkpoint's seq in its meta table
 
-CHECKPOINT_ACTION = "checkpoint"
+__all__ = ["CHECKPOINT_ACTION", "Checkpoint", "append_checkpoint", "check_against", "check_stored",
+           "checkpoint_key", "head_checkpoint", "maybe_checkpoint"]
 ALGORITHM = "HMAC-SHA256"
 FORMAT = "zorghub-audit-checkpoint/1"
 

@@ -58,6 +58,8 @@ def missing_reason(digest: str, stored: dict[str, tuple[bytes | None, str, str]]
     body, _, pruned_at = stored[digest]
     if body is None:
         return f"the payload is gone: pruned on {pruned_at} under the retention policy; it cannot be replayed"
+    if sha256(body) != digest:  # what the chain does not vouch for is never sent
+        return "the stored payload was altered: its body no longer has the SHA-256 the chain signs; not replayed"
     return ""
 
 

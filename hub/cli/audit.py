@@ -32,8 +32,8 @@ class _Ctx:
         from hub.store.db import Database
 
         self.settings = settings
-        self.key = settings.key_bytes()
-        self.db = Database(settings.effective_store_url)
+        self.db = Database.open_existing(settings.effective_store_url)
+        self.key = settings.key_bytes(create=False)
         self.log = AuditLog(self.db, self.key)
         ensure_indexes(self.db)
         self.parties = PartyRegistry.load(settings.parties_path)
@@ -89,11 +89,11 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 
     ctx = _Ctx(settings)
     try:
-        from hub.store.audit import verify_parallel
+        from hub.store.integrity import verify_store
 
         # large logs are checked in slices on every core; the verdict is the single pass's
-        result = verify_parallel(ctx.settings.effective_store_url, ctx.key, args.start, args.end,
-                                 workers=args.workers or (os.cpu_count() or 1))
+        result = verify_store(ctx.settings.effective_store_url, ctx.key, args.start, args.end,
+                              workers=args.workers or (os.cpu_count() or 1))
         if not result.ok:
             print(f"BROKEN at record {result.first_bad_seq}: {result.problem}", file=sys.stderr)
             return 1

@@ -56,7 +56,7 @@ def list_cmd(settings: Settings, include_requeued: bool, rule: str, kind: str) -
     from hub.store.db import Database
     from hub.store.deadletters import DeadLetterStore
 
-    db = Database(settings.effective_store_url)
+    db = Database.open_existing(settings.effective_store_url)
     try:
         entries = [e for e in DeadLetterStore(db).list(include_requeued)
                    if (not rule or e.rule == rule) and (not kind or e.kind == kind)]
@@ -82,9 +82,9 @@ def show_cmd(settings: Settings, message_id: str, with_payload: bool, as_party: 
     from hub.store.db import Database
     from hub.store.deadletters import DeadLetterStore
 
-    db = Database(settings.effective_store_url)
+    db = Database.open_existing(settings.effective_store_url)
     try:
-        audit = AuditLog(db, settings.key_bytes())
+        audit = AuditLog(db, settings.key_bytes(create=False))
         store = DeadLetterStore(db)
         resolved = store.resolve(message_id, include_requeued=True)
         entries = store.history(resolved)

@@ -77,8 +77,8 @@ def cmd_communication(args: argparse.Namespace, settings: Settings) -> int:
     from hub.store.audit import AuditLog
     from hub.store.db import Database
 
-    db = Database(settings.effective_store_url)
-    log = AuditLog(db, settings.key_bytes())
+    db = Database.open_existing(settings.effective_store_url)
+    log = AuditLog(db, settings.key_bytes(create=False))
     where, params = ("WHERE actor = ? OR recipient = ?", (args.party, args.party)) if args.party else ("", ())
     rows = log.db.execute(f"SELECT actor, recipient, action, outcome, COUNT(*) FROM audit {where} "
                           "GROUP BY actor, recipient, action, outcome", params)

@@ -42,7 +42,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.metrics_port:
         from hub.ops import metrics
 
-        metrics.start(settings, args.metrics_port, args.metrics_bind)
+        metrics.start(settings, args.metrics_port, args.metrics_bind, create=True)
         logging.getLogger("zorghub").info("metrics on http://%s:%d/metrics", args.metrics_bind, args.metrics_port)
     return serve(settings, args.workers or settings.workers)
 
@@ -140,8 +140,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from hub.store.deadletters import DeadLetterStore
     from hub.store.idempotency import ProcessedIds
 
-    db = Database(settings.effective_store_url)
-    audit = AuditLog(db, settings.key_bytes())
+    db = Database.open_existing(settings.effective_store_url)
+    audit = AuditLog(db, settings.key_bytes(create=False))
     ProcessedIds(db)
     seq, head = audit.head()
     processed = dict((str(k), int(n)) for k, n in
@@ -178,11 +178,13 @@ def cmd_parties_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_parties_sync(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.app import HubApp
     from hub.catalogue.parties import PartyRegistry
     from hub.catalogue.topology import Topology
     from hub.demo import _vhost
     from hub.transports.management import Management
 
+    HubApp.build(settings).close()  # provisioning makes the store and the key too, for the readers after it
     parties = PartyRegistry.load(settings.parties_path)
     mgmt = Management(settings.management_url, settings.management_user, settings.management_password)
     topology = Topology(settings.prefix, settings.shards, settings.retry_delays_ms)

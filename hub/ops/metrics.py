@@ -110,17 +110,20 @@ def registry_for(settings: Settings, db: Database) -> CollectorRegistry:
     return registry
 
 
-def start(settings: Settings, port: int, addr: str = "127.0.0.1") -> tuple[Any, Database]:
-    """Serve /metrics on ``addr:port`` from a background thread; returns the server and its database."""
+def start(settings: Settings, port: int, addr: str = "127.0.0.1", *, create: bool = False) -> tuple[Any, Database]:
+    """Serve /metrics on ``addr:port`` from a background thread; returns the server and its database.
+
+    On its own it only reads (a missing store is an error); beside ``serve`` (``create``) it may be first.
+    """
     from prometheus_client import start_http_server
 
     from hub.store.audit import AuditLog
     from hub.store.deadletters import DeadLetterStore
     from hub.store.idempotency import ProcessedIds
 
-    db = Database(settings.effective_store_url)
+    db = Database(settings.effective_store_url, create=create)
     try:
-        AuditLog(db, settings.key_bytes()), ProcessedIds(db), DeadLetterStore(db)  # the tables, if new
+        AuditLog(db, settings.key_bytes(create=create)), ProcessedIds(db), DeadLetterStore(db)  # the tables, if new
         server, _thread = start_http_server(port, addr, registry=registry_for(settings, db))
     except BaseException as exc:
         db.close()

@@ -103,9 +103,9 @@ def requeue(settings: Settings, selection: Selection, *, operator: str, reason: 
                 "the broker is memory://, which lives inside one process: no hub runs here to receive a "
                 "requeued message, so nothing was requeued. Use --broker amqp://... of the running hub",
                 rule="REQUEUE_NO_HUB")
-    db = Database(settings.effective_store_url)
+    db = Database.open_existing(settings.effective_store_url)
     try:
-        audit = AuditLog(db, settings.key_bytes())
+        audit = AuditLog(db, settings.key_bytes(create=False))
         ProcessedIds(db)
         store = DeadLetterStore(db)
         entries = select(store, selection)

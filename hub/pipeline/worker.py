@@ -39,7 +39,7 @@ from hub.pipeline import outbox, record
 from hub.pipeline.check import Checked
 from hub.pipeline.context import HandlerContext
 from hub.pipeline.hooks import Event, Observer
-from hub.store.audit import AuditRecord, now_iso, sha256
+from hub.store.audit import AuditRecord, PayloadAltered, now_iso, sha256
 from hub.store.db import Database
 from hub.store.deadletters import DeadLetterEntry
 from hub.store.idempotency import generation_records, processing_key, requeue_generation, split_key
@@ -317,7 +317,11 @@ class Worker:
         for rec in generation_records(self.app.audit.for_message(message_id), generation):
             if not rec.detail:
                 continue
-            body = self.app.audit.payload(rec.payload_sha256) if rec.payload_sha256 else None
+            try:
+                body = self.app.audit.payload(rec.payload_sha256, verify=True) if rec.payload_sha256 else None
+            except PayloadAltered as exc:  # never send what the chain does not vouch for
+                log.error("message %s: not sent again to %s: %s", message_id, rec.recipient or "-", exc.reason)
+                continue
             if body is None:
                 continue
             yield outbox.from_detail(rec.detail_json(), body)

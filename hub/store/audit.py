@@ -22,7 +22,11 @@ from typing import Any
 
 import orjson
 
+from hub.errors import DeadLetter
+from hub.store import meta
 from hub.store.db import Database
+from hub.store.errors import WrongKey
+from hub.store.migrations import CHECKPOINT_ACTION
 
 GENESIS = "0" * 64
 
@@ -114,6 +118,17 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def key_fingerprint(key: bytes) -> str:
+    """What the store keeps of the hub key: its SHA-256, enough to tell another key, useless to forge one."""
+    return hashlib.sha256(key).hexdigest()
+
+
+class PayloadAltered(DeadLetter):
+    """A stored body no longer has the SHA-256 the chain signs: it is never sent again."""
+
+    code = "PAYLOAD_ALTERED"
+
+
 def record_hash(key: bytes, prev_hash: str, values: Sequence[Any]) -> str:
     canonical = orjson.dumps([prev_hash, *values])
     return hmac.digest(key, canonical, "sha256").hex()
@@ -126,6 +141,7 @@ class VerifyResult:
     first_bad_seq: int | None = None
     problem: str = ""
     seconds: float = 0.0
+    payloads: int = 0  # stored bodies checked against their digest (``hub.store.integrity``)
 
     @property
     def rate(self) -> float:
@@ -140,6 +156,30 @@ class AuditLog:
         self.key = key
         self.source = source or f"{NODE}"
         db.script(DDL)
+        self._check_key()
+
+    def _check_key(self) -> None:
+        """Refuse a key other than the one the store was written with, before it reads as tampering.
+
+        A store without a recorded fingerprint (new, or upgraded from version 1) takes this key's,
+        once its oldest record verifies with it.
+        """
+        mine = key_fingerprint(self.key)
+        recorded = meta.get(self.db, meta.KEY_FINGERPRINT)
+        if recorded is None:
+            with self.db.transaction(lock=self.LOCK):
+                recorded = meta.get(self.db, meta.KEY_FINGERPRINT)
+                if recorded is None:
+                    first = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM audit ORDER BY seq LIMIT 1")
+                    if first and record_hash(self.key, first[0][-2], first[0][:-2]) != first[0][-1]:
+                        raise WrongKey(f"wrong hub key: record {first[0][0]}, the oldest in the store, does not "
+                                       f"verify with it (fingerprint {mine[:8]}…), and the store has no key "
+                                       "fingerprint to compare with")
+                    meta.put(self.db, meta.KEY_FINGERPRINT, mine)
+                    return
+        if recorded != mine:
+            raise WrongKey(f"wrong hub key (fingerprint {mine[:8]}… expected {recorded[:8]}…): this is not the key "
+                           "the store was written with; set ZORGHUB_HOME to the hub's home or pseudonym_key")
 
     # ----- writing ---------------------------------------------------------------
     def append(self, records: Iterable[AuditRecord]) -> list[AuditRecord]:
@@ -178,6 +218,12 @@ class AuditLog:
         )
         placeholders = ", ".join("?" for _ in COLUMNS)
         self.db.executemany(f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({placeholders})", rows)
+        if rows:
+            # kept outside the audit table: an emptied or cut log still shows how far it once reached
+            meta.raise_to(self.db, meta.AUDIT_HIGH_SEQ, seq)
+            checkpoints = [int(r[0]) for r in rows if r[2] == CHECKPOINT_ACTION]
+            if checkpoints:
+                meta.raise_to(self.db, meta.AUDIT_CHECKPOINT_SEQ, checkpoints[-1])
         return done
 
     # ----- reading ---------------------------------------------------------------
@@ -191,11 +237,16 @@ class AuditLog:
     def for_message(self, message_id: str) -> list[AuditRecord]:
         return self.records("message_id = ?", (message_id,))
 
-    def payload(self, digest: str) -> bytes | None:
+    def payload(self, digest: str, *, verify: bool = False) -> bytes | None:
+        """The stored body, or None if never stored or pruned. ``verify``: ``PayloadAltered`` if it was changed."""
         rows = self.db.execute("SELECT body FROM payloads WHERE sha256 = ?", (digest,))
         if not rows or rows[0][0] is None:
             return None
-        return bytes(rows[0][0])
+        body = bytes(rows[0][0])
+        if verify and sha256(body) != digest:
+            raise PayloadAltered(f"the stored payload {digest[:12]}… was altered: its body no longer has the "
+                                 "SHA-256 the audit chain signs", rule="PAYLOAD_ALTERED")
+        return body
 
     def count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM audit")[0][0])
@@ -270,7 +321,7 @@ class AuditLog:
 
 def _verify_part(args: tuple[str, bytes, int, int | None]) -> VerifyResult:
     url, key, start, end = args
-    db = Database(url)
+    db = Database.open_existing(url)
     try:
         return AuditLog(db, key).verify(start, end)
     finally:
@@ -288,7 +339,7 @@ def verify_parallel(url: str, key: bytes, start: int = 1, end: int | None = None
     import multiprocessing
 
     began = time.perf_counter()
-    db = Database(url)
+    db = Database.open_existing(url)
     try:
         log = AuditLog(db, key)
         last = end if end is not None else log.head()[0]

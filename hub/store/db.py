@@ -16,9 +16,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
+from urllib.parse import parse_qs, quote, urlencode, urlparse, urlunparse
 
 from hub.errors import ConfigError, RetryLater
+from hub.store import migrations, private
+from hub.store.errors import StoreMissing
 
 Row = tuple[Any, ...]
 
@@ -29,20 +31,34 @@ class Database:
     ``background_checkpoint`` (SQLite, for long-running writers such as a worker): copy the
     write-ahead log into the database from a thread of its own, instead of inside whichever commit
     crosses SQLite's threshold; that copy and its fsync were about a third of a worker's audit cost.
+
+    ``create=False`` (``open_existing``) is the path of a command that only reads: a store that is not
+    there is ``StoreMissing``, and no file, folder or schema is made. Either way the store is brought to
+    the current schema version (``hub.store.migrations``) once it is open.
     """
 
-    def __init__(self, url: str, *, background_checkpoint: bool = False) -> None:
+    def __init__(self, url: str, *, background_checkpoint: bool = False, create: bool = True) -> None:
         self.url = url
         self.is_postgres = url.startswith(("postgres://", "postgresql://"))
         self._local_tx = threading.local()
         self._checkpointer: _Checkpointer | None = None
+        sqlite_path: Path | None = None
         if self.is_postgres:
-            self._conn = _connect_postgres(url)
+            self._conn = _connect_postgres(url, create=create)
         elif url.startswith("sqlite:///"):
             path = url[len("sqlite:///"):]
+            target: str = path
             if path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+                sqlite_path = Path(path)
+                if create:
+                    private.make_private_dir(sqlite_path.parent)
+                    private.create_private_file(sqlite_path)
+                elif not sqlite_path.is_file():
+                    raise StoreMissing(missing_store(url))
+                else:
+                    target = f"file:{quote(str(sqlite_path.absolute()))}?mode=rw"  # never creates the file
+            self._conn = sqlite3.connect(target, isolation_level=None, timeout=30, check_same_thread=False,
+                                         uri=target.startswith("file:"))
             self._set_wal()
             self._conn.execute("PRAGMA synchronous=NORMAL")
             if background_checkpoint and path != ":memory:":
@@ -51,6 +67,23 @@ class Database:
         else:
             raise ConfigError(f"unsupported store URL {redact_url(url)!r}: use sqlite:/// or postgresql://")
         self._depth = 0
+        self._open_schema(create)
+        if sqlite_path is not None:
+            private.check_store_files(sqlite_path)
+
+    @classmethod
+    def open_existing(cls, url: str, **options: Any) -> Database:
+        """The store a read-only command needs: ``StoreMissing`` (naming where it looked) if it is not there."""
+        return cls(url, create=False, **options)
+
+    def _open_schema(self, create: bool) -> None:
+        try:
+            if not create and migrations.version(self) == 0:
+                raise StoreMissing(missing_store(self.url))
+            migrations.upgrade(self)
+        except BaseException:
+            self.close()
+            raise
 
     def _set_wal(self) -> None:
         """Switching to WAL takes an exclusive lock that skips the busy handler: retry it."""
@@ -168,7 +201,11 @@ class _Checkpointer(threading.Thread):
         self._conn.close()
 
 
-def _connect_postgres(url: str) -> Any:
+def missing_store(url: str) -> str:
+    return f"no hub store at {redact_url(url)} (set ZORGHUB_HOME or --store)"
+
+
+def _connect_postgres(url: str, *, create: bool = True) -> Any:
     import psycopg
 
     parsed = urlparse(url)
@@ -182,6 +219,10 @@ def _connect_postgres(url: str) -> Any:
     if schema:
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
             raise ConfigError(f"invalid schema name {schema!r}")
+        if not create and not conn.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s",
+                                           (schema,)).fetchall():
+            conn.close()
+            raise StoreMissing(missing_store(url))
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         conn.execute(f"SET search_path TO {schema}")
     return conn

@@ -36,11 +36,15 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     reason TEXT NOT NULL,
     payload_sha256 TEXT NOT NULL,
     requeued_at TEXT,
+    headers TEXT NOT NULL DEFAULT '{}',
+    requeue_gen INTEGER,
+    requeued_by TEXT,
+    requeue_reason TEXT,
     PRIMARY KEY (message_id, seq)
 )
 """
 
-#: columns added after the first release, with their DDL: a store from before gets them on open
+#: the columns schema version 3 added to version 1's table (a store from before gets them by migration)
 ADDED = {
     "headers": "TEXT NOT NULL DEFAULT '{}'",
     "requeue_gen": "INTEGER",
@@ -82,14 +86,7 @@ _SELECT = f"SELECT {', '.join(COLUMNS)} FROM dead_letters"
 class DeadLetterStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.script(DDL)
-        columns = {str(r[0]) for r in db.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'dead_letters' "
-            "AND table_schema = current_schema()")} if db.is_postgres else \
-            {str(r[1]) for r in db.execute("PRAGMA table_info(dead_letters)")}
-        for name, ddl in ADDED.items():
-            if name not in columns:
-                db.execute(f"ALTER TABLE dead_letters ADD COLUMN {name} {ddl}")
+        db.script(DDL)  # an older store got the ADDED columns from its migration (hub.store.migrations)
 
     def add_in_tx(self, entries: Iterable[DeadLetterEntry]) -> None:
         rows = [tuple(getattr(e, c) for c in COLUMNS) for e in entries]

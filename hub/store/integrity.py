@@ -1,0 +1,106 @@
+"""``audit verify`` beyond the chain: what a valid but shortened chain, or a changed body, hides.
+
+The hash chain proves every record it holds; it cannot prove the records it no longer holds, nor
+the payload bodies kept beside it. So the whole store is checked here:
+
+- the log against ``meta``: an emptied log, or one that ends before the last checkpoint record or
+  before the highest seq ever written, was cut;
+- every payload a record names: its body must still have the SHA-256 the chain signs, unless
+  retention pruned it (``pruned_at`` set).
+"""
+
+from __future__ import annotations
+
+import time
+
+from hub.store import meta
+from hub.store.audit import AuditLog, VerifyResult, sha256, verify_parallel
+from hub.store.db import Database
+
+_CHUNK = 500
+
+
+def check_tail(log: AuditLog) -> VerifyResult | None:
+    """A problem if the log ends before what the store recorded writing; None if it does not."""
+    db = log.db
+    high = meta.get_int(db, meta.AUDIT_HIGH_SEQ)
+    checkpoint = meta.get_int(db, meta.AUDIT_CHECKPOINT_SEQ)
+    head, _ = log.head()
+    if high is None or checkpoint is None:
+        return VerifyResult(False, 0, head + 1, "the store's record of how far its audit log reached "
+                                                "(meta audit_high_seq, audit_checkpoint_seq) is missing: removed?")
+    if head == 0 and high > 0:
+        return VerifyResult(False, 0, 1, f"the audit log is empty, but the store has written {high} record(s): "
+                                         "they were deleted")
+    if head < checkpoint:
+        return VerifyResult(False, 0, head + 1, f"the log was truncated: it ends at record {head}, before its last "
+                                                f"checkpoint (record {checkpoint})")
+    if head < high:
+        return VerifyResult(False, 0, head + 1, f"the log was truncated: it ends at record {head}, but the store has "
+                                                f"written up to record {high}")
+    return None
+
+
+def check_payloads(log: AuditLog, start: int = 1, end: int | None = None) -> tuple[int, VerifyResult | None]:
+    """(bodies checked, the first problem or None): each named body present, or pruned, and unchanged."""
+    db = log.db
+    upper, params = ("AND a.seq <= ?", (start, end)) if end is not None else ("", (start,))
+    rows = db.execute("SELECT MIN(a.seq), a.payload_sha256 FROM audit a LEFT JOIN payloads p "
+                      "ON p.sha256 = a.payload_sha256 WHERE a.payload_sha256 <> '' AND a.seq >= ? "
+                      f"{upper} AND (p.sha256 IS NULL OR (p.body IS NULL AND p.pruned_at IS NULL)) "
+                      "GROUP BY a.payload_sha256 ORDER BY 1 LIMIT 1", params)
+    missing = (int(rows[0][0]), str(rows[0][1])) if rows else None
+    altered: list[str] = []
+    checked = 0
+    after = ""
+    while True:
+        part = db.execute("SELECT sha256, body FROM payloads WHERE sha256 > ? AND body IS NOT NULL "
+                          "ORDER BY sha256 LIMIT ?", (after, _CHUNK))
+        for digest, body in part:
+            checked += 1
+            if sha256(bytes(body)) != digest:
+                altered.append(str(digest))
+        if len(part) < _CHUNK:
+            break
+        after = str(part[-1][0])
+    first_altered: tuple[int, str] | None = None
+    for i in range(0, len(altered), _CHUNK):
+        names = altered[i:i + _CHUNK]
+        found = db.execute(f"SELECT MIN(seq), payload_sha256 FROM audit WHERE payload_sha256 IN "
+                           f"({', '.join('?' for _ in names)}) GROUP BY payload_sha256", names)
+        for seq, digest in found:
+            if first_altered is None or int(seq) < first_altered[0]:
+                first_altered = (int(seq), str(digest))
+    problems: list[tuple[int, str]] = []
+    if missing:
+        problems.append((missing[0], f"record {missing[0]}'s payload {missing[1][:12]}… is missing: deleted, "
+                                     "not pruned under the retention policy"))
+    if first_altered:
+        problems.append((first_altered[0], f"record {first_altered[0]}'s payload {first_altered[1][:12]}… was "
+                                           "altered: its body no longer has the SHA-256 the chain signs"))
+    elif altered:  # a changed body that no record names
+        problems.append((0, f"stored payload {altered[0][:12]}… was altered: its body does not have its SHA-256"))
+    if not problems:
+        return checked, None
+    seq, problem = min(problems)
+    return checked, VerifyResult(False, 0, seq or None, problem)
+
+
+def verify_store(url: str, key: bytes, start: int = 1, end: int | None = None, workers: int = 2) -> VerifyResult:
+    """The chain (in parallel slices for a large log), then the tail against ``meta``, then every payload."""
+    began = time.perf_counter()
+    chain = verify_parallel(url, key, start, end, workers=workers)
+    if not chain.ok:
+        return chain
+    db = Database.open_existing(url)
+    try:
+        log = AuditLog(db, key)
+        problem = check_tail(log) if end is None else None
+        payloads, bad = check_payloads(log, start, end)
+        problem = problem or bad
+    finally:
+        db.close()
+    seconds = time.perf_counter() - began
+    if problem is not None:
+        return VerifyResult(False, chain.checked, problem.first_bad_seq, problem.problem, seconds, payloads)
+    return VerifyResult(True, chain.checked, None, "", seconds, payloads)

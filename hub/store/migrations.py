@@ -1,0 +1,116 @@
+"""The store's schema version and its forward migrations, one mechanism on SQLite and PostgreSQL.
+
+The version is a row in ``meta`` (``schema_version``). Version 1 is the first release's store:
+the ``audit``, ``payloads``, ``processed`` and ``dead_letters`` tables and no ``meta``, so a store
+without ``meta`` that holds any of those tables is version 1. Each step in ``STEPS`` takes an
+existing store from the version before it to its own, inside one transaction that also stamps the
+new version, under a lock so that two processes opening an old store at once upgrade it once.
+
+A fresh store is stamped with the latest version at once: its tables are made by each store
+class's own DDL, which is always the current schema. So a change to a table's DDL needs a step
+here too, for the stores that already exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hub.store import meta
+from hub.store.errors import SchemaTooNew
+
+if TYPE_CHECKING:
+    from hub.store.db import Database
+
+LOCK = "zorghub.schema"
+V1_TABLES = frozenset({"audit", "payloads", "processed", "dead_letters"})
+CHECKPOINT_ACTION = "checkpoint"
+
+
+@dataclass(frozen=True)
+class Step:
+    version: int
+    why: str
+    apply: Callable[[Database], None]
+
+
+def _v2_meta(db: Database) -> None:
+    """Version 2: the meta table, filled from what the version-1 log already holds."""
+    db.execute(meta.DDL)
+    names = tables(db)
+    high = checkpoint = 0
+    if "audit" in names:
+        high = int(db.execute("SELECT COALESCE(MAX(seq), 0) FROM audit")[0][0])
+        checkpoint = int(db.execute("SELECT COALESCE(MAX(seq), 0) FROM audit WHERE action = ?",
+                                    (CHECKPOINT_ACTION,))[0][0])
+    meta.put(db, meta.AUDIT_HIGH_SEQ, str(high))
+    meta.put(db, meta.AUDIT_CHECKPOINT_SEQ, str(checkpoint))
+
+
+def columns(db: Database, table: str) -> set[str]:
+    if db.is_postgres:
+        rows = db.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                          "AND table_schema = current_schema()", (table,))
+        return {str(r[0]) for r in rows}
+    return {str(r[1]) for r in db.execute(f"PRAGMA table_info({table})")}
+
+
+def _v3_requeue(db: Database) -> None:
+    """Version 3: dead letters keep their original headers and their requeue generation, by whom and why."""
+    from hub.store.deadletters import ADDED
+
+    if "dead_letters" not in tables(db):
+        return  # made whole by its own DDL
+    have = columns(db, "dead_letters")
+    for name, ddl in ADDED.items():
+        if name not in have:
+            db.execute(f"ALTER TABLE dead_letters ADD COLUMN {name} {ddl}")
+
+
+STEPS: tuple[Step, ...] = (
+    Step(2, "meta: schema version, key fingerprint, highest audit seq written, last checkpoint", _v2_meta),
+    Step(3, "dead letters: original headers, requeue generation, who requeued and why", _v3_requeue),
+)
+LATEST = STEPS[-1].version
+
+
+def tables(db: Database) -> set[str]:
+    if db.is_postgres:
+        rows = db.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
+    else:
+        rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    return {str(r[0]) for r in rows}
+
+
+def version(db: Database) -> int:
+    """0: no hub store here at all; 1: the first release's; otherwise what ``meta`` says."""
+    names = tables(db)
+    if "meta" in names:
+        found = meta.get_int(db, meta.SCHEMA_VERSION)
+        if found is not None:
+            return found
+    return 1 if names & V1_TABLES else 0
+
+
+def upgrade(db: Database) -> int:
+    """Bring the store to ``LATEST``; returns the version it had. A fresh store is stamped directly."""
+    before = version(db)
+    if before == LATEST:
+        return before
+    if before > LATEST:
+        raise SchemaTooNew(f"the store has schema version {before}, newer than this release knows ({LATEST}): "
+                           "run a newer zorghub")
+    with db.transaction(lock=LOCK):
+        before = version(db)  # again, under the lock: another process may have upgraded it meanwhile
+        if before == 0:
+            db.execute(meta.DDL)
+            for name in (meta.AUDIT_HIGH_SEQ, meta.AUDIT_CHECKPOINT_SEQ):
+                meta.put(db, name, "0")
+            meta.put(db, meta.SCHEMA_VERSION, str(LATEST))
+            return before
+        for step in STEPS:
+            if step.version > before:
+                step.apply(db)
+                meta.put(db, meta.SCHEMA_VERSION, str(step.version))
+    return before
