@@ -6,12 +6,10 @@ import time.
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.catalogue.kinds import KindCatalogue
 from hub.catalogue.parties import PartyRegistry
@@ -27,13 +25,12 @@ from hub.store.db import Database
 from hub.store.deadletters import DeadLetterStore
 from hub.store.idempotency import ProcessedIds
 
+if TYPE_CHECKING:
+    from hub.flows.base import Flow
+
 log = logging.getLogger("zorghub")
 
 Handler = Callable[[Checked, "HandlerContext"], list[Delivery]]
-
-# Flow packages that plug into the core: each exposes install(app) and may add
-# kinds files under hub/data/kinds.d/, handlers, resolvers and demos.
-EXTENSIONS = ("hub.flows.network", "hub.flows", "hub.auditor")
 
 
 @dataclass
@@ -72,16 +69,25 @@ class HubApp:
     extensions: dict[str, Any] = field(default_factory=dict)
     # called by a worker after each committed batch with the number of audit records it appended
     batch_hooks: list[Callable[[int], None]] = field(default_factory=list)
+    # the installed flows (``zorghub.flows`` entry points) and each one's settings, by flow name
+    flows: tuple[Flow, ...] = ()
+    flow_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, settings: Settings, *, db: Database | None = None, mappings: Any = None,
-              extra_kinds: tuple[Any, ...] = ()) -> HubApp:
+              extra_kinds: tuple[Any, ...] = (), flows: Sequence[Flow] | None = None) -> HubApp:
+        """The hub with the given flows (default: every installed one) and their kinds, settings and handlers."""
+        from hub.flows.registry import load_flows, read_settings
+
         settings.home_path.mkdir(parents=True, exist_ok=True)
         key = settings.key_bytes()
+        installed = load_flows() if flows is None else tuple(flows)
+        flow_settings = {f.name: read_settings(f) for f in installed}
         database = db or Database(settings.effective_store_url)
         parties = PartyRegistry.load(settings.parties_path)
-        kinds_d = sorted((Path(__file__).parent / "data" / "kinds.d").glob("*.toml"))
-        kinds = KindCatalogue.load(settings.kinds_path, *kinds_d, *extra_kinds)
+        kinds = KindCatalogue.from_files([(settings.kinds_path, None),
+                                          *((path, f.schema_dir) for f in installed for path in f.kinds),
+                                          *((path, None) for path in extra_kinds)])
         regions = RegionTable.load(settings.regions_path)
         topology = Topology(settings.prefix, settings.shards, settings.retry_delays_ms)
         if mappings is None:
@@ -100,17 +106,15 @@ class HubApp:
                             max_payload_bytes=settings.max_payload_bytes),
             router=Router(parties, regions),
             translator=Translator(mappings),
+            flows=installed,
+            flow_settings=flow_settings,
         )
-        for name in EXTENSIONS:
-            try:
-                module = importlib.import_module(name)
-            except ModuleNotFoundError as exc:
-                if exc.name != name:
-                    raise
-                continue
-            install = getattr(module, "install", None)
-            if install is not None:
-                install(app)
+        from hub import auditor  # part of the core: the audit indexes, jobs table and checkpoints
+
+        auditor.install(app)
+        for flow in installed:
+            if flow.install is not None:
+                flow.install(app)
         return app
 
     def close(self) -> None:

@@ -6,9 +6,9 @@ exposes one ``FLOW: Flow`` object, announced in the ``zorghub.flows`` entry-poin
     [project.entry-points."zorghub.flows"]
     nza = "hub.flows.nza:FLOW"
 
-Every flow has the same folder shape (see ``docs/architecture.md``): ``__init__.py`` with ``FLOW``,
+Every flow has the same folder shape (see ``docs/flows.md``): ``__init__.py`` with ``FLOW``,
 ``kinds.toml``, optional ``settings.toml`` with ``settings.schema.json``, ``schemas/`` for its JSON
-schemas, ``handlers.py``, ``cli.py`` (a click group) and ``demo.py``.
+schemas, ``handlers.py``, ``cli.py`` (a click group) and ``demo.py``. ``hub.flows.registry`` finds them.
 """
 
 from __future__ import annotations
@@ -68,3 +68,23 @@ class Flow:
     #: "module:attribute" of a click command group, imported only when the CLI is built
     cli: str | None = None
     demos: Mapping[int, str] = field(default_factory=dict)  # seed number -> "module:function"
+    #: kinds of the messages this flow sends back to a sender as a receipt: they never carry a BSN
+    receipts: tuple[str, ...] = ()
+
+    @classmethod
+    def at(cls, folder: Path | str, name: str, description: str, **declared: Any) -> Flow:
+        """The flow whose files sit in the standard places of ``folder`` (a flow package's directory).
+
+        ``kinds.toml``, ``schemas/``, ``settings.toml`` and ``settings.schema.json`` are picked up when
+        present; anything given in ``declared`` wins.
+        """
+        root = Path(folder)
+        if root.is_file():  # the package's __init__.py, as ``Path(__file__)``
+            root = root.parent
+        found: dict[str, Any] = {
+            "kinds": tuple(p for p in (root / "kinds.toml",) if p.is_file()),
+            "schema_dir": root / "schemas" if (root / "schemas").is_dir() else None,
+            "settings": root / "settings.toml" if (root / "settings.toml").is_file() else None,
+            "settings_schema": root / "settings.schema.json" if (root / "settings.schema.json").is_file() else None,
+        }
+        return cls(name=name, description=description, **{**found, **declared})
