@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import click
 
@@ -35,7 +36,7 @@ def cli(settings: Settings, directory: str, as_party: str, kinds: tuple[str, ...
     transport = open_transport(url)
     topology = Topology(settings.prefix, settings.shards, settings.retry_delays_ms)
     mapping = dict(item.split("=", 1) for item in kinds)
-    adapter = FileDropAdapter(directory, HubClient(transport, topology, as_party), mapping, settle_seconds=settle)
+    adapter = FileDropAdapter(Path(directory), HubClient(transport, topology, as_party), mapping, settle_seconds=settle)
     try:
         if once:
             for name, mid in adapter.scan_once():

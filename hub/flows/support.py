@@ -118,14 +118,15 @@ def rules_of(msgs: Iterable[Any]) -> list[str]:
 
 def show(hub: Any, parties: Iterable[str], describe: Callable[[Any], str] | None = None) -> dict[str, list[Any]]:
     """Every party's new inbox messages, printed one a line."""
-    if describe is None:
-        from hub.testing import describe
+    from hub.testing import describe as one_line
+
+    line = describe or one_line
     got: dict[str, list[Any]] = {}
     for name in parties:
         msgs = hub.inbox(name)
         got[name] = msgs
         for m in msgs:
-            hub.out(f"  -> {name:12s} {describe(m)}")
+            hub.out(f"  -> {name:12s} {line(m)}")
     return got
 
 
