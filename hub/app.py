@@ -6,11 +6,10 @@ import time.
 
 from __future__ import annotations
 
-import importlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.catalogue.kinds import KindCatalogue
 from hub.catalogue.parties import PartyRegistry
@@ -27,11 +26,11 @@ from hub.store.db import Database
 from hub.store.deadletters import DeadLetterStore
 from hub.store.idempotency import ProcessedIds
 
+if TYPE_CHECKING:
+    from hub.plugins.flow import Flow
+
 log = logging.getLogger("zorghub")
 
-# Flow packages that plug into the core: each exposes install(app) and may add
-# kinds files under hub/data/kinds.d/, handlers, resolvers and demos.
-EXTENSIONS = ("hub.flows.network", "hub.flows", "hub.flows.iwlz", "hub.auditor")
 
 
 @dataclass
@@ -58,11 +57,22 @@ class HubApp:
     #: every worker of this app calls these after each message and each committed batch
     observers: list[Observer] = field(default_factory=list)
     extensions: dict[str, Any] = field(default_factory=dict)
+    #: the installed flows (``zorghub.flows`` entry points) and each one's settings, by flow name
+    flows: tuple[Flow, ...] = ()
+    flow_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, settings: Settings, *, db: Database | None = None, mappings: Any = None,
-              extra_kinds: tuple[Any, ...] = (), create: bool = True) -> HubApp:
-        """``create=False``: a command that only reads; no home, key or store is made (``StoreMissing``)."""
+              extra_kinds: tuple[Any, ...] = (), flows: Sequence[Flow] | None = None,
+              create: bool = True) -> HubApp:
+        """The hub with the given flows (default: every installed one) and their kinds, settings and handlers.
+
+        ``create=False``: a command that only reads; no home, key or store is made (``StoreMissing``).
+        """
+        from hub.plugins.registry import load_flows, read_settings
+
+        installed = load_flows() if flows is None else tuple(flows)
+        flow_settings = {f.name: read_settings(f) for f in installed}
         if create:
             settings.ensure_home()
         database = db or Database(settings.effective_store_url, create=create)
@@ -73,8 +83,9 @@ class HubApp:
                 database.close()
             raise
         parties = PartyRegistry.load(settings.parties_path)
-        kinds_d = sorted((Path(__file__).parent / "data" / "kinds.d").glob("*.toml"))
-        kinds = KindCatalogue.load(settings.kinds_path, *kinds_d, *extra_kinds)
+        kinds = KindCatalogue.from_files([(settings.kinds_path, None),
+                                          *((path, f.schema_dir) for f in installed for path in f.kinds),
+                                          *((path, None) for path in extra_kinds)])
         regions = RegionTable.load(settings.regions_path)
         topology = Topology(settings.prefix, settings.shards, settings.retry_delays_ms)
         if mappings is None:
@@ -95,17 +106,15 @@ class HubApp:
             router=Router(parties, regions),
             translator=Translator(mappings),
             validators=validators,
+            flows=installed,
+            flow_settings=flow_settings,
         )
-        for name in EXTENSIONS:
-            try:
-                module = importlib.import_module(name)
-            except ModuleNotFoundError as exc:
-                if exc.name != name:
-                    raise
-                continue
-            install = getattr(module, "install", None)
-            if install is not None:
-                install(app)
+        from hub import auditor  # part of the core: the audit indexes, jobs table and checkpoints
+
+        auditor.install(app)
+        for flow in installed:
+            if flow.install is not None:
+                flow.install(app)
         return app
 
     def close(self) -> None:

@@ -1,7 +1,8 @@
-"""Shared fixtures: settings per test, and real services when they are up.
+"""Shared fixtures: settings per test, real services when they are up, and the hub on either transport.
 
 With CI=true a test that needs RabbitMQ or PostgreSQL fails when the server is
-absent; elsewhere it is skipped with the reason.
+absent; elsewhere it is skipped with the reason. ``hub`` is one test body run on
+the embedded ``memory://`` transport and on RabbitMQ (a fresh vhost per test).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from hub.settings import Settings
+from hub.testing import TestHub
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = ROOT.parent / "shared" / "standards"
@@ -119,3 +121,24 @@ def http_ok(url: str) -> bool:
             return True
     except Exception:
         return False
+
+
+@pytest.fixture(params=["memory", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])
+def hub_settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """The test's settings on memory:// and, as a second run, on RabbitMQ in a fresh vhost."""
+    if request.param == "rabbitmq":
+        return settings.replace(broker_url=str(request.getfixturevalue("amqp_settings").broker_url),
+                                shards=4, batch_size=200, prefetch=400)
+    return settings
+
+
+@pytest.fixture
+def hub(hub_settings: Settings) -> Iterator[TestHub]:
+    """A running hub with its parties (``hub["ciz"]``), once per transport; the flows' clock reset after."""
+    from hub.flows import support
+
+    with TestHub(hub_settings, out=lambda _: None) as running:
+        try:
+            yield running
+        finally:
+            support.set_clock(None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
 import pytest
@@ -154,11 +155,15 @@ def test_dead_letter_requeue_runs_the_message_again(settings: Settings) -> None:
         ctx.close()
 
 
-def test_retry_path_holds_and_redelivers_on_the_embedded_transport(settings: Settings) -> None:
+def test_retry_path_holds_and_redelivers_on_the_embedded_transport(settings: Settings, tmp_path: Path) -> None:
     """A RetryLater from a handler goes through the delay path and comes back, not lost."""
     from hub.errors import RetryLater
 
-    settings = settings.replace(retry_delays_ms=(50, 100))
+    # the echo kind with a handler: a kinds file of its own, not a write into the catalogue
+    route = 'route = [{by = "field-party", field = "/to"}]\n'
+    kinds = settings.kinds_path.read_text(encoding="utf-8").replace(route, route + 'handler = "test.flaky"\n', 1)
+    (tmp_path / "kinds.toml").write_text(kinds, encoding="utf-8")
+    settings = settings.replace(retry_delays_ms=(50, 100), kinds_file=str(tmp_path / "kinds.toml"))
     ctx = DemoContext(settings, out=lambda _: None)
     calls: list[str] = []
 
@@ -169,10 +174,7 @@ def test_retry_path_holds_and_redelivers_on_the_embedded_transport(settings: Set
         return ctx.app.router.route(checked)
 
     try:
-        from dataclasses import replace
-
-        kind = ctx.app.kinds.get("echo")
-        ctx.app.kinds._kinds["echo"] = replace(kind, handler="test.flaky")
+        assert ctx.app.kinds.get("echo").handler == "test.flaky"
         ctx.app.handlers["test.flaky"] = flaky
         message_id = ctx.send("ciz", "echo", {"to": "nza"}, client_key="c1")
         assert len(ctx.inbox("nza")) == 1

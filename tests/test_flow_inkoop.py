@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from hub.settings import Settings
-from tests.test_flow_support import RabbitHub, rabbit_hub, set_today
+from hub.flows.inkoop import FLOW
+from hub.testing import TestHub, flow_suite
+from tests.test_flow_support import set_today
 
 
-@pytest.fixture
-def hub(amqp_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[RabbitHub]:
-    yield from rabbit_hub(amqp_settings, monkeypatch)
-
-
-@pytest.mark.rabbitmq
-def test_inkoop_end_to_end(hub: RabbitHub, capsys: pytest.CaptureFixture[str],
+def test_inkoop_end_to_end(hub: TestHub, capsys: pytest.CaptureFixture[str],
                            monkeypatch: pytest.MonkeyPatch) -> None:
     noord, zuid, antonius, amstel = hub["zv-noord"], hub["zv-zuid"], hub["zh-antonius"], hub["zh-amstel"]
     set_today("2026-03-02")
@@ -47,7 +40,7 @@ def test_inkoop_end_to_end(hub: RabbitHub, capsys: pytest.CaptureFixture[str],
     assert contract["status"] == "akkoord" and contract["voorstel"]["voorstelId"] == pid
     zuid.send("inkoop.contract.vraag", {"voorstelId": pid})
     assert zuid.receipt()["rule"] == "NOT_A_PARTY"
-    accepted = [r for r in hub.ctx.app.audit.records("action = ?", ("contract_akkoord",))]
+    accepted = [r for r in hub.app.audit.records("action = ?", ("contract_akkoord",))]
     assert len(accepted) == 1 and accepted[0].record_id == pid and accepted[0].actor == "zh-antonius"
 
     # onderhandel: offer, counter-offer, agreement; out of turn and after agreement are refused
@@ -94,3 +87,6 @@ def test_inkoop_end_to_end(hub: RabbitHub, capsys: pytest.CaptureFixture[str],
     assert main(["--store", hub.settings.effective_store_url, "jobs"]) == 0
     out = capsys.readouterr().out
     assert "delivery-calendar" in out and "stale-check" in out and "retention" in out
+    assert main(["--store", hub.settings.effective_store_url, "inkoop", "dashboard", "zv-noord"]) == 0
+    assert "NV-PROFIEL" in capsys.readouterr().out
+    assert flow_suite(FLOW, hub).receipts >= 3

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 
 import pytest
 
-from hub.flows.demo import bsns
-from hub.settings import Settings
-from tests.test_flow_support import RabbitHub, rabbit_hub
+from hub.flows.ketenzorg import FLOW
+from hub.flows.support import bsns
+from hub.testing import TestHub, flow_suite
 
 
-@pytest.fixture
-def hub(amqp_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[RabbitHub]:
-    yield from rabbit_hub(amqp_settings, monkeypatch)
-
-
-@pytest.mark.rabbitmq
-def test_ketenzorg_end_to_end(hub: RabbitHub, capsys: pytest.CaptureFixture[str],
+def test_ketenzorg_end_to_end(hub: TestHub, capsys: pytest.CaptureFixture[str],
                               monkeypatch: pytest.MonkeyPatch) -> None:
     maas, heuvel, noord, zuid, zio = hub["ha-maas"], hub["ha-heuvel"], hub["zv-noord"], hub["zv-zuid"], hub["zio"]
     gen = bsns(30000000)
@@ -72,5 +65,7 @@ def test_ketenzorg_end_to_end(hub: RabbitHub, capsys: pytest.CaptureFixture[str]
 
     monkeypatch.setenv("ZORGHUB_HOME", hub.settings.home)
     capsys.readouterr()
-    assert main(["--store", hub.settings.effective_store_url, "claims", "--year", "2026"]) == 0
+    assert main(["--store", hub.settings.effective_store_url, "ketenzorg", "claims", "--year", "2026"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 3
+    suite = flow_suite(FLOW, hub)
+    assert suite.receipts >= 6 and client in suite.bsns

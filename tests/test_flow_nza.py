@@ -3,51 +3,36 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from hub.demo import DemoContext
-from hub.flows import nza
 from hub.flows import support as common
-from hub.flows.demo import ohw_zip
+from hub.flows.nza import FLOW
+from hub.flows.nza import handlers as nza
+from hub.flows.nza.demo import ohw_zip
 from hub.settings import Settings
-from tests.test_flow_support import RabbitHub, rabbit_hub, rules, set_today
+from hub.testing import TestHub, flow_suite
+from tests.test_flow_support import rules, set_today
 
 BSN = "999990019"
 
 
-@pytest.fixture
-def hub(amqp_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[RabbitHub]:
-    yield from rabbit_hub(amqp_settings, monkeypatch)
 
-
-@pytest.mark.rabbitmq
-def test_ohw_and_care_clusters_end_to_end(hub: RabbitHub, tmp_path: Path) -> None:
-    from hub.client import HubClient
-    from hub.demo import _with_credentials
+def test_ohw_and_care_clusters_end_to_end(hub: TestHub, tmp_path: Path) -> None:
     from hub.ops.files import FileDropAdapter
-    from hub.transports import open_transport
-    from hub.transports.management import party_password
 
     set_today("2026-03-10")
     dijk, veld, nza_party, zv = hub["ggz-dijk"], hub["ggz-veld"], hub["nza"], hub["zv-noord"]
 
-    # happy path through the watched directory, as ggz-dijk with its own broker credentials
+    # happy path through the watched directory, as ggz-dijk (on RabbitMQ with its own broker credentials)
     drop = tmp_path / "drop"
     drop.mkdir()
     zip_bytes = ohw_zip("06220011", "2026-03", 50)
     (drop / "ohw-2026-03.zip").write_bytes(zip_bytes)
-    url = _with_credentials(hub.settings.broker_url, "ggz-dijk", party_password(hub.ctx.app.parties.get("ggz-dijk")))
-    transport = open_transport(url)
-    try:
-        adapter = FileDropAdapter(drop, HubClient(transport, hub.ctx.app.topology, "ggz-dijk"),
-                                  {".zip": "nza.ohw"}, settle_seconds=0)
-        [(_, file_mid)] = adapter.scan_once()
-    finally:
-        transport.close()
-    hub.sent.append(file_mid)
+    adapter = FileDropAdapter(drop, hub.client("ggz-dijk"), {".zip": "nza.ohw"}, settle_seconds=0)
+    [(_, file_mid)] = adapter.scan_once()
+    hub.note_sent(file_mid, zip_bytes)
     (m,) = dijk.wait(1)
     receipt = m.json()
     assert m.kind == nza.RECEIPT and receipt["status"] == "accepted" and receipt["onTime"] is True
@@ -91,15 +76,17 @@ def test_ohw_and_care_clusters_end_to_end(hub: RabbitHub, tmp_path: Path) -> Non
     dijk.send("nza.uitzorg", {"trajectId": "T-404", "bsn": BSN, "datum": "2026-03-09"})
     assert rules([dijk.receipt()]) == ["UNKNOWN_TRAJECTORY"]
 
-    cal = {(c["provider"], c["period"]): c["status"] for c in nza.calendar(hub.ctx.app, hub.ctx.app.db)}
+    cal = {(c["provider"], c["period"]): c["status"] for c in nza.calendar(hub.app, hub.app.db)}
     assert cal[("ggz-dijk", "2026-03")] == "received" and cal[("ggz-veld", "2026-03")] == "rejected"
+    suite = flow_suite(FLOW, hub)
+    assert suite.receipts >= 5 and BSN in suite.bsns
 
 
 def test_late_delivery_shows_as_late(settings: Settings, capsys: pytest.CaptureFixture[str],
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from hub.cli.main import main
 
-    ctx = DemoContext(settings, out=lambda _: None)
+    ctx = TestHub(settings, out=lambda _: None)
     try:
         set_today("2026-02-14")
         ctx.send("ggz-dijk", "nza.ohw", ohw_zip("06220011", "2026-02", 10), content_type="application/zip")
@@ -111,13 +98,13 @@ def test_late_delivery_shows_as_late(settings: Settings, capsys: pytest.CaptureF
         common.set_clock(None)
         ctx.close()
     monkeypatch.setenv("ZORGHUB_HOME", settings.home)
-    assert main(["deliveries", "--today", "2026-03-05"]) == 0
+    assert main(["nza", "deliveries", "--today", "2026-03-05"]) == 0
     lines = {tuple(line.split()[:2]): line.split()[3] for line in capsys.readouterr().out.splitlines()[1:]}
     assert lines[("ggz-dijk", "2026-02")] == "received"
     assert lines[("ggz-veld", "2026-02")] == "late"
     assert lines[("ggz-dijk", "2026-01")] == "late"  # nothing delivered, past the 15th
     assert lines[("ggz-dijk", "2026-03")] == "due"
-    assert main(["deliveries", "--today", "2026-03-05", "--rhythm", "2"]) == 0
+    assert main(["nza", "deliveries", "--today", "2026-03-05", "--rhythm", "2"]) == 0
     periods = {line.split()[1] for line in capsys.readouterr().out.splitlines()[1:]}
     assert periods == {"2026-01", "2026-03"}
     assert main(["audit", "verify"]) == 0

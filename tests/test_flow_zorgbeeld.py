@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from hub.flows import support as common
+from hub.flows.zorgbeeld import FLOW
 from hub.settings import Settings
-from tests.test_flow_support import RabbitHub, rabbit_hub, set_today
-
-
-@pytest.fixture
-def hub(amqp_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[RabbitHub]:
-    yield from rabbit_hub(amqp_settings, monkeypatch)
-
+from hub.testing import TestHub, flow_suite
+from tests.test_flow_support import set_today
 
 REPORT = {"locatie": "NWG", "behandeling": "staar", "beschikbaar": "ja", "wachttijdWeken": 4, "status": "normaal"}
 HIP = {"locatie": "AMS", "behandeling": "heup", "beschikbaar": "beperkt", "wachttijdWeken": 9, "status": "verhoogd"}
 
 
-@pytest.mark.rabbitmq
-def test_zorgbeeld_end_to_end(hub: RabbitHub) -> None:
+def test_zorgbeeld_end_to_end(hub: TestHub) -> None:
     antonius, amstel, oog, lcps, zv, nza = (hub[n] for n in ("zh-antonius", "zh-amstel", "zbc-oog", "lcps",
                                                              "zv-zuid", "nza"))
     set_today("2026-03-02")
@@ -76,25 +67,23 @@ def test_zorgbeeld_end_to_end(hub: RabbitHub) -> None:
     oog.send("zorgbeeld.csv", (header + "2026-03-12;OOG1;22010003;staar;ja;3;normaal\n").encode(),
              content_type="text/csv")
     assert lcps.wait(1)[0].json()["aanbieder"] == "zbc-oog"
+    assert flow_suite(FLOW, hub).receipts >= 3
 
 
 def test_rhythm_is_configurable(settings: Settings) -> None:
-    from hub.demo import DemoContext
+    from hub.flows.jobs import schedule
+    from hub.flows.zorgbeeld import handlers as zorgbeeld
 
-    ctx = DemoContext(settings, out=lambda _: None)
+    ctx = TestHub(settings, out=lambda _: None)
     try:
         set_today("2026-03-02")
         ctx.send("zh-antonius", "zorgbeeld.rapport", REPORT)
         set_today("2026-03-12")
-        from hub.flows import zorgbeeld
-
         assert zorgbeeld.picture(ctx.app, ctx.app.db)[0]["stale"] is True
-        common.config(ctx.app).zorgbeeld["confirm_rhythm_days"] = 14
+        common.flow_settings(ctx.app, "zorgbeeld")["confirm_rhythm_days"] = 14
         assert zorgbeeld.picture(ctx.app, ctx.app.db)[0]["stale"] is False
-        common.config(ctx.app).zorgbeeld["confirm_rhythm_days"] = 7
-        from hub.flows import jobs
-
-        assert jobs.run(ctx.app, "stale-check")["result"] == "1 stale report(s)"
+        common.flow_settings(ctx.app, "zorgbeeld")["confirm_rhythm_days"] = 7
+        assert schedule.run(ctx.app, "stale-check")["result"] == "1 stale report(s)"
     finally:
         common.set_clock(None)
         ctx.close()

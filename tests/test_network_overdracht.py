@@ -3,7 +3,7 @@
 Seed 000's Mr Geelhoed: zk-utrecht (A, 5509) starts his bemiddeling, then
 registers an Overdracht to zk-amsterdam (B, 5515). zk-rotterdam (C, 5521) is
 a third zorgkantoor that has nothing to do with him. On the embedded
-transport, on SQLite and PostgreSQL; one walk also on RabbitMQ.
+transport and on RabbitMQ, on SQLite and PostgreSQL; each test ends with ``flow_suite``.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any
 import orjson
 import pytest
 
-from hub.demo import DemoContext
-from hub.flows.network import seed
+from hub.flows.network import FLOW, seed
 from hub.flows.network.responsibility import today
 from hub.settings import Settings
+from hub.testing import TestHub, flow_suite
 from tests.party_helpers import with_registry, zorgkantoor
 from tests.test_network_services import Net
 
@@ -60,12 +60,10 @@ def three_zorgkantoren(settings: Settings, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def hub(settings: Settings, store_url: str, tmp_path: Path) -> Iterator[Net]:
-    ctx = DemoContext(three_zorgkantoren(settings.replace(store_url=store_url), tmp_path), out=lambda _: None)
-    try:
+def hub(hub_settings: Settings, store_url: str, tmp_path: Path) -> Iterator[Net]:
+    with TestHub(three_zorgkantoren(hub_settings.replace(store_url=store_url), tmp_path), out=lambda _: None) as ctx:
         yield Net(ctx)
-    finally:
-        ctx.close()
+        flow_suite(FLOW, ctx)
 
 
 @pytest.mark.parametrize("days_ago", [30, 0], ids=["past", "today"])
@@ -187,7 +185,7 @@ def test_a_terugmelding_after_the_overdracht_goes_to_the_new_zorgkantoor(hub: Ne
 
 @pytest.mark.rabbitmq
 def test_overdracht_on_rabbitmq(amqp_settings: Settings, tmp_path: Path) -> None:
-    ctx = DemoContext(three_zorgkantoren(amqp_settings, tmp_path), out=lambda _: None)
+    ctx = TestHub(three_zorgkantoren(amqp_settings, tmp_path), out=lambda _: None)
     try:
         hub = Net(ctx)
         hub.start()

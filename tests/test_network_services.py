@@ -1,32 +1,31 @@
-"""The network model's registers and data services on the embedded transport.
+"""The network model's registers and data services, on the embedded transport and on RabbitMQ.
 
-Storage matters here, so every test runs on SQLite and on PostgreSQL.
+Storage matters here, so every test runs on SQLite and on PostgreSQL too; each ends with the checks
+every flow passes (``flow_suite``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import orjson
 import pytest
 
-from hub.demo import DemoContext
-from hub.flows.network import network_of, seed
+from hub.flows.network import FLOW, network_of, seed
 from hub.flows.network.fhir import to_fhir
 from hub.settings import Settings
+from hub.testing import TestHub, flow_suite
 
 IDS = seed.IDS
 G = "client-geelhoed"
-NOTIFICATIE_SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "schemas" / "network" /
-                                 "notificatie.schema.json").read_text())
+NOTIFICATIE_SCHEMA = json.loads((FLOW.schema_dir / "notificatie.schema.json").read_text())  # type: ignore[operator]
 
 
 class Net:
-    def __init__(self, ctx: DemoContext) -> None:
+    def __init__(self, ctx: TestHub) -> None:
         self.ctx = ctx
         self.app = ctx.app
         self.net = network_of(ctx.app)
@@ -85,12 +84,10 @@ def notifications(got: dict[str, list[Any]]) -> dict[str, list[dict[str, Any]]]:
 
 
 @pytest.fixture
-def hub(settings: Settings, store_url: str) -> Iterator[Net]:
-    ctx = DemoContext(settings.replace(store_url=store_url), out=lambda _: None)
-    try:
+def hub(hub_settings: Settings, store_url: str) -> Iterator[Net]:
+    with TestHub(hub_settings.replace(store_url=store_url), out=lambda _: None) as ctx:
         yield Net(ctx)
-    finally:
-        ctx.close()
+        flow_suite(FLOW, ctx)
 
 
 def test_registers_keep_every_version_and_only_the_owner_writes(hub: Net) -> None:

@@ -13,8 +13,11 @@ from hypothesis import strategies as st
 
 from hub.catalogue.schemas import SCHEMA_ROOT
 from hub.pipeline.check import _fast_validator
+from hub.plugins.registry import load_flows
 
-SCHEMAS = sorted(str(p.relative_to(SCHEMA_ROOT)) for p in SCHEMA_ROOT.rglob("*.json"))
+# the core's schemas by their name under schemas/, each flow's by its absolute path (as its kinds name them)
+SCHEMAS = sorted(str(p.relative_to(SCHEMA_ROOT)) for p in SCHEMA_ROOT.rglob("*.json")) + sorted(
+    str(p) for f in load_flows() if f.schema_dir for p in f.schema_dir.glob("*.json"))
 # keywords that mean the same in draft 7 (what fastjsonschema compiles) and in 2020-12 (what we declare)
 SHARED_KEYWORDS = {"$id", "$schema", "additionalProperties", "allOf", "anyOf", "oneOf", "const", "description",
                    "enum", "format", "if", "then", "else", "items", "maxLength", "maximum", "minItems",

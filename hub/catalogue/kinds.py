@@ -1,7 +1,8 @@
 """The message-kind catalogue: what may be sent, by whom, checked how, routed where.
 
 Kinds are data (``kinds.toml``): an integrator adds one without touching code.
-Later flows register their own kinds files; the catalogue merges them.
+Each flow brings its own kinds file; the catalogue merges them, and resolves a flow kind's
+``schema`` against that flow's schema folder.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hub.catalogue.schemas import schema_path
 from hub.errors import ConfigError, UnknownKind
 
 
@@ -59,8 +61,13 @@ class KindCatalogue:
 
     @classmethod
     def load(cls, *paths: Path) -> KindCatalogue:
+        return cls.from_files((path, None) for path in paths)
+
+    @classmethod
+    def from_files(cls, files: Iterable[tuple[Path, Path | None]]) -> KindCatalogue:
+        """Kinds files, each with the folder its schema names are relative to (``None``: ``schemas/``)."""
         kinds: list[Kind] = []
-        for path in paths:
+        for path, schema_dir in files:
             try:
                 data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
             except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -74,7 +81,7 @@ class KindCatalogue:
                             content_types=tuple(raw["content_types"]),
                             senders=tuple(raw["senders"]),
                             route=tuple(raw.get("route", [])),
-                            schema=raw.get("schema", ""),
+                            schema=schema_path(raw.get("schema", ""), schema_dir),
                             xsd=raw.get("xsd", ""),
                             bsn=raw.get("bsn", ""),
                             handler=raw.get("handler", ""),

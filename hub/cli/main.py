@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from hub import logs
 from hub.errors import ConfigError, HubError
@@ -16,7 +17,9 @@ from hub.settings import Settings
 Command = Callable[[argparse.Namespace, Settings], int]
 
 # Command groups that live in their own modules; each exposes register(subparsers).
-PLUGINS = ("hub.cli.network", "hub.cli.audit", "hub.cli.flows")
+PLUGINS = ("hub.cli.audit",)
+# click commands in their own modules (each exposes ``cli``), beside every installed flow's ``Flow.cli``
+CLICK_COMMANDS = ("hub.cli.dlq:cli", "hub.cli.communication:cli", "hub.cli.watch:cli")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -112,25 +115,6 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
         transport.close()
     print(message_id)
     return 0
-
-
-def cmd_dlq(args: argparse.Namespace, settings: Settings) -> int:
-    """Forward ``zorghub dlq ...`` to the click group in ``hub.cli.dlq``."""
-    import click
-
-    from hub.cli.dlq import cli
-    from hub.cli.kit import CliState
-
-    state = CliState(config=args.config, broker=args.broker, store=args.store, verbose=args.verbose,
-                     _settings=settings)
-    try:
-        result = cli.main(args=list(args.dlq_args), prog_name="zorghub dlq", obj=state, standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        return 1
-    return result if isinstance(result, int) else 0
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
@@ -237,9 +221,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", help="the party's broker password (amqp only)")
     p.set_defaults(func=cmd_send)
 
-    p = sub.add_parser("dlq", help="the dead letter channel: list, show, requeue", add_help=False)
-    p.add_argument("dlq_args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_dlq)
 
     sub.add_parser("status", help="operator overview: store, dead letters, queue depths").set_defaults(
         func=cmd_status)
@@ -258,7 +239,67 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(sub)
+    _mount_click(sub)
     return parser
+
+
+def _click_commands() -> list[Any]:
+    """The click commands and every installed flow's command group, by name."""
+    from hub.plugins.registry import load_flows, resolve
+
+    refs = [(ref, "command") for ref in CLICK_COMMANDS]
+    refs += [(f.cli, f"command group of flow {f.name!r}") for f in load_flows() if f.cli]
+    return [resolve(ref, what) for ref, what in refs]
+
+
+def _mount_click(sub: Any) -> None:
+    """A bridge until this parser is click too: each click command is a subcommand given the rest of argv."""
+    for command in _click_commands():
+        CLICK_NAMES.add(command.name)
+        p = sub.add_parser(command.name, help=command.get_short_help_str(limit=100), add_help=False)
+        p.add_argument("argv", nargs=argparse.REMAINDER)
+        p.set_defaults(func=_run_click(command))
+
+
+CLICK_NAMES: set[str] = set()
+
+
+def _split_click(argv: list[str]) -> tuple[list[str], list[str]]:
+    """The global options and a click command's name, and the rest of argv, which is the command's own."""
+    i = 0
+    while i < len(argv):
+        name = argv[i].split("=", 1)[0]
+        if argv[i] in ("-v", "--verbose"):
+            i += 1
+        elif name in GLOBAL_OPTIONS:
+            i += 1 if "=" in argv[i] else 2
+        else:
+            break
+    if i < len(argv) and argv[i] in CLICK_NAMES:
+        return argv[:i + 1], argv[i + 1:]
+    return argv, []
+
+
+def _run_click(command: Any) -> Command:
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        import click
+
+        from hub.cli.kit import CliState
+
+        state = CliState(config=args.config, broker=args.broker, store=args.store, verbose=args.verbose,
+                         _settings=settings)
+        try:
+            rv = command.main(args=list(args.argv), prog_name=f"zorghub {command.name}", standalone_mode=False,
+                              obj=state)
+        except click.ClickException as exc:
+            exc.show()
+            return exc.exit_code
+        except click.Abort:
+            print("zorghub: aborted", file=sys.stderr)
+            return 1
+        return rv if isinstance(rv, int) else 0
+
+    return run
 
 
 GLOBAL_OPTIONS = ("--config", "--broker", "--store")
@@ -294,11 +335,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return mappings_main(argv[1:])
     parser = build_parser()
-    args, extra = parser.parse_known_args(hoist_global_options(argv))
-    if extra and getattr(args, "func", None) is not cmd_dlq:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if extra:  # `dlq --help`: an option before the first word of the dlq group is the group's
-        args.dlq_args = [*extra, *args.dlq_args]
+    own, rest = _split_click(hoist_global_options(argv))
+    args = parser.parse_args(own)
+    if rest:
+        args.argv = rest
     logs.setup(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         settings = _settings(args)

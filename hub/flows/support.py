@@ -1,18 +1,16 @@
-"""What the four flows share: their configuration, a clock, replies and audit records.
+"""What the shipped flows share: their settings, a clock, replies, audit records and walk-through helpers.
 
-Each flow module is configuration (``hub/data/flows/<flow>.toml``, kinds in
-``hub/data/kinds.d/flows.toml``, schemas in ``schemas/flows/``) plus handlers
+Each flow folder is configuration (``settings.toml``, ``kinds.toml``, ``schemas/``) plus handlers
 that run inside the batch transaction (see ``hub.app.HandlerContext``).
 """
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
+
+import orjson
 
 from hub.app import HubApp
 from hub.errors import ConfigError
@@ -21,8 +19,6 @@ from hub.pipeline import outbox
 from hub.pipeline import record as pipeline_record
 from hub.pipeline.context import HandlerContext
 from hub.store.audit import AuditRecord
-
-DATA = Path(__file__).resolve().parent.parent / "data" / "flows"
 
 _clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 
@@ -49,29 +45,12 @@ def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def load_config(name: str) -> dict[str, Any]:
-    path = DATA / f"{name}.toml"
+def flow_settings(app: HubApp, flow: str) -> dict[str, Any]:
+    """The flow's settings (its ``settings.toml``, checked at start-up); tests may change values in place."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read flow settings {path.name}: {exc}") from exc
-
-
-@dataclass
-class FlowConfig:
-    """All flow settings, loaded once per app; tests may change values in place."""
-
-    nza: dict[str, Any] = field(default_factory=lambda: load_config("nza"))
-    zorgbeeld: dict[str, Any] = field(default_factory=lambda: load_config("zorgbeeld"))
-    ketenzorg: dict[str, Any] = field(default_factory=lambda: load_config("ketenzorg"))
-    jobs: dict[str, Any] = field(default_factory=lambda: load_config("jobs"))
-
-
-def config(app: HubApp) -> FlowConfig:
-    cfg = app.extensions.get("flows")
-    if cfg is None:
-        cfg = app.extensions["flows"] = FlowConfig()
-    return cfg  # type: ignore[no-any-return]
+        return app.flow_settings[flow]
+    except KeyError:
+        raise ConfigError(f"flow {flow!r} is not installed") from None
 
 
 def roles_of(app: HubApp, party: str) -> str:
@@ -100,3 +79,67 @@ def send(ctx: HandlerContext, to: str, kind: str, body: Any, *, action: str = "n
 
 def reply(ctx: HandlerContext, kind: str, body: Any, **kw: Any) -> None:
     send(ctx, ctx.envelope.sender, kind, body, action=kw.pop("action", "replied"), **kw)
+
+
+# ----- walk-through helpers (the flows' demo.py modules and their tests) -------------------------
+def at(text: str) -> Callable[[], datetime]:
+    """A clock standing still at ``text`` (ISO, UTC)."""
+    moment = datetime.fromisoformat(text).replace(tzinfo=UTC)
+    return lambda: moment
+
+
+def bsns(start: int = 10000000) -> Iterator[str]:
+    """Valid (elfproef) test BSNs."""
+    n = start
+    while True:
+        digits = f"{n:08d}"
+        check = sum(int(d) * w for d, w in zip(digits, range(9, 1, -1), strict=True)) % 11
+        n += 1
+        if check < 10 and digits != "00000000":
+            yield digits + str(check)
+
+
+def kinds_of(msgs: Iterable[Any]) -> list[str]:
+    return [str(m.properties.get("type")) for m in msgs]
+
+
+def rules_of(msgs: Iterable[Any]) -> list[str]:
+    """The rules of the hub's receipts among ``msgs``."""
+    return [orjson.loads(m.body)["rule"] for m in msgs if m.properties.get("type") == "zorghub.receipt"]
+
+
+def show(hub: Any, parties: Iterable[str], describe: Callable[[Any], str] | None = None) -> dict[str, list[Any]]:
+    """Every party's new inbox messages, printed one a line."""
+    from hub.testing import describe as one_line
+
+    line = describe or one_line
+    got: dict[str, list[Any]] = {}
+    for name in parties:
+        msgs = hub.inbox(name)
+        got[name] = msgs
+        for m in msgs:
+            hub.out(f"  -> {name:12s} {line(m)}")
+    return got
+
+
+def reported(seed: int, walk: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """A walk-through that ends with its verdict line."""
+    def run(hub: Any) -> bool:
+        ok = walk(hub)
+        hub.out(f"Seed {seed:03d} {'passed every check' if ok else 'FAILED a check'}.")
+        return ok
+
+    run.__doc__ = walk.__doc__
+    return run
+
+
+# ----- the flows' command groups ----------------------------------------------------------------
+def hub_on(settings: Any, day: str | None = None) -> HubApp:
+    """The hub for a command, on the day ``day`` names (if given): the calendars are read against it."""
+    if day:
+        try:
+            moment = datetime.combine(date.fromisoformat(day), datetime.min.time(), UTC).replace(hour=12)
+        except ValueError:
+            raise ConfigError(f"--today wants a date as YYYY-MM-DD, not {day!r}") from None
+        set_clock(lambda: moment)
+    return HubApp.build(settings)

@@ -29,3 +29,8 @@ def pseudonym(bsn: str, key: bytes) -> str:
 def redact(text: str) -> str:
     """Replace every nine-digit run by a placeholder: for logs and receipts."""
     return _NINE_DIGITS.sub("*********", text)
+
+
+def find(text: str) -> list[str]:
+    """Every nine-digit run in ``text``: each could be a BSN (exactly what ``redact`` scrubs)."""
+    return _NINE_DIGITS.findall(text)

@@ -44,15 +44,6 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 )
 """
 
-#: the columns schema version 3 added to version 1's table (a store from before gets them by migration)
-ADDED = {
-    "headers": "TEXT NOT NULL DEFAULT '{}'",
-    "requeue_gen": "INTEGER",
-    "requeued_by": "TEXT",
-    "requeue_reason": "TEXT",
-}
-
-
 @dataclass(frozen=True)
 class DeadLetterEntry:
     message_id: str
@@ -86,7 +77,7 @@ _SELECT = f"SELECT {', '.join(COLUMNS)} FROM dead_letters"
 class DeadLetterStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.script(DDL)  # an older store got the ADDED columns from its migration (hub.store.migrations)
+        db.script(DDL)  # an older store got the requeue columns from its migration (hub.store.migrations)
 
     def add_in_tx(self, entries: Iterable[DeadLetterEntry]) -> None:
         rows = [tuple(getattr(e, c) for c in COLUMNS) for e in entries]

@@ -56,14 +56,21 @@ def columns(db: Database, table: str) -> set[str]:
     return {str(r[1]) for r in db.execute(f"PRAGMA table_info({table})")}
 
 
+#: the columns version 3 adds to version 1's dead_letters table
+V3_DEAD_LETTER_COLUMNS = {
+    "headers": "TEXT NOT NULL DEFAULT '{}'",
+    "requeue_gen": "INTEGER",
+    "requeued_by": "TEXT",
+    "requeue_reason": "TEXT",
+}
+
+
 def _v3_requeue(db: Database) -> None:
     """Version 3: dead letters keep their original headers and their requeue generation, by whom and why."""
-    from hub.store.deadletters import ADDED
-
     if "dead_letters" not in tables(db):
         return  # made whole by its own DDL
     have = columns(db, "dead_letters")
-    for name, ddl in ADDED.items():
+    for name, ddl in V3_DEAD_LETTER_COLUMNS.items():
         if name not in have:
             db.execute(f"ALTER TABLE dead_letters ADD COLUMN {name} {ddl}")
 

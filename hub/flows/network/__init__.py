@@ -1,8 +1,8 @@
 """The iWlz network model (seed 000): source registers and their data services.
 
-``install(app)`` is called by the core (``hub.app.EXTENSIONS``). It creates the
-register tables on the hub's database and registers the handlers that the
-kinds in ``hub/data/kinds.d/network.toml`` name:
+``FLOW`` declares the flow (``zorghub.flows`` entry point ``network``); its
+``install(app)`` creates the register tables on the hub's database and registers
+the handlers that the kinds in this folder's ``kinds.toml`` name:
 
 - ``network.melden``: the owner writes a record (melden);
 - ``network.abonneren``: subscribe, unsubscribe, resend from a sequence number;
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from hub.catalogue.parties import Party
 from hub.envelope import Delivery
 from hub.errors import Rejected
+from hub.flows.base import Flow
 from hub.flows.network.authz import POLICY_PATH, Authz, Policy
 from hub.flows.network.notify import Notifier
 from hub.flows.network.query import QueryService, answer_outgoing
@@ -101,3 +102,11 @@ def install(app: HubApp) -> None:
     app.handlers["network.bevragen"] = query.handle
     app.handlers["network.terugmelden"] = terugmelden.handle_report
     app.handlers["network.terugmelding.besluit"] = terugmelden.handle_decision
+
+
+FLOW = Flow.at(
+    Path(__file__), "network", "The iWlz network model: source registers, subscriptions, queries, terugmeldingen",
+    install=install,
+    cli="hub.flows.network.cli:cli",
+    demos={0: "hub.flows.network.demo:seed000"},
+)

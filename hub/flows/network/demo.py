@@ -1,6 +1,6 @@
 """Seed 000, all seven steps, on the network model's registers and data services.
 
-Replaces the backbone's routing-only seed 000 in ``hub.demo.DEMOS``. Runs on
+Declared as the network flow's demo (``FLOW.demos``). Runs on
 the embedded default and on RabbitMQ (``zorghub --broker amqp://... demo``),
 printing who was notified of what, who queried what and what was denied, and
 checking each step against what the network rules say must happen.
@@ -12,14 +12,14 @@ from typing import Any
 
 import orjson
 
-from hub.demo import DEMOS, DemoContext
 from hub.flows.network import seed
 from hub.flows.network.notify import EVENT_TYPES
+from hub.testing import TestHub
 from hub.transports.base import RawMessage
 
 
 class Walk:
-    def __init__(self, ctx: DemoContext) -> None:
+    def __init__(self, ctx: TestHub) -> None:
         self.ctx = ctx
         self.out = ctx.out
         self.ok = True
@@ -82,7 +82,7 @@ class Walk:
         self.out(f"  {party} subscribes to {shown}{' for its own client' if filt else ''}")
 
 
-def seed000(ctx: DemoContext) -> bool:
+def seed000(ctx: TestHub) -> bool:
     w = Walk(ctx)
     out = ctx.out
     g, j = "client-geelhoed", "client-jansen"
@@ -155,5 +155,3 @@ def seed000(ctx: DemoContext) -> bool:
     out("Seed 000 " + ("passed every check." if w.ok else "FAILED a check."))
     return w.ok
 
-
-DEMOS[0] = seed000

@@ -17,6 +17,7 @@ notification sequence numbers and the audit records (including the
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from hub.pipeline.context import HandlerContext
 
 RECEIPT_KIND = outbox.RECEIPT_KIND
+SCHEMAS = Path(__file__).resolve().parent / "schemas"  # this flow's schema folder
 
 
 def validate_record(subject: str, data: dict[str, Any], action: str) -> None:
@@ -48,7 +50,7 @@ def validate_record(subject: str, data: dict[str, Any], action: str) -> None:
         if not data.get(spec.id_field):
             raise Rejected(f"{subject}: a withdrawal names the record by {spec.id_field}", rule="SCHEMA:required")
         return
-    schema = load_json_schema(f"network/{subject}.schema.json")
+    schema = load_json_schema(str(SCHEMAS / f"{subject}.schema.json"))
     err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
     if err is not None:
         where = "/" + "/".join(str(p) for p in err.absolute_path)

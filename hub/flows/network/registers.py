@@ -12,7 +12,7 @@ Record types (subjects) follow the real GraphQL contracts:
 ``Bemiddelingspecificatie``, ``Regiehouder`` and ``Overdracht``
 (Bemiddelingregister.graphql). ``Clientgegevens`` (Cliëntregister) and
 ``Zorglevering`` (Zorgleveringsregister) have no published contract; their
-fields are documented in ``schemas/network/``.
+fields are documented in ``hub/flows/network/schemas/``.
 """
 
 from __future__ import annotations

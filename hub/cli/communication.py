@@ -1,0 +1,45 @@
+"""``zorghub communication``: beheer, per party the messages sent and received through the hub."""
+
+from __future__ import annotations
+
+import click
+
+from hub.cli.kit import pass_settings
+from hub.settings import Settings
+
+RECEIVED_ACTIONS = ("delivered", "notified", "replied", "query", "receipt", "rejected", "proposed",
+                    "evaluation_requested")
+
+
+@click.command(name="communication", help="beheer: messages per party (sent, failed, received, rejections)")
+@click.option("--party", help="only this party")
+@pass_settings
+def cli(settings: Settings, party: str | None) -> None:
+    from hub.store.audit import AuditLog
+    from hub.store.db import Database
+
+    db = Database(settings.effective_store_url)
+    try:
+        log = AuditLog(db, settings.key_bytes())
+        where, params = ("WHERE actor = ? OR recipient = ?", (party, party)) if party else ("", ())
+        rows = log.db.execute(f"SELECT actor, recipient, action, outcome, COUNT(*) FROM audit {where} "
+                              "GROUP BY actor, recipient, action, outcome", params)
+        stats: dict[str, dict[str, int]] = {}
+        for actor, recipient, action, outcome, n in rows:
+            if action == "received":
+                key = "sent" if outcome == "success" else "sent_failed"
+                stats.setdefault(actor, {}).setdefault(key, 0)
+                stats[actor][key] += int(n)
+            elif recipient and action in RECEIVED_ACTIONS:
+                key = "rejections" if action == "rejected" else "received"
+                stats.setdefault(recipient, {}).setdefault(key, 0)
+                stats[recipient][key] += int(n)
+        click.echo(f"{'party':16s} {'sent':>6s} {'failed':>6s} {'received':>8s} {'rejections':>10s}")
+        for name in sorted(stats):
+            if party and name != party:
+                continue
+            s = stats[name]
+            click.echo(f"{name:16s} {s.get('sent', 0):6d} {s.get('sent_failed', 0):6d} {s.get('received', 0):8d} "
+                       f"{s.get('rejections', 0):10d}")
+    finally:
+        db.close()
