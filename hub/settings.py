@@ -45,6 +45,7 @@ class Settings:
     batch_size: int = 250
     shards: int = 8
     workers: int = 1
+    shutdown_grace_seconds: int = 10  # how long `serve` waits for its workers to stop before it kills them
     max_payload_bytes: int = 1_048_576
     audit_checkpoint_every: int = 10_000  # records between signed checkpoints a worker appends; 0: never
     retry_delays_ms: tuple[int, ...] = (1000, 10000, 60000)

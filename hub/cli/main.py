@@ -72,16 +72,10 @@ def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """One worker in the foreground: for process supervisors (and crash tests)."""
-    import signal
-    import threading
-
-    from hub.ops.runner import run_worker
+    from hub.ops.runner import worker_main
 
     logs.setup(logging.INFO)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    run_worker(settings, args.index, args.of, stop)
-    return 0
+    return worker_main(settings, args.index, args.of)
 
 
 def cmd_send(args: argparse.Namespace, settings: Settings) -> int:

@@ -3,10 +3,17 @@
 SQL is written once with ``?`` placeholders and portable types; this module
 adapts it. ``sqlite:///path`` or ``postgresql://host/db?schema=name``; the
 schema parameter gives each test (or tenant) its own namespace.
+
+A lost connection (a terminated PostgreSQL backend, a server restart, a closed
+SQLite handle) surfaces as ``StoreUnavailable``, never as a driver error, and
+``Database.reopen`` replaces the connection in place: everything that holds the
+Database (the audit log, the idempotency marks, the flows' registers) keeps
+working without being rebuilt.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 import threading
@@ -25,6 +32,16 @@ from hub.store.errors import StoreMissing
 Row = tuple[Any, ...]
 
 
+class StoreUnavailable(RetryLater):
+    """The store's connection is gone: reopen it (``Database.reopen``) and retry what was not committed."""
+
+    code = "STORE_UNAVAILABLE"
+
+
+# SQLite's words for a handle that can no longer be used, whatever the statement
+_SQLITE_LOST = ("closed database", "disk i/o error", "unable to open database file")
+
+
 class Database:
     """A connection with a transaction helper. Not shared between threads.
 
@@ -37,39 +54,26 @@ class Database:
     the current schema version (``hub.store.migrations``) once it is open.
     """
 
-    def __init__(self, url: str, *, background_checkpoint: bool = False, create: bool = True) -> None:
+    def __init__(self, url: str, *, background_checkpoint: bool = False, create: bool = True,
+                 application_name: str = "zorghub") -> None:
         self.url = url
         self.is_postgres = url.startswith(("postgres://", "postgresql://"))
+        #: shown in pg_stat_activity, so an operator can tell (and terminate) the hub's own backends
+        self.application_name = application_name
         self._local_tx = threading.local()
         self._checkpointer: _Checkpointer | None = None
-        sqlite_path: Path | None = None
-        if self.is_postgres:
-            self._conn = _connect_postgres(url, create=create)
-        elif url.startswith("sqlite:///"):
-            path = url[len("sqlite:///"):]
-            target: str = path
-            if path != ":memory:":
-                sqlite_path = Path(path)
-                if create:
-                    private.make_private_dir(sqlite_path.parent)
-                    private.create_private_file(sqlite_path)
-                elif not sqlite_path.is_file():
-                    raise StoreMissing(missing_store(url))
-                else:
-                    target = f"file:{quote(str(sqlite_path.absolute()))}?mode=rw"  # never creates the file
-            self._conn = sqlite3.connect(target, isolation_level=None, timeout=30, check_same_thread=False,
-                                         uri=target.startswith("file:"))
-            self._set_wal()
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            if background_checkpoint and path != ":memory:":
-                self._conn.execute("PRAGMA wal_autocheckpoint=0")
-                self._checkpointer = _Checkpointer(path)
-        else:
+        self._background_checkpoint = background_checkpoint
+        self._create = create
+        if not self.is_postgres and not url.startswith("sqlite:///"):
             raise ConfigError(f"unsupported store URL {redact_url(url)!r}: use sqlite:/// or postgresql://")
         self._depth = 0
+        self._lost = False
+        self._conn: Any = self._open()
         self._open_schema(create)
-        if sqlite_path is not None:
-            private.check_store_files(sqlite_path)
+        if not self.is_postgres and self._path != ":memory:":
+            private.check_store_files(Path(self._path))
+            if background_checkpoint:
+                self._checkpointer = _Checkpointer(self._path)
 
     @classmethod
     def open_existing(cls, url: str, **options: Any) -> Database:
@@ -84,6 +88,75 @@ class Database:
         except BaseException:
             self.close()
             raise
+
+    @property
+    def _path(self) -> str:
+        return self.url[len("sqlite:///"):]
+
+    def _open(self) -> Any:
+        """A new connection; only the first one of a store that may be created makes its file or schema."""
+        create = self._create
+        if self.is_postgres:
+            return _connect_postgres(self.url, self.application_name, create=create)
+        path = self._path
+        target = path
+        if path != ":memory:":
+            sqlite_path = Path(path)
+            if create:
+                private.make_private_dir(sqlite_path.parent)
+                private.create_private_file(sqlite_path)
+            elif not sqlite_path.is_file():
+                raise StoreMissing(missing_store(self.url))
+            else:
+                target = f"file:{quote(str(sqlite_path.absolute()))}?mode=rw"  # never creates the file
+        self._conn = sqlite3.connect(target, isolation_level=None, timeout=30, check_same_thread=False,
+                                     uri=target.startswith("file:"))
+        self._set_wal()
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        if self._background_checkpoint and path != ":memory:":
+            self._conn.execute("PRAGMA wal_autocheckpoint=0")
+        return self._conn
+    @property
+    def lost(self) -> bool:
+        """Whether the connection is known to be gone (a statement failed because of it)."""
+        if self.is_postgres:
+            return bool(self._conn.closed or self._conn.broken)
+        return self._lost
+
+    def reopen(self) -> None:
+        """Replace a lost connection with a new one; raises ``RetryLater`` while the store stays out of reach.
+
+        Whatever the old connection had not committed is gone: the caller retries its unit of work.
+        """
+        with contextlib.suppress(Exception):
+            self._conn.close()
+        self._depth = 0
+        self._conn = self._open()
+        self._lost = False
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turn a driver error that means "this connection is gone" into ``StoreUnavailable``."""
+        try:
+            yield
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            if not self._is_connection_loss(exc):
+                raise
+            first_line = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+            raise StoreUnavailable(f"the store connection was lost ({first_line[:200]})") from exc
+
+    def _is_connection_loss(self, exc: Exception) -> bool:
+        if self.is_postgres:
+            import psycopg
+
+            return isinstance(exc, psycopg.Error) and self.lost
+        if isinstance(exc, sqlite3.ProgrammingError | sqlite3.OperationalError) and any(
+                words in str(exc).lower() for words in _SQLITE_LOST):
+            self._lost = True
+            return True
+        return False
 
     def _set_wal(self) -> None:
         """Switching to WAL takes an exclusive lock that skips the busy handler: retry it."""
@@ -105,26 +178,29 @@ class Database:
                       flags=re.S)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        try:
-            cur = self._conn.execute(self._sql(sql), tuple(params))  # type: ignore[arg-type]
-            return list(cur.fetchall()) if cur.description else []
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise RetryLater(f"database busy: {exc}") from exc
-            raise
+        with self._guard():
+            try:
+                cur = self._conn.execute(self._sql(sql), tuple(params))
+                return list(cur.fetchall()) if cur.description else []
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise RetryLater(f"database busy: {exc}") from exc
+                raise
 
     def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Row]:
         """Rows one by one from the driver's cursor, for long reads (never materialised as one list)."""
-        yield from self._conn.execute(self._sql(sql), tuple(params))  # type: ignore[arg-type]
+        with self._guard():
+            yield from self._conn.execute(self._sql(sql), tuple(params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
-        if self.is_postgres:
-            with self._conn.cursor() as cur:  # type: ignore[attr-defined]
-                cur.executemany(self._sql(sql), [tuple(r) for r in rows])
-        else:
-            self._conn.executemany(sql, [tuple(r) for r in rows])
+        with self._guard():
+            if self.is_postgres:
+                with self._conn.cursor() as cur:
+                    cur.executemany(self._sql(sql), [tuple(r) for r in rows])
+            else:
+                self._conn.executemany(sql, [tuple(r) for r in rows])
 
     def script(self, ddl: str) -> None:
         for statement in ddl.split(";"):
@@ -152,26 +228,30 @@ class Database:
             return
         self._depth = 1
         try:
-            if self.is_postgres:
-                with self._conn.transaction():  # type: ignore[attr-defined]
-                    if lock:
-                        self.execute("SELECT pg_advisory_xact_lock(?)", (zlib.crc32(lock.encode()),))
-                    yield self
-            else:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                self._conn.execute("COMMIT")
+            # a connection lost at BEGIN, inside or at COMMIT is one error: nothing of it may be trusted
+            with self._guard():
+                if self.is_postgres:
+                    with self._conn.transaction():
+                        if lock:
+                            self.execute("SELECT pg_advisory_xact_lock(?)", (zlib.crc32(lock.encode()),))
+                        yield self
+                else:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield self
+                    except BaseException:
+                        if not self._lost:
+                            self._conn.execute("ROLLBACK")
+                        raise
+                    self._conn.execute("COMMIT")
         finally:
             self._depth = 0
 
     def close(self) -> None:
         if self._checkpointer is not None:
             self._checkpointer.stop()
-        self._conn.close()
+        with contextlib.suppress(Exception):  # a lost connection has nothing left to close
+            self._conn.close()
 
 
 class _Checkpointer(threading.Thread):
@@ -205,26 +285,29 @@ def missing_store(url: str) -> str:
     return f"no hub store at {redact_url(url)} (set ZORGHUB_HOME or --store)"
 
 
-def _connect_postgres(url: str, *, create: bool = True) -> Any:
+def _connect_postgres(url: str, application_name: str = "zorghub", *, create: bool = True) -> Any:
+    """A connection in autocommit with the URL's schema as search path; ``application_name`` unless the URL sets one."""
     import psycopg
 
     parsed = urlparse(url)
     query = parse_qs(parsed.query)
     schema = query.pop("schema", [None])[0]
-    clean = urlunparse(parsed._replace(query=urlencode({k: v[0] for k, v in query.items()})))
+    if schema and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
+        raise ConfigError(f"invalid schema name {schema!r}")
+    params = {k: v[0] for k, v in query.items()}
+    params.setdefault("application_name", application_name[:63])
+    clean = urlunparse(parsed._replace(query=urlencode(params, quote_via=quote)))  # libpq reads no '+'
     try:
         conn = psycopg.connect(clean, autocommit=True)
+        if schema:
+            if not create and not conn.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s",
+                                               (schema,)).fetchall():
+                conn.close()
+                raise StoreMissing(missing_store(url))
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            conn.execute(f"SET search_path TO {schema}")
     except psycopg.OperationalError as exc:
         raise RetryLater(f"cannot reach PostgreSQL at {redact_url(url)}: {exc}") from exc
-    if schema:
-        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
-            raise ConfigError(f"invalid schema name {schema!r}")
-        if not create and not conn.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s",
-                                           (schema,)).fetchall():
-            conn.close()
-            raise StoreMissing(missing_store(url))
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        conn.execute(f"SET search_path TO {schema}")
     return conn
 
 
