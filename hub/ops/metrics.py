@@ -5,34 +5,61 @@ writes: the exporter follows the chain from the last record it counted (a
 range read on the primary key), so any number of workers, on any host, is
 covered without shared memory, and the counts are the audit's own. Labels are
 the action, outcome and message kind only: never a party, client or payload
-value, so no BSN can reach a metric. On RabbitMQ each of the hub's queues is
+value, so no BSN can reach a metric. The kind is the AMQP ``type`` a sender
+chose, so it is a label only when the kind catalogue knows it, or when the hub's
+own flows wrote it (the kinds the hub sends: receipts, replies, notices); any
+other value is counted as ``unknown``. On RabbitMQ each of the hub's queues is
 a gauge too (ready, unacked, consumers), from the management API.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
+from pathlib import Path
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from hub.errors import HubError
+from hub.formats.bsn import redact
 from hub.settings import Settings
 from hub.store.db import Database
 
 AUDIT_LABELS = ("action", "outcome", "kind")
+UNKNOWN_KIND = "unknown"
+_HUB_KIND = re.compile(r"[a-z][a-z0-9_-]*(?:\.[A-Za-z][A-Za-z0-9_-]*)+")
+_FLOWS_SOURCE = "/flows"  # hub.flows.support.record: the hub's own flow code chose the kind
+
+
+def kind_label(kind: str, known: Collection[str], *, by_hub: bool = False) -> str:
+    """The kind as a metric label: a catalogue kind, a kind the hub's flows sent, or ``unknown``."""
+    if kind in known:
+        return kind
+    if by_hub and _HUB_KIND.fullmatch(kind) and redact(kind) == kind:
+        return kind
+    return UNKNOWN_KIND
+
+
+def catalogue_kinds(settings: Settings) -> frozenset[str]:
+    """The names in the kind catalogue, loaded as the hub loads it."""
+    from hub.catalogue.kinds import KindCatalogue
+
+    kinds_d = sorted((Path(__file__).resolve().parents[1] / "data" / "kinds.d").glob("*.toml"))
+    return frozenset(k.name for k in KindCatalogue.load(settings.kinds_path, *kinds_d))
 
 
 class StoreCollector(Collector):
     """The audit log's records by action, outcome and kind, counted incrementally."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, kinds: Collection[str]) -> None:
         from hub.store.deadletters import DeadLetterStore
 
         self.db = db
+        self.kinds = frozenset(kinds)
         self.dead_letters = DeadLetterStore(db)
         self._lock = threading.Lock()  # scrapes come from the HTTP server's threads; one connection
         self._counted_to = 0
@@ -41,10 +68,11 @@ class StoreCollector(Collector):
     def _catch_up(self) -> None:
         head = int(self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM audit")[0][0])
         if head > self._counted_to:
-            for action, outcome, kind, n in self.db.execute(
-                    "SELECT action, outcome, kind, COUNT(*) FROM audit WHERE seq > ? AND seq <= ? "
-                    "GROUP BY action, outcome, kind", (self._counted_to, head)):
-                self._counts[(str(action), str(outcome), str(kind))] += int(n)
+            for action, outcome, kind, source, n in self.db.execute(
+                    "SELECT action, outcome, kind, source, COUNT(*) FROM audit WHERE seq > ? AND seq <= ? "
+                    "GROUP BY action, outcome, kind, source", (self._counted_to, head)):
+                label = kind_label(str(kind), self.kinds, by_hub=str(source).endswith(_FLOWS_SOURCE))
+                self._counts[(str(action), str(outcome), label)] += int(n)
             self._counted_to = head
 
     def collect(self) -> Iterator[Any]:
@@ -103,7 +131,7 @@ class BrokerCollector(Collector):
 
 def registry_for(settings: Settings, db: Database) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(db))
+    registry.register(StoreCollector(db, catalogue_kinds(settings)))
     if settings.broker_url.startswith(("amqp://", "amqps://")):
         registry.register(BrokerCollector(settings))
     return registry

@@ -32,6 +32,7 @@ from hub.app import HandlerContext, HubApp
 from hub.envelope import Delivery, Envelope
 from hub.errors import DeadLetter, HubError, Rejected, RetryLater
 from hub.formats import bsn as bsnlib
+from hub.pipeline.headers import strip_hub_headers
 from hub.store.audit import AuditRecord, now_iso, sha256
 from hub.store.deadletters import DeadLetterEntry
 from hub.transports.base import Outgoing, RawMessage, Transport
@@ -105,8 +106,10 @@ class Worker:
         props = raw.properties
         user = props.get("user_id")
         sender = str(user or "")
-        if user and user == self.transport.user and raw.headers.get("x-original-sender"):
-            sender = str(raw.headers["x-original-sender"])  # the hub's own retry or requeue
+        from_hub = bool(user) and user == self.transport.user
+        headers = strip_hub_headers(raw.headers, from_hub)  # a sender's forged hub headers go, first
+        if from_hub and headers.get("x-original-sender"):
+            sender = str(headers["x-original-sender"])  # the hub's own retry or requeue
         return Envelope(
             message_id=str(props.get("message_id") or ""),
             sender=sender,
@@ -115,7 +118,7 @@ class Worker:
             payload=raw.body,
             correlation_id=props.get("correlation_id"),
             reply_to=props.get("reply_to"),
-            headers=raw.headers,
+            headers=headers,
             redelivered=raw.redelivered,
         )
 
@@ -223,13 +226,13 @@ class Worker:
         )
 
     def _retry(self, raw: RawMessage, env: Envelope, role: str, exc: RetryLater, out: _Batch) -> None:
-        attempt = int(raw.headers.get("x-retries", 0)) + 1
+        attempt = int(env.headers.get("x-retries", 0)) + 1
         delay = self.app.topology.retry_delay(attempt)
         if delay is None:
             self._fail(raw, env, role, DeadLetter(f"gave up after {attempt - 1} retries: {exc.reason}",
                                                   rule=exc.rule), out)
             return
-        headers = {**dict(raw.headers), "x-retries": attempt, "x-delay-ms": delay,
+        headers = {**dict(env.headers), "x-retries": attempt, "x-delay-ms": delay,
                    "x-original-sender": env.sender, "x-retry-reason": bsnlib.redact(exc.reason)}
         props = {**dict(raw.properties), "user_id": self.transport.user}
         o = Outgoing(self.app.topology.retry, raw.routing_key, raw.body, props, headers)
