@@ -106,7 +106,7 @@ def test_a_zip_bomb_is_refused_within_2_s_and_300_mb(amqp_settings: Settings, tm
         status = Path(f"/proc/{proc.pid}/status").read_text()
         peak_kb = int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1])
         assert peak_kb < 300 * 1024, f"the worker peaked at {peak_kb // 1024} MB"
-        print(f"zip bomb ({len(bomb)} bytes -> {unpacked}) refused in {elapsed:.2f} s; worker peak {peak_kb // 1024} MB")
+        print(f"zip bomb ({len(bomb)} B -> {unpacked} B) refused in {elapsed:.2f} s; worker peak {peak_kb // 1024} MB")
         method, _, _ = ch.basic_get(f"{settings.prefix}.inbox.nza", auto_ack=False)
         assert method is None, "the NZa received the bomb"
     finally:

@@ -22,7 +22,7 @@ from hub.formats import csvbatch
 from hub.formats.safezip import ZipLimits
 
 AGB = "06220011"
-HEADER = ("peildatum;locatie_id;locatie_agb;behandeling;beschikbaar;wachttijd_weken;status\n").encode()
+HEADER = (b"peildatum;locatie_id;locatie_agb;behandeling;beschikbaar;wachttijd_weken;status\n")
 
 
 # ----- builders ---------------------------------------------------------------------------------
