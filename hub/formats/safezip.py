@@ -197,7 +197,7 @@ def read_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget, cap: 
 class TextLines:
     """UTF-8 text (a BOM tolerated) from a byte stream, one bounded line at a time, for ``csv.reader``.
 
-    ``line`` is the physical line last read, for naming where decoding failed.
+    ``line`` is the physical line last handed out, for naming where decoding failed.
     """
 
     raw: IO[bytes]
@@ -209,21 +209,30 @@ class TextLines:
         self._text = io.TextIOWrapper(self.raw, encoding="utf-8-sig", newline="")  # type: ignore[arg-type]
 
     def __iter__(self) -> Iterator[str]:
+        """Lines split from 64 KiB chunks of text: one C-speed scan per chunk for NUL, not one per line."""
         where = self.name or "the file"
+        rest = ""
         while True:
             try:
-                line = self._text.readline(MAX_LINE_CHARS)
+                chunk = self._text.read(1 << 16)
             except UnicodeDecodeError:
-                raise CsvRejected(f"{where} is not UTF-8 text (line {self.line + 1})", rule="CSV_ENCODING") from None
-            if not line:
-                return
-            self.line += 1
-            if len(line) >= MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
-                raise CsvRejected(f"{where}: line {self.line} is longer than {MAX_LINE_CHARS} characters",
+                raise CsvRejected(f"{where} is not UTF-8 text (after line {self.line})", rule="CSV_ENCODING") from None
+            if not chunk:
+                break
+            if "\x00" in chunk:
+                at = self.line + (rest + chunk[:chunk.index("\x00")]).count("\n") + 1
+                raise CsvRejected(f"{where}: line {at} holds a NUL byte: not a text file", rule="CSV_NUL")
+            rest += chunk
+            *full, rest = rest.split("\n")
+            for line in full:
+                self.line += 1
+                yield line + "\n"
+            if len(rest) > MAX_LINE_CHARS:
+                raise CsvRejected(f"{where}: line {self.line + 1} is longer than {MAX_LINE_CHARS} characters",
                                   rule="CSV_LINE_TOO_LONG")
-            if "\x00" in line:
-                raise CsvRejected(f"{where}: line {self.line} holds a NUL byte: not a text file", rule="CSV_NUL")
-            yield line
+        if rest:
+            self.line += 1
+            yield rest
 
     def detach(self) -> None:
         """Leave the underlying stream open: the caller drains and closes it."""
