@@ -47,6 +47,9 @@ class Settings:
     workers: int = 1
     shutdown_grace_seconds: int = 10  # how long `serve` waits for its workers to stop before it kills them
     max_payload_bytes: int = 1_048_576
+    # a ZIP delivery (NZa OHW) is refused above this many bytes unpacked in all, or this ratio to its packed size
+    zip_max_unpacked_bytes: int = 200_000_000
+    zip_max_ratio: int = 200
     audit_checkpoint_every: int = 10_000  # records between signed checkpoints a worker appends; 0: never
     retry_delays_ms: tuple[int, ...] = (1000, 10000, 60000)
     management_url: str = "http://127.0.0.1:15672"

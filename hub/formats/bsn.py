@@ -1,7 +1,14 @@
 """The BSN: validation (elfproef), pseudonymisation and redaction.
 
 A BSN is personal data. The hub keys everything on a keyed pseudonym
-(HMAC-SHA256) and scrubs nine-digit runs out of any text that leaves it.
+(HMAC-SHA256) and scrubs BSNs out of any text that leaves it.
+
+Validation takes ASCII digits only: ``str.isdigit()`` and ``\\d`` also accept
+full-width and other Unicode digits, which ``int()`` reads happily, so a BSN
+in full-width digits would pass the elfproef and travel on as a different
+string than the one every other system keys on.
+
+Redaction is deliberately wider than validation (see ``redact``).
 """
 
 from __future__ import annotations
@@ -10,15 +17,27 @@ import hashlib
 import hmac
 import re
 
+_ASCII_BSN = re.compile(r"[0-9]{9}")
+# any nine-digit run, Unicode digits included: redaction errs on the side of hiding
 _NINE_DIGITS = re.compile(r"(?<!\d)\d{9}(?!\d)")
+# digit groups joined by single separators (space, no-break space, dot, dash and the Unicode dashes)
+_SEPARATOR = "[ .\u00a0\u2009\u202f\\-\u2010-\u2015]"
+_GROUPED = re.compile(rf"\d+(?:{_SEPARATOR}\d+)+")
+_GROUP = re.compile(r"\d+")
+_MASK = "*********"
 
 
 def is_valid(bsn: str) -> bool:
-    """The elfproef: 9 digits, weighted 9..2 and -1, sum divisible by 11, not all zeros."""
-    if len(bsn) != 9 or not bsn.isdigit() or bsn == "000000000":
+    """The elfproef: 9 ASCII digits, weighted 9..2 and -1, sum divisible by 11, not all zeros."""
+    if _ASCII_BSN.fullmatch(bsn) is None or bsn == "000000000":
         return False
-    total = sum(int(d) * w for d, w in zip(bsn[:8], range(9, 1, -1), strict=True)) - int(bsn[8])
-    return total % 11 == 0
+    return _elfproef(bsn)
+
+
+def _elfproef(digits: str) -> bool:
+    """The weighted sum on nine digits (any script: ``int`` reads them), for redaction and validation."""
+    total = sum(int(d) * w for d, w in zip(digits[:8], range(9, 1, -1), strict=True)) - int(digits[8])
+    return total % 11 == 0 and any(d != "0" for d in digits)
 
 
 def pseudonym(bsn: str, key: bytes) -> str:
@@ -26,11 +45,58 @@ def pseudonym(bsn: str, key: bytes) -> str:
     return "p-" + hmac.new(key, bsn.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def _grouped(match: re.Match[str]) -> str:
+    """Mask every run of whole digit groups with nine digits in all that passes the elfproef."""
+    text = match.group(0)
+    groups = [(m.start(), m.end()) for m in _GROUP.finditer(text)]
+    spans: list[tuple[int, int]] = []
+    lo, count = 0, 0
+    for hi, (start, end) in enumerate(groups):  # a sliding window over whole groups: sizes are all positive
+        count += end - start
+        while count > 9:
+            count -= groups[lo][1] - groups[lo][0]
+            lo += 1
+        if count == 9:
+            first, last = groups[lo][0], end
+            if _elfproef("".join(text[a:b] for a, b in groups[lo:hi + 1])):
+                spans.append((first, last))
+    if not spans:
+        return text
+    merged: list[list[int]] = []
+    for first, last in spans:  # windows can overlap: one mask per merged stretch
+        if merged and first < merged[-1][1]:
+            merged[-1][1] = last
+        else:
+            merged.append([first, last])
+    out, pos = [], 0
+    for first, last in merged:
+        out += [text[pos:first], _MASK]
+        pos = last
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def redact(text: str) -> str:
-    """Replace every nine-digit run by a placeholder: for logs and receipts."""
-    return _NINE_DIGITS.sub("*********", text)
+    """Hide every BSN in ``text``: for logs, receipts, dead-letter reasons and metric labels.
+
+    Two rules, chosen for how they fail:
+
+    - any run of exactly nine digits is masked, elfproef or not (a mistyped BSN is still
+      someone's number, and nine bare digits are rarely anything else in the hub's texts);
+    - nine digits written in groups with single spaces, dots or dashes between them
+      (``999.990.019``, ``9999 90019``, ``999-99-0019``) are masked when the nine pass the
+      elfproef. Every issued BSN passes it, so no real BSN slips through; the check keeps
+      dates, periods, AGB codes next to a count (``2026-03-10 3``, ``06220011 1``) and
+      other grouped numbers readable, of which only one in eleven would pass by chance.
+      Whole groups are tried inside longer runs too (``line 4 999 990 019``).
+    """
+    return _GROUPED.sub(_grouped, _NINE_DIGITS.sub(_MASK, text))
 
 
 def find(text: str) -> list[str]:
-    """Every nine-digit run in ``text``: each could be a BSN (exactly what ``redact`` scrubs)."""
-    return _NINE_DIGITS.findall(text)
+    """Every possible BSN in ``text`` that ``redact`` would scrub: nine-digit runs and grouped elfproef ones."""
+    found = _NINE_DIGITS.findall(text)
+    for g in _GROUPED.finditer(_NINE_DIGITS.sub(_MASK, text)):
+        if _grouped(g) != g.group(0):
+            found.append(g.group(0))
+    return found

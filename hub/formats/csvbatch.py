@@ -10,12 +10,15 @@ header, in order), ``x-bsn`` (elfproef; the value never appears in a reason)
 and ``x-rules`` (``not-before``: one date column may not precede another).
 
 ``dis-ohw`` arrives as a ZIP with ``pakbon.json`` listing its CSV files; see
-docs/csv-formats.md.
+docs/csv-formats.md. A file that is itself broken (not UTF-8, a field over
+128 KiB, an encrypted or corrupt member, a zip bomb: ``hub.formats.safezip``)
+raises a ``Rejected`` with its rule instead of a report: nothing in it can be
+trusted row by row. Rows are streamed, so memory stays flat however big a
+member unpacks.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import datetime as dt
 import hashlib
@@ -27,14 +30,17 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
 
 from hub.errors import ConfigError
 from hub.formats.bsn import is_valid, redact
+from hub.formats.safezip import Budget, MemberReader, TextLines, ZipLimits, csv_error, open_zip, read_small
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas" / "csv"
 FORMATS = ("dis-ohw", "zorgbeeld", "naleving", "ketenzorg")
 DELIMITER = ";"
 MAX_ERRORS = 1000  # a report lists at most this many rows; the count stays exact
+MAX_PAKBON_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class Report:
     ok_rows: int = 0
     errors: list[RowError] = field(default_factory=list)
     bad_rows: int = 0
+    pakbon: dict[str, Any] = field(default_factory=dict)  # dis-ohw: the manifest, when it could be read
 
     @property
     def ok(self) -> bool:
@@ -82,7 +89,7 @@ def _compile_column(name: str, spec: dict[str, object]) -> Check:
 
     def check(value: str) -> str | None:
         if bsn:  # never echo a BSN
-            return None if len(value) == 9 and value.isdigit() and is_valid(value) else "not a valid BSN (elfproef)"
+            return None if is_valid(value) else "not a valid BSN (elfproef)"  # ASCII digits only
         if len(value) < lo or (hi is not None and len(value) > int(hi)):  # type: ignore[call-overload]
             return f"length must be {lo}..{hi}"
         if enum is not None and value not in enum:  # type: ignore[operator]
@@ -119,24 +126,24 @@ def row_schema(name: str, schemas_dir: str = str(SCHEMAS)) -> RowSchema:
                      frozenset(doc.get("required", [])), rules)  # fmt: skip
 
 
-def _lines(data: bytes) -> Iterator[str]:
-    """Decode lazily (UTF-8, BOM tolerated) so a large file is never held twice."""
-    dec = codecs.getincrementaldecoder("utf-8-sig")()
-    buf = io.BytesIO(data)
-    rest = ""
-    while chunk := buf.read(1 << 16):
-        rest += dec.decode(chunk)
-        *full, rest = rest.split("\n")
-        for line in full:
-            yield line + "\n"
-    rest += dec.decode(b"", final=True)
-    if rest:
-        yield rest
+def _lines(data: bytes) -> TextLines:
+    """Decode lazily (UTF-8, BOM tolerated), a bounded line at a time, so a large file is never held twice."""
+    return TextLines(io.BytesIO(data))
 
 
 def check_rows(schema: RowSchema, lines: Iterable[str], report: Report, file: str = "") -> int:
-    """Validate CSV lines into ``report``; returns the number of data rows seen."""
+    """Validate CSV lines into ``report``; returns the number of data rows seen.
+
+    A file the CSV reader refuses (a field over the limit, a broken quote) raises ``CsvRejected``.
+    """
     reader = csv.reader(lines, delimiter=DELIMITER)
+    try:
+        return _check_rows(schema, reader, report, file)
+    except csv.Error as exc:
+        raise csv_error(exc, file or "the file", reader.line_num + 1) from None
+
+
+def _check_rows(schema: RowSchema, reader: Any, report: Report, file: str) -> int:
     header = next(reader, None)
     if header is None:
         report.errors.append(RowError(0, "", "empty file: no header row", file))
@@ -174,34 +181,41 @@ def check_rows(schema: RowSchema, lines: Iterable[str], report: Report, file: st
     return rows
 
 
-def validate_csv(name: str, data: bytes, *, schemas_dir: str | Path = SCHEMAS) -> Report:
-    """Validate a delivery of format ``name``; ``dis-ohw`` is a ZIP with a pakbon, the rest plain CSV."""
+def validate_csv(name: str, data: bytes, *, schemas_dir: str | Path = SCHEMAS,
+                 limits: ZipLimits | None = None) -> Report:
+    """Validate a delivery of format ``name``; ``dis-ohw`` is a ZIP with a pakbon, the rest plain CSV.
+
+    Raises a ``safezip.MalformedFile`` (a ``Rejected``) for a file that cannot be read safely.
+    """
     if name not in FORMATS:
         raise ConfigError(f"unknown CSV format {name!r} (known: {', '.join(FORMATS)})")
     report = Report()
     if name == "dis-ohw":
-        _validate_zip(name, data, report, str(schemas_dir))
+        _validate_zip(name, data, report, str(schemas_dir), limits or ZipLimits())
     else:
         check_rows(row_schema(name, str(schemas_dir)), _lines(data), report)
     return report
 
 
-def _validate_zip(name: str, data: bytes, report: Report, schemas_dir: str) -> None:
+def _validate_zip(name: str, data: bytes, report: Report, schemas_dir: str, limits: ZipLimits) -> None:
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
+        zf = open_zip(data, limits)  # every member's header, sizes and ratio, before anything unpacks
     except zipfile.BadZipFile:
         report.errors.append(RowError(0, "", "not a ZIP file"))
         return
+    budget = Budget(limits.max_unpacked)
     with zf:
         members = {i.filename: i for i in zf.infolist()}
         if "pakbon.json" not in members:
             report.errors.append(RowError(0, "pakbon", "pakbon.json is missing", "pakbon.json"))
             return
         try:
-            pakbon = json.loads(zf.read("pakbon.json"))
-        except ValueError:
+            pakbon = json.loads(read_small(zf, members["pakbon.json"], budget, MAX_PAKBON_BYTES))
+        except ValueError:  # UnicodeDecodeError included
             report.errors.append(RowError(0, "pakbon", "pakbon.json is not valid JSON", "pakbon.json"))
             return
+        if isinstance(pakbon, dict):
+            report.pakbon = pakbon
         for err in _pakbon_errors(pakbon, schemas_dir):
             report.errors.append(RowError(0, "pakbon", err, "pakbon.json"))
         if report.errors:
@@ -214,15 +228,28 @@ def _validate_zip(name: str, data: bytes, report: Report, schemas_dir: str) -> N
             if fname not in members:
                 report.errors.append(RowError(0, "", "listed in the pakbon but missing", fname))
                 continue
-            if members[fname].file_size > 2_000_000_000:
-                report.errors.append(RowError(0, "", "file too large", fname))
-                continue
-            raw = zf.read(fname)
-            if hashlib.sha256(raw).hexdigest() != entry["sha256"]:
+            with MemberReader(zf, members[fname], budget) as raw:
+                # the wrappers are kept until the drain: collecting one closes the stream beneath it
+                text = TextLines(io.BufferedReader(raw, 1 << 16), fname)
+                rows = check_rows(schema, text, report, fname)
+                raw.drain()
+                digest = raw.sha256.hexdigest()
+                text.detach()
+            if digest != entry["sha256"]:
                 report.errors.append(RowError(0, "sha256", "checksum differs from the pakbon", fname))
-            rows = check_rows(schema, _lines(raw), report, fname)
             if rows != entry["rijen"]:
                 report.errors.append(RowError(0, "rijen", f"pakbon says {entry['rijen']} rows, file has {rows}", fname))
+
+
+def dict_rows(data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
+    """A plain CSV delivery's rows as (physical line, row by header), streamed; for a file already validated."""
+    lines = _lines(data)
+    reader = csv.DictReader(lines, delimiter=DELIMITER)
+    try:
+        for row in reader:
+            yield reader.line_num, row
+    except csv.Error as exc:
+        raise csv_error(exc, "the file", reader.line_num + 1) from None
 
 
 @lru_cache(maxsize=4)

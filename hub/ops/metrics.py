@@ -5,15 +5,19 @@ writes: the exporter follows the chain from the last record it counted (a
 range read on the primary key), so any number of workers, on any host, is
 covered without shared memory, and the counts are the audit's own. Labels are
 the action, outcome and message kind only: never a party, client or payload
-value, so no BSN can reach a metric. On RabbitMQ each of the hub's queues is
+value, so no BSN can reach a metric. The kind is the AMQP ``type`` a sender
+chose, so it is a label only when the kind catalogue knows it, or when the hub's
+own flows wrote it (the kinds the hub sends: receipts, replies, notices); any
+other value is counted as ``unknown``. On RabbitMQ each of the hub's queues is
 a gauge too (ready, unacked, consumers), from the management API.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -25,15 +29,35 @@ from hub.store.db import Database
 from hub.transports import has_management
 
 AUDIT_LABELS = ("action", "outcome", "kind")
+UNKNOWN_KIND = "unknown"
+_HUB_KIND = re.compile(r"[a-z][a-z0-9_-]*(?:\.[A-Za-z][A-Za-z0-9_-]*)+")
+
+
+def kind_label(kind: str, known: Collection[str]) -> str:
+    """The kind as a metric label: a kind the catalogue or a flow declares, or ``unknown``."""
+    return kind if kind in known else UNKNOWN_KIND
+
+
+def catalogue_kinds(settings: Settings) -> frozenset[str]:
+    """The kinds a label may name: the catalogue as the hub loads it, the flows' receipts and the hub's own."""
+    from hub.catalogue.kinds import KindCatalogue
+    from hub.pipeline.outbox import RECEIPT_KIND
+    from hub.plugins.registry import load_flows
+
+    flows = load_flows()
+    catalogue = KindCatalogue.from_files([(settings.kinds_path, None),
+                                          *((path, f.schema_dir) for f in flows for path in f.kinds)])
+    return frozenset({k.name for k in catalogue} | {r for f in flows for r in f.receipts} | {RECEIPT_KIND})
 
 
 class StoreCollector(Collector):
     """The audit log's records by action, outcome and kind, counted incrementally."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, kinds: Collection[str]) -> None:
         from hub.store.deadletters import DeadLetterStore
 
         self.db = db
+        self.kinds = frozenset(kinds)
         self.dead_letters = DeadLetterStore(db)
         self._lock = threading.Lock()  # scrapes come from the HTTP server's threads; one connection
         self._counted_to = 0
@@ -45,7 +69,8 @@ class StoreCollector(Collector):
             for action, outcome, kind, n in self.db.execute(
                     "SELECT action, outcome, kind, COUNT(*) FROM audit WHERE seq > ? AND seq <= ? "
                     "GROUP BY action, outcome, kind", (self._counted_to, head)):
-                self._counts[(str(action), str(outcome), str(kind))] += int(n)
+                label = kind_label(str(kind), self.kinds)
+                self._counts[(str(action), str(outcome), label)] += int(n)
             self._counted_to = head
 
     def collect(self) -> Iterator[Any]:
@@ -104,7 +129,7 @@ class BrokerCollector(Collector):
 
 def registry_for(settings: Settings, db: Database) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(db))
+    registry.register(StoreCollector(db, catalogue_kinds(settings)))
     if has_management(settings.broker_url):
         registry.register(BrokerCollector(settings))
     return registry

@@ -118,10 +118,14 @@ def notice(topology: Topology, env: Envelope, to: str, kind: str, body: Any, *, 
     )
 
 
-def retry(topology: Topology, raw: RawMessage, sender: str, hub_user: str, attempt: int, delay_ms: int,
+def retry(topology: Topology, raw: RawMessage, env: Envelope, hub_user: str, attempt: int, delay_ms: int,
           reason: str) -> Outgoing:
-    """The message itself again, through the delay queue; published as the hub, naming its sender."""
-    headers = {**dict(raw.headers), "x-retries": attempt, "x-delay-ms": delay_ms,
+    """The message itself again, through the delay queue; published as the hub, naming its sender.
+
+    The headers are the envelope's: a sender's own copies of hub headers were dropped at receive time.
+    """
+    sender = env.sender
+    headers = {**dict(env.headers), "x-retries": attempt, "x-delay-ms": delay_ms,
                "x-original-sender": sender, "x-retry-reason": bsnlib.redact(reason)}
     props = {**dict(raw.properties), "user_id": hub_user}
     return Outgoing(topology.retry, raw.routing_key, raw.body, props, headers)

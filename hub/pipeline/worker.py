@@ -38,6 +38,7 @@ from hub.formats import bsn as bsnlib
 from hub.pipeline import outbox, record
 from hub.pipeline.check import Checked
 from hub.pipeline.context import HandlerContext
+from hub.pipeline.headers import strip_hub_headers
 from hub.pipeline.hooks import Event, Observer
 from hub.store.audit import AuditRecord, PayloadAltered, now_iso, sha256
 from hub.store.db import Database
@@ -159,8 +160,10 @@ class Worker:
         props = raw.properties
         user = props.get("user_id")
         sender = str(user or "")
-        if user and user == self.transport.user and raw.headers.get("x-original-sender"):
-            sender = str(raw.headers["x-original-sender"])  # the hub's own retry or requeue
+        from_hub = bool(user) and user == self.transport.user
+        headers = strip_hub_headers(raw.headers, from_hub)  # a sender's forged hub headers go, first
+        if from_hub and headers.get("x-original-sender"):
+            sender = str(headers["x-original-sender"])  # the hub's own retry or requeue
         return Envelope(
             message_id=str(props.get("message_id") or ""),
             sender=sender,
@@ -169,7 +172,7 @@ class Worker:
             payload=raw.body,
             correlation_id=props.get("correlation_id"),
             reply_to=props.get("reply_to"),
-            headers=raw.headers,
+            headers=headers,
             redelivered=raw.redelivered,
         )
 
@@ -258,13 +261,13 @@ class Worker:
         return outbox.delivery(d, self.app.topology, self.app.parties)
 
     def _retry(self, raw: RawMessage, env: Envelope, role: str, exc: RetryLater, out: _Batch) -> None:
-        attempt = int(raw.headers.get("x-retries", 0)) + 1
+        attempt = int(env.headers.get("x-retries", 0)) + 1
         delay = self.app.topology.retry_delay(attempt)
         if delay is None:
             self._fail(raw, env, role, DeadLetter(f"gave up after {attempt - 1} retries: {exc.reason}",
                                                   rule=exc.rule), out)
             return
-        o = outbox.retry(self.app.topology, raw, env.sender, self.transport.user, attempt, delay, exc.reason)
+        o = outbox.retry(self.app.topology, raw, env, self.transport.user, attempt, delay, exc.reason)
         out.outgoing.append(o)
         out.records.append(record.about(env, role, "deferred", outcome="retry",
                                         reason=f"attempt {attempt}, retry in {delay} ms: "

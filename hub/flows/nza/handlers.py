@@ -15,9 +15,6 @@
 
 from __future__ import annotations
 
-import io
-import json
-import zipfile
 from datetime import date
 from typing import Any
 
@@ -101,20 +98,18 @@ def calendar(app: HubApp, db: Database, on: date | None = None,
 
 
 # ----- the OHW delivery ------------------------------------------------------------------------
-def _pakbon(payload: bytes) -> dict[str, Any]:
-    try:
-        with zipfile.ZipFile(io.BytesIO(payload)) as zf:
-            data = json.loads(zf.read("pakbon.json"))
-            return data if isinstance(data, dict) else {}
-    except (zipfile.BadZipFile, KeyError, ValueError):
-        return {}
+def _limits(app: HubApp) -> csvbatch.ZipLimits:
+    """The zip-bomb guard's bounds, from the settings."""
+    return csvbatch.ZipLimits(max_unpacked=app.settings.zip_max_unpacked_bytes,
+                              max_ratio=app.settings.zip_max_ratio)
 
 
 def handle_ohw(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
     env = checked.envelope
     sender = ctx.app.parties.get(env.sender)
-    report = csvbatch.validate_csv("dis-ohw", env.payload)
-    pakbon = _pakbon(env.payload)
+    # a broken or dangerous archive raises a Rejected with its rule (ZIP_CRC, ZIP_TOO_LARGE, CSV_ENCODING, ...)
+    report = csvbatch.validate_csv("dis-ohw", env.payload, limits=_limits(ctx.app))
+    pakbon = report.pakbon
     period = str(pakbon.get("periode", ""))
     errors = [{"file": e.file, "line": e.line, "column": e.column, "reason": e.reason}
               for e in report.errors[:MAX_LISTED]]

@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import timedelta
 from typing import Any
 
@@ -213,11 +211,11 @@ def handle_csv(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
         listed = "; ".join(f"line {e.line} {e.column}: {e.reason}" for e in report.errors[:20])
         raise Rejected(f"{report.bad_rows or len(report.errors)} bad row(s): {listed}", rule="ROW_ERRORS")
     own = ctx.app.parties.get(env.sender).id
-    rows = list(csv.DictReader(io.StringIO(env.payload.decode("utf-8-sig")), delimiter=csvbatch.DELIMITER))
-    for n, row in enumerate(rows, start=2):
+    # rows are streamed from the payload, twice, rather than decoded whole into memory
+    for n, row in csvbatch.dict_rows(env.payload):
         if row["locatie_agb"] != own:
             raise Rejected(f"line {n}: locatie_agb is not the sender's AGB code", rule="OTHER_PROVIDER")
-    for n, row in enumerate(rows, start=2):
+    for n, row in csvbatch.dict_rows(env.payload):
         item = {"locatie": row["locatie_id"], "behandeling": row["behandeling"], "beschikbaar": row["beschikbaar"],
                 "wachttijdWeken": int(row["wachttijd_weken"]), "status": row["status"], "peildatum": row["peildatum"]}
         if store_report(ctx.app, ctx.db, env.sender, f"{env.message_id}:{n}", item):
