@@ -93,3 +93,32 @@ def test_an_amqp_worker_consumes_its_own_shards(amqp_settings: Settings) -> None
         assert t.worker_queues(topology, 1, 2) == topology.worker_shards(1, 2)
     finally:
         t.close()
+
+
+def test_a_third_party_transport_is_found_through_its_entry_point(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A package that declares ``zorghub.transports`` adds a scheme, with no edit under hub/."""
+    import hub.transports as registry
+
+    (tmp_path / "loop_transport.py").write_text(
+        "from hub.transports.memory import MemoryTransport\n\n\n"
+        "class LoopTransport(MemoryTransport):\n    name = 'loop'\n\n"
+        "    def __init__(self, url: str = 'loop://', **options: object) -> None:\n"
+        "        super().__init__('memory://', **options)  # kombu's in-process broker under another name\n"
+        "        self.url = url\n")
+    info = tmp_path / "loop_transport-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: loop-transport\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[zorghub.transports]\nloop = loop_transport:LoopTransport\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry._installed.cache_clear()
+    try:
+        cls = transport_class("loop://")
+        assert cls.__name__ == "LoopTransport" and cls.__module__ == "loop_transport"
+        assert is_embedded("loop://")
+        transport = open_transport("loop://")
+        transport.close()
+        with pytest.raises(ConfigError, match="loop://"):  # the error lists it among the known schemes
+            transport_class("nope://")
+    finally:
+        registry._installed.cache_clear()

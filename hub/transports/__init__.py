@@ -1,7 +1,9 @@
 """The transport registry: a broker URL's scheme names a transport class, as in kombu.
 
-``TRANSPORTS`` maps a scheme to ``"module:Class"``; the class is imported only when a URL of its
-scheme is opened, so the base never names a concrete transport. This is the one place that reads
+``TRANSPORTS`` maps a scheme to ``"module:Class"``: the shipped ones, and every entry point of the
+``zorghub.transports`` group (name = scheme), so a third party's package adds a transport with no
+edit here. The class is imported only when a URL of its scheme is opened, so the base never names a
+concrete transport. This is the one place that reads
 a broker URL's scheme: everything that differs between transports (in-process or not, shard
 choice, credentials, management statistics) is asked of the transport class or instance
 (see ``hub.transports.base.Transport``). A test holds the rest of the source tree to that.
@@ -10,6 +12,8 @@ choice, credentials, management statistics) is asked of the transport class or i
 from __future__ import annotations
 
 import importlib
+import importlib.metadata as md
+from functools import cache
 from typing import Any, cast
 
 from hub.errors import ConfigError
@@ -27,11 +31,20 @@ def scheme(url: str) -> str:
     return url.split("://", 1)[0].lower() if "://" in url else ""
 
 
+GROUP = "zorghub.transports"
+
+
+@cache
+def _installed() -> dict[str, str]:
+    """The ``zorghub.transports`` entry points: scheme -> "module:Class"."""
+    return {ep.name.lower(): ep.value for ep in md.entry_points(group=GROUP)}
+
+
 def transport_class(url: str) -> type[Transport]:
     """The class that serves ``url``, imported on first use."""
-    target = TRANSPORTS.get(scheme(url))
+    target = TRANSPORTS.get(scheme(url)) or _installed().get(scheme(url))
     if target is None:
-        known = " or ".join(f"{s}://" for s in TRANSPORTS)
+        known = " or ".join(f"{s}://" for s in sorted({*TRANSPORTS, *_installed()}))
         raise ConfigError(f"unsupported broker URL scheme in {scheme(url) or url!r}: use {known}")
     module, _, name = target.partition(":")
     return cast(type[Transport], getattr(importlib.import_module(module), name))
