@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from hub.flows import support as common
+from hub.app import HubApp
 from hub.settings import Settings
 from hub.testing import TestHub
 
@@ -60,6 +61,9 @@ def test_jobs_record_their_runs(settings: Settings, capsys: pytest.CaptureFixtur
     from hub.cli.main import main
 
     monkeypatch.setenv("ZORGHUB_HOME", settings.home)
+    assert main(["jobs", "run", "--all", "--today", "2026-03-20"]) == 2  # no hub has made a store here yet
+    assert "no hub store at" in capsys.readouterr().err
+    HubApp.build(settings).close()  # the hub's first start makes it
     assert main(["jobs", "run", "--all", "--today", "2026-03-20"]) == 0
     assert main(["jobs"]) == 0
     out = capsys.readouterr().out
@@ -74,6 +78,7 @@ def test_an_unknown_job_is_refused(settings: Settings, capsys: pytest.CaptureFix
     from hub.cli.main import main
 
     monkeypatch.setenv("ZORGHUB_HOME", settings.home)
+    HubApp.build(settings).close()
     assert main(["jobs", "run", "stale-chek"]) == 1
     assert "unknown job 'stale-chek'" in capsys.readouterr().err
 

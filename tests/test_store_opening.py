@@ -24,6 +24,12 @@ READERS = [
     ["status"],
     ["dlq", "list"],
     ["communication"],
+    ["nza", "deliveries"],
+    ["zorgbeeld", "capacity"],
+    ["ketenzorg", "claims"],
+    ["jobs", "list"],
+    ["network", "subscriptions"],
+    ["network", "terugmeldingen"],
 ]
 
 

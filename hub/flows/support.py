@@ -135,11 +135,14 @@ def reported(seed: int, walk: Callable[[Any], bool]) -> Callable[[Any], bool]:
 
 # ----- the flows' command groups ----------------------------------------------------------------
 def hub_on(settings: Any, day: str | None = None) -> HubApp:
-    """The hub for a command, on the day ``day`` names (if given): the calendars are read against it."""
+    """The hub for a command, on the day ``day`` names (if given): the calendars are read against it.
+
+    A flow's command works on the store a running hub made: it never creates a store, home or key.
+    """
     if day:
         try:
             moment = datetime.combine(date.fromisoformat(day), datetime.min.time(), UTC).replace(hour=12)
         except ValueError:
             raise ConfigError(f"--today wants a date as YYYY-MM-DD, not {day!r}") from None
         set_clock(lambda: moment)
-    return HubApp.build(settings)
+    return HubApp.build(settings, create=False)

@@ -20,7 +20,7 @@ def claims(settings: Settings, year: str | None) -> None:
     from hub.app import HubApp
     from hub.flows.ketenzorg import handlers
 
-    with HubApp.build(settings) as app:
+    with HubApp.build(settings, create=False) as app:
         for t in handlers.totals(app.db, year):
             click.echo(f"{t['maand']}  {t['verzekeraar']:14s} {t['aantal']:5d} claim(s)  "
                        f"EUR {t['bedragCent'] / 100:12.2f}")

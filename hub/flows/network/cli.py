@@ -33,7 +33,7 @@ def _network(settings: Settings) -> Iterator[tuple[Any, Any]]:
     from hub.app import HubApp
     from hub.flows.network import network_of
 
-    with HubApp.build(settings) as app:
+    with HubApp.build(settings, create=False) as app:
         yield app, network_of(app)
 
 
