@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 import pytest
 
-from hub.flows import support as common
 from hub.app import HubApp
+from hub.flows import support as common
 from hub.settings import Settings
 from hub.testing import TestHub
 
