@@ -150,3 +150,10 @@ def counts_between(db: Database, after: int, upto: int) -> list[Row]:
 def count_before(db: Database, ts: str) -> int:
     """How many records are older than the instant ``ts``."""
     return int(db.execute("SELECT COUNT(*) FROM audit WHERE ts < ?", (ts,))[0][0])
+
+
+def refusals(db: Database, action_prefix: str) -> list[AuditRecord]:
+    """The ``deny`` records of actions starting with ``action_prefix`` (``authz.``), in seq order."""
+    rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM audit WHERE action LIKE ? AND outcome = ? ORDER BY seq",
+                      (action_prefix + "%", "deny"))
+    return [AuditRecord(**dict(zip(COLUMNS, row, strict=True))) for row in rows]

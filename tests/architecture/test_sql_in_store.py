@@ -17,8 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 HUB = ROOT / "hub"
 STORE = HUB / "store"
 
+# statements, and the conditions a caller would hand to a store method ("action = ?", "ORDER BY ts")
 SQL = re.compile(r"\b(SELECT|INSERT INTO|INSERT OR IGNORE INTO|UPDATE [a-z_]+ SET|DELETE FROM|CREATE TABLE"
-                 r"|CREATE (UNIQUE )?INDEX|ALTER TABLE|DROP TABLE)\b")
+                 r"|CREATE (UNIQUE )?INDEX|ALTER TABLE|DROP TABLE|WHERE|ORDER BY|GROUP BY)\b"
+                 r"|\b[a-z_][a-z0-9_.]* (=|<>|<=|>=|<|>|LIKE|NOT LIKE) \?")
 
 
 def sql_in_source(source: str) -> Iterator[tuple[int, str]]:
@@ -61,10 +63,15 @@ def test_the_scanner_reports_sql_outside_the_store(tmp_path: Path) -> None:
         "        CREATE TABLE IF NOT EXISTS t (a TEXT)\"\"\")\n"
         "    table = 't'\n"
         '    db.execute(f"DELETE FROM {table} WHERE a = ?", ("x",))\n'
+        "    log.records('action = ? AND seq >= ?', ('received', 1))\n"
         "    return db.execute('select 1')  # lower case is not the house style, and is not caught\n")
     assert sql_outside_store(hub, hub / "store") == [
         "hub/flows/sneaky.py:6: CREATE TABLE",
         "hub/flows/sneaky.py:8: DELETE FROM",
+        "hub/flows/sneaky.py:8: WHERE",
+        "hub/flows/sneaky.py:8: a = ?",
+        "hub/flows/sneaky.py:9: action = ?",
+        "hub/flows/sneaky.py:9: seq >= ?",
     ]
 
 
