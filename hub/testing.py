@@ -30,6 +30,7 @@ from hub.pipeline.hooks import OnMessage
 from hub.pipeline.worker import Worker
 from hub.plugins.flow import Flow
 from hub.settings import Settings
+from hub.store import auditqueries
 from hub.transports import is_embedded, open_transport
 from hub.transports import with_credentials as with_credentials
 from hub.transports.base import RawMessage, Transport
@@ -394,7 +395,7 @@ def flow_suite(flow: Flow, hub: TestHub) -> SuiteReport:
     report.messages = len(ids)
     if not ids:
         report.problems.append("no message was sent: the scenario checked nothing")
-    received = {r.message_id for r in audit.records("action = ?", ("received",))}
+    received = {r.message_id for r in auditqueries.with_action(audit.db, "received")}
     audited = {r.message_id for r in audit.records()}
     missing = [m for m in hub.sent if m not in received] + [m for m in ids if m not in audited]
     if missing:

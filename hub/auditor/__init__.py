@@ -12,10 +12,10 @@ from typing import Any
 
 from hub.auditor.access import AUDITOR_ROLE, AccessDenied, Gate
 from hub.auditor.checkpoints import append_checkpoint, maybe_checkpoint
-from hub.auditor.progress import JOBS_DDL
 from hub.auditor.search import ensure_indexes
 from hub.errors import HubError
 from hub.pipeline.hooks import Observer
+from hub.store import auditjobs
 from hub.store.audit import AuditRecord
 
 __all__ = ["AUDITOR_ROLE", "AccessDenied", "Auditor", "Gate", "install"]
@@ -60,7 +60,7 @@ class CheckpointEvery(Observer):
 
 def install(app: Any) -> None:
     ensure_indexes(app.db)
-    app.db.script(JOBS_DDL)
+    auditjobs.create(app.db)
     every = app.settings.audit_checkpoint_every
     auditor = app.extensions["auditor"] = Auditor(app, every or 10_000)
     if every:

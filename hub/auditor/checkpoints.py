@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from hub.errors import ConfigError
+from hub.store import auditqueries
 from hub.store.audit import NODE, AuditLog, AuditRecord, now_iso
 from hub.store.migrations import CHECKPOINT_ACTION  # the store notes each checkpoint's seq in its meta table
 
@@ -103,8 +104,7 @@ def append_checkpoint(log: AuditLog, hub_key: bytes, actor: str = "zorghub") -> 
 
 def maybe_checkpoint(log: AuditLog, hub_key: bytes, every: int) -> Checkpoint | None:
     """Append a checkpoint when ``every`` or more records were written since the last one."""
-    last = log.db.execute("SELECT MAX(seq) FROM audit WHERE action = ?", (CHECKPOINT_ACTION,))
-    last_seq = int(last[0][0] or 0)
+    last_seq = auditqueries.last_seq_of(log.db, CHECKPOINT_ACTION)
     head, _ = log.head()
     if head - last_seq < every:
         return None
@@ -129,10 +129,10 @@ def check_against(log: AuditLog, hub_key: bytes, cp: Checkpoint) -> CheckpointRe
     if head < cp.seq:
         return CheckpointResult(False, f"the log was truncated: it ends at record {head}, but the checkpoint of "
                                        f"{cp.ts} signs record {cp.seq}", head + 1)
-    rows = log.db.execute("SELECT hash FROM audit WHERE seq = ?", (cp.seq,))
-    if not rows:
+    signed = auditqueries.hash_at(log.db, cp.seq)
+    if signed is None:
         return CheckpointResult(False, f"record {cp.seq}, signed by the checkpoint, is missing", cp.seq)
-    if str(rows[0][0]) != cp.hash:
+    if signed != cp.hash:
         return CheckpointResult(False, f"record {cp.seq} no longer has the hash the checkpoint signed: "
                                        "the history up to it was rewritten", cp.seq)
     return CheckpointResult(True)
@@ -140,9 +140,7 @@ def check_against(log: AuditLog, hub_key: bytes, cp: Checkpoint) -> CheckpointRe
 
 def check_stored(log: AuditLog, hub_key: bytes, start: int = 1, end: int | None = None) -> CheckpointResult:
     """Check every checkpoint record in the log: its signature and the record it signed."""
-    where = "action = ? AND seq >= ?" + (" AND seq <= ?" if end is not None else "")
-    params: tuple[Any, ...] = (CHECKPOINT_ACTION, start) + ((end,) if end is not None else ())
-    for rec in log.records(where, params):
+    for rec in auditqueries.with_action(log.db, CHECKPOINT_ACTION, start, end):
         try:
             cp = Checkpoint.from_dict(rec.detail_json())
         except (ConfigError, orjson.JSONDecodeError):

@@ -29,6 +29,7 @@ from hub.auditor.search import AuditFilter, count, iter_records
 from hub.catalogue.topology import Topology
 from hub.errors import ConfigError, HubError
 from hub.formats import bsn as bsnlib
+from hub.store import auditqueries, payloads
 from hub.store.audit import AuditLog, AuditRecord, sha256
 from hub.transports.base import Outgoing, Transport
 
@@ -45,9 +46,7 @@ def fetch_payloads(log: AuditLog, digests: set[str]) -> dict[str, tuple[bytes | 
     """sha256 -> (body or None, content_type, pruned_at) for the digests that are stored."""
     out: dict[str, tuple[bytes | None, str, str]] = {}
     for part in _chunks(sorted(digests), 500):
-        rows = log.db.execute(f"SELECT sha256, body, content_type, pruned_at FROM payloads WHERE sha256 IN "
-                              f"({', '.join('?' for _ in part)})", list(part))
-        for digest, body, content_type, pruned_at in rows:
+        for digest, body, content_type, pruned_at in payloads.stored(log.db, part):
             out[str(digest)] = (bytes(body) if body is not None else None, str(content_type), str(pruned_at or ""))
     return out
 
@@ -312,10 +311,7 @@ def _dry_batch(log: AuditLog, registry: Any, records: list[AuditRecord], version
     ids = sorted({r.message_id for r in records if r.message_id})
     received: dict[str, str] = {}
     for part in _chunks(ids, 500):
-        rows = log.db.execute(f"SELECT message_id, payload_sha256 FROM audit WHERE action = ? AND outcome = ? "
-                              f"AND message_id IN ({', '.join('?' for _ in part)}) ORDER BY seq",
-                              ["received", "success", *part])
-        for message_id, digest in rows:
+        for message_id, digest in auditqueries.received_payloads(log.db, part):
             received.setdefault(str(message_id), str(digest))
     digests = {d for d in received.values() if d} | {r.payload_sha256 for r in records if r.payload_sha256}
     stored = fetch_payloads(log, digests)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hub.errors import ConfigError
+from hub.store import auditqueries, payloads
 from hub.store.audit import AuditLog
 
 MIN_METADATA_YEARS = 5
@@ -95,16 +96,7 @@ def prune_payloads(log: AuditLog, policy: RetentionPolicy, *, now: datetime | No
         return PruneResult(0, "", 0)
     moment = now or datetime.now(UTC)
     cutoff = _iso(moment - timedelta(days=policy.payload_days))
-    keep = (f"SELECT payload_sha256 FROM audit WHERE ts >= ? AND payload_sha256 <> '' "
-            f"AND action NOT IN ({', '.join('?' for _ in REPLAY_ACTIONS)})")
-    where = f"body IS NOT NULL AND stored_at < ? AND sha256 NOT IN ({keep})"
-    params = [cutoff, cutoff, *REPLAY_ACTIONS]
-    with log.db.transaction():
-        rows = log.db.execute(f"SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM payloads WHERE {where}",
-                              params)
-        count, size = int(rows[0][0]), int(rows[0][1])
-        if not dry_run and count:
-            log.db.execute(f"UPDATE payloads SET body = NULL, pruned_at = ? WHERE {where}", [_iso(moment), *params])
+    count, size = payloads.prune_older(log.db, cutoff, REPLAY_ACTIONS, _iso(moment), dry_run=dry_run)
     return PruneResult(count, cutoff, size)
 
 
@@ -112,15 +104,15 @@ def metadata_due(log: AuditLog, policy: RetentionPolicy, *, now: datetime | None
     """How many records are past the metadata retention (reported; never deleted by this tool)."""
     moment = now or datetime.now(UTC)
     cutoff = _iso(moment - timedelta(days=366 * policy.metadata_years))
-    return int(log.db.execute("SELECT COUNT(*) FROM audit WHERE ts < ?", (cutoff,))[0][0])
+    return auditqueries.count_before(log.db, cutoff)
 
 
 def payload_state(log: AuditLog, digest: str) -> tuple[bytes | None, str]:
     """(body, why-missing): why is '' when the body is there."""
-    rows = log.db.execute("SELECT body, pruned_at FROM payloads WHERE sha256 = ?", (digest,))
-    if not rows:
+    row = payloads.state(log.db, digest)
+    if row is None:
         return None, "the payload was never stored"
-    body, pruned_at = rows[0]
+    body, pruned_at = row
     if body is None:
         return None, f"the payload was pruned on {pruned_at} under the retention policy"
     return bytes(body), ""

@@ -16,6 +16,7 @@ import orjson
 
 from hub.errors import ConfigError
 from hub.formats import bsn as bsnlib
+from hub.store import auditqueries
 from hub.store.audit import COLUMNS, AuditLog, AuditRecord
 from hub.store.db import Database
 
@@ -29,16 +30,9 @@ GRANTED = ("success", "allow")
 REFUSED = ("deny", "failure")
 AUDIT_PREFIX = "audit."
 
-INDEXES = """
-CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts);
-CREATE INDEX IF NOT EXISTS audit_action ON audit (action);
-CREATE INDEX IF NOT EXISTS audit_actor ON audit (actor);
-CREATE INDEX IF NOT EXISTS audit_recipient ON audit (recipient)
-"""
-
 
 def ensure_indexes(db: Database) -> None:
-    db.script(INDEXES)
+    auditqueries.ensure_search_indexes(db)
 
 
 @dataclass(frozen=True)
@@ -64,39 +58,16 @@ class AuditFilter:
     def for_bsn(cls, bsn: str, key: bytes, **kw: Any) -> AuditFilter:
         return cls(client=client_pseudonym(bsn, key), **kw)
 
-    def where(self) -> tuple[str, list[Any]]:
-        parts: list[str] = []
-        params: list[Any] = []
-        for column, value in (("client", self.client), ("actor", self.actor), ("recipient", self.recipient),
-                              ("kind", self.kind), ("outcome", self.outcome), ("message_id", self.message_id)):
-            if value:
-                parts.append(f"{column} = ?")
-                params.append(value)
-        if self.party:
-            parts.append("(actor = ? OR recipient = ? OR on_behalf_of = ?)")
-            params += [self.party] * 3
-        if self.role:
-            parts.append("(',' || actor_role || ',') LIKE ?")
-            params.append(f"%,{self.role},%")
-        if self.actions:
-            parts.append(f"action IN ({', '.join('?' for _ in self.actions)})")
-            params += list(self.actions)
-        if not self.include_audit:
-            parts.append("action NOT LIKE ?")
-            params.append(AUDIT_PREFIX + "%")
-        if self.since:
-            parts.append("ts >= ?")
-            params.append(_instant(self.since, end=False))
-        if self.until:
-            parts.append("ts <= ?")
-            params.append(_instant(self.until, end=True))
-        if self.first_seq:
-            parts.append("seq >= ?")
-            params.append(self.first_seq)
-        if self.last_seq:
-            parts.append("seq <= ?")
-            params.append(self.last_seq)
-        return " AND ".join(parts) or "1 = 1", params
+    def facets(self) -> auditqueries.Facets:
+        """The selection for the store; dates become instants here (a bad one is a ``ConfigError``)."""
+        return auditqueries.Facets(
+            equal=(("client", self.client), ("actor", self.actor), ("recipient", self.recipient),
+                   ("kind", self.kind), ("outcome", self.outcome), ("message_id", self.message_id)),
+            party=self.party, role=self.role, actions=self.actions,
+            not_action_prefix="" if self.include_audit else AUDIT_PREFIX,
+            since=_instant(self.since, end=False) if self.since else "",
+            until=_instant(self.until, end=True) if self.until else "",
+            first_seq=self.first_seq, last_seq=self.last_seq)
 
     def describe(self) -> dict[str, Any]:
         """For the auditor's own audit record: never holds a BSN (only the pseudonym)."""
@@ -133,17 +104,7 @@ def _instant(value: str, *, end: bool) -> str:
 
 def iter_records(log: AuditLog, flt: AuditFilter, chunk: int = 5000) -> Iterator[AuditRecord]:
     """The matching records in seq order, fetched in chunks (keyset paging), so millions stream."""
-    where, params = flt.where()
-    after = 0
-    cols = ", ".join(COLUMNS)
-    while True:
-        rows = log.db.execute(f"SELECT {cols} FROM audit WHERE seq > ? AND {where} ORDER BY seq LIMIT {int(chunk)}",
-                              [after, *params])
-        for row in rows:
-            yield AuditRecord(**dict(zip(COLUMNS, row, strict=True)))
-        if len(rows) < chunk:
-            return
-        after = int(rows[-1][0])
+    yield from auditqueries.matching(log.db, flt.facets(), chunk)
 
 
 def search(log: AuditLog, flt: AuditFilter, limit: int | None = None) -> list[AuditRecord]:
@@ -156,8 +117,7 @@ def search(log: AuditLog, flt: AuditFilter, limit: int | None = None) -> list[Au
 
 
 def count(log: AuditLog, flt: AuditFilter) -> int:
-    where, params = flt.where()
-    return int(log.db.execute(f"SELECT COUNT(*) FROM audit WHERE {where}", params)[0][0])
+    return auditqueries.count_matching(log.db, flt.facets())
 
 
 # ----- who has seen ------------------------------------------------------------------
@@ -184,8 +144,7 @@ class WhoHasSeen:
 def who_has_seen(log: AuditLog, client: str) -> WhoHasSeen:
     """Parties that received or queried the client's data; apart from them, refused attempts and auditors."""
     books: dict[str, dict[str, Sighting]] = {"seen": {}, "denied": {}, "audited": {}}
-    sql = "SELECT action, outcome, actor, recipient, ts FROM audit WHERE client = ? ORDER BY seq"
-    for action, outcome, actor, recipient, ts in log.db.execute(sql, (client,)):
+    for action, outcome, actor, recipient, ts in auditqueries.client_trail(log.db, client):
         if action == "replayed" and str(recipient).startswith("sandbox:"):
             party, book, how = actor, "audited", f"replay to {recipient}"  # an auditor's sandbox, not a party
         elif action in RECEIVE_ACTIONS and recipient and outcome in GRANTED:

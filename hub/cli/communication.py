@@ -15,15 +15,14 @@ RECEIVED_ACTIONS = ("delivered", "notified", "replied", "query", "receipt", "rej
 @click.option("--party", help="only this party")
 @pass_settings
 def cli(settings: Settings, party: str | None) -> None:
+    from hub.store import auditqueries
     from hub.store.audit import AuditLog
     from hub.store.db import Database
 
     db = Database.open_existing(settings.effective_store_url)
     try:
         log = AuditLog(db, settings.key_bytes(create=False))
-        where, params = ("WHERE actor = ? OR recipient = ?", (party, party)) if party else ("", ())
-        rows = log.db.execute(f"SELECT actor, recipient, action, outcome, COUNT(*) FROM audit {where} "
-                              "GROUP BY actor, recipient, action, outcome", params)
+        rows = auditqueries.traffic(log.db, party)
         stats: dict[str, dict[str, int]] = {}
         for actor, recipient, action, outcome, n in rows:
             if action == "received":

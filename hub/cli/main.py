@@ -116,14 +116,13 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from hub.store.audit import AuditLog
     from hub.store.db import Database, redact_url
     from hub.store.deadletters import DeadLetterStore
-    from hub.store.idempotency import ProcessedIds
+    from hub.store.idempotency import ProcessedIds, outcome_counts
 
     db = Database.open_existing(settings.effective_store_url)
     audit = AuditLog(db, settings.key_bytes(create=False))
     ProcessedIds(db)
     seq, head = audit.head()
-    processed = dict((str(k), int(n)) for k, n in
-                     db.execute("SELECT outcome, COUNT(*) FROM processed GROUP BY outcome"))
+    processed = outcome_counts(db)
     open_dead = DeadLetterStore(db).count()
     print(f"store      {redact_url(settings.effective_store_url)}")
     print(f"audit      {seq} records, head {head[:16]}")

@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from hub.errors import HubError
 from hub.settings import Settings
+from hub.store import auditqueries, idempotency
 from hub.store.db import Database
 from hub.transports import has_management
 
@@ -64,11 +65,9 @@ class StoreCollector(Collector):
         self._counts: Counter[tuple[str, str, str]] = Counter()
 
     def _catch_up(self) -> None:
-        head = int(self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM audit")[0][0])
+        head = auditqueries.head_seq(self.db)
         if head > self._counted_to:
-            for action, outcome, kind, n in self.db.execute(
-                    "SELECT action, outcome, kind, COUNT(*) FROM audit WHERE seq > ? AND seq <= ? "
-                    "GROUP BY action, outcome, kind", (self._counted_to, head)):
+            for action, outcome, kind, n in auditqueries.counts_between(self.db, self._counted_to, head):
                 label = kind_label(str(kind), self.kinds)
                 self._counts[(str(action), str(outcome), label)] += int(n)
             self._counted_to = head
@@ -76,7 +75,7 @@ class StoreCollector(Collector):
     def collect(self) -> Iterator[Any]:
         with self._lock:
             self._catch_up()
-            unpublished = int(self.db.execute("SELECT COUNT(*) FROM processed WHERE published = 0")[0][0])
+            unpublished = idempotency.unpublished_count(self.db)
             open_dead = self.dead_letters.count()
             counts = dict(self._counts)
             head = self._counted_to

@@ -126,3 +126,13 @@ class ProcessedIds:
                 part = message_ids[i:i + 500]
                 marks = ", ".join("?" for _ in part)
                 self.db.execute(f"UPDATE processed SET published = 1 WHERE message_id IN ({marks})", part)
+
+
+def unpublished_count(db: Database) -> int:
+    """How many processed messages still wait for the broker to confirm their output."""
+    return int(db.execute("SELECT COUNT(*) FROM processed WHERE published = 0")[0][0])
+
+
+def outcome_counts(db: Database) -> dict[str, int]:
+    """How many messages were processed, per outcome."""
+    return {str(k): int(n) for k, n in db.execute("SELECT outcome, COUNT(*) FROM processed GROUP BY outcome")}

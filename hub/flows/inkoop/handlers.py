@@ -25,36 +25,11 @@ from hub.flows.support import iso, record, reply, send, today
 from hub.pipeline.check import Checked
 from hub.pipeline.context import HandlerContext
 from hub.store.db import Database
-
-DDL = """
-CREATE TABLE IF NOT EXISTS ik_uitvraag (
-    id TEXT PRIMARY KEY, insurer TEXT NOT NULL, addressed TEXT NOT NULL, proposal TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS ik_answer (
-    uitvraag_id TEXT NOT NULL, provider TEXT NOT NULL, message_id TEXT NOT NULL, created_at TEXT NOT NULL,
-    PRIMARY KEY (uitvraag_id, provider)
-);
-CREATE TABLE IF NOT EXISTS ik_proposal (
-    id TEXT PRIMARY KEY, insurer TEXT NOT NULL, provider TEXT NOT NULL, body TEXT NOT NULL,
-    status TEXT NOT NULL, created_at TEXT NOT NULL, decided_at TEXT NOT NULL DEFAULT '',
-    decision_message TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS ik_negotiation (
-    id TEXT PRIMARY KEY, insurer TEXT NOT NULL, provider TEXT NOT NULL, product TEXT NOT NULL,
-    status TEXT NOT NULL, last_party TEXT NOT NULL, price_cents BIGINT NOT NULL, volume BIGINT NOT NULL,
-    rounds INTEGER NOT NULL, updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS ik_request (
-    id TEXT PRIMARY KEY, proposal_id TEXT NOT NULL, insurer TEXT NOT NULL, provider TEXT NOT NULL,
-    subject TEXT NOT NULL, due TEXT NOT NULL, received_message TEXT NOT NULL DEFAULT '',
-    received_at TEXT NOT NULL DEFAULT ''
-)
-"""
+from hub.store.flows import inkoop as store
 
 
 def install(app: HubApp) -> None:
-    app.db.script(DDL)
+    store.create(app.db)
     for name, fn in HANDLERS.items():
         app.handlers[name] = fn
 
@@ -70,27 +45,24 @@ def _provider(ctx: HandlerContext, name: str) -> str:
 def handle_uitvraag(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
     env, doc = checked.envelope, checked.document.json
     addressed = [_provider(ctx, n) for n in doc["aan"]]
-    if ctx.db.execute("SELECT 1 FROM ik_uitvraag WHERE id = ?", (doc["uitvraagId"],)):
+    if store.uitvraag_exists(ctx.db, doc["uitvraagId"]):
         raise Rejected(f"uitvraag {doc['uitvraagId']!r} exists already", rule="DUPLICATE_ID")
-    ctx.db.execute("INSERT INTO ik_uitvraag (id, insurer, addressed, proposal, created_at) VALUES (?, ?, ?, ?, ?)",
-                   (doc["uitvraagId"], env.sender, orjson.dumps(addressed).decode(),
-                    orjson.dumps(doc.get("voorstelBijAanvraag") or {}).decode(), iso()))
+    store.add_uitvraag(ctx.db, doc["uitvraagId"], env.sender, orjson.dumps(addressed).decode(),
+                       orjson.dumps(doc.get("voorstelBijAanvraag") or {}).decode(), iso())
     return [Delivery(p, env, "addressed provider") for p in addressed]
 
 
 def handle_antwoord(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
     env, doc = checked.envelope, checked.document.json
-    rows = ctx.db.execute("SELECT insurer, addressed, proposal FROM ik_uitvraag WHERE id = ?", (doc["uitvraagId"],))
-    if not rows:
+    row = store.uitvraag(ctx.db, doc["uitvraagId"])
+    if row is None:
         raise Rejected(f"unknown uitvraag {doc['uitvraagId']!r}", rule="UNKNOWN_UITVRAAG")
-    insurer, addressed, proposal = rows[0]
+    insurer, addressed, proposal = row
     if env.sender not in orjson.loads(addressed):
         raise Forbidden("this uitvraag was not sent to you", rule="NOT_ADDRESSED")
-    if ctx.db.execute("SELECT 1 FROM ik_answer WHERE uitvraag_id = ? AND provider = ?",
-                      (doc["uitvraagId"], env.sender)):
+    if store.answered(ctx.db, doc["uitvraagId"], env.sender):
         raise Rejected("you answered this uitvraag already", rule="ALREADY_ANSWERED")
-    ctx.db.execute("INSERT INTO ik_answer (uitvraag_id, provider, message_id, created_at) VALUES (?, ?, ?, ?)",
-                   (doc["uitvraagId"], env.sender, env.message_id, iso()))
+    store.add_answer(ctx.db, doc["uitvraagId"], env.sender, env.message_id, iso())
     standing = orjson.loads(proposal)
     if doc.get("contractAanvraag") and standing:
         pid = f"{doc['uitvraagId']}-{env.sender}"
@@ -103,10 +75,9 @@ def handle_antwoord(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
 
 # ----- contracteer ------------------------------------------------------------------------------
 def _store_proposal(db: Database, pid: str, insurer: str, provider: str, body: dict[str, Any]) -> None:
-    if db.execute("SELECT 1 FROM ik_proposal WHERE id = ?", (pid,)):
+    if store.proposal_exists(db, pid):
         raise Rejected(f"proposal {pid!r} exists already", rule="DUPLICATE_ID")
-    db.execute("INSERT INTO ik_proposal (id, insurer, provider, body, status, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-               (pid, insurer, provider, orjson.dumps(body).decode(), "open", iso()))
+    store.add_proposal(db, pid, insurer, provider, orjson.dumps(body).decode(), iso())
 
 
 def handle_voorstel(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
@@ -118,10 +89,10 @@ def handle_voorstel(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
 
 
 def _proposal(db: Database, pid: str) -> tuple[str, str, str, str]:
-    rows = db.execute("SELECT insurer, provider, status, body FROM ik_proposal WHERE id = ?", (pid,))
-    if not rows:
+    row = store.proposal(db, pid)
+    if row is None:
         raise Rejected(f"unknown proposal {pid!r}", rule="UNKNOWN_PROPOSAL")
-    insurer, provider, status, body = rows[0]
+    insurer, provider, status, body = row
     return str(insurer), str(provider), str(status), str(body)
 
 
@@ -133,8 +104,7 @@ def handle_besluit(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
     if status != "open":
         raise Rejected(f"proposal {doc['voorstelId']!r} was already decided ({status}); a decision is final",
                        rule="ALREADY_DECIDED")
-    ctx.db.execute("UPDATE ik_proposal SET status = ?, decided_at = ?, decision_message = ? WHERE id = ?",
-                   (doc["besluit"], iso(), env.message_id, doc["voorstelId"]))
+    store.decide_proposal(ctx.db, doc["voorstelId"], doc["besluit"], iso(), env.message_id)
     ctx.records.append(record(ctx, "contract_" + doc["besluit"], record_type="contract",
                               record_id=doc["voorstelId"]))
     return [Delivery(insurer, env, "decision on the insurer's proposal")]
@@ -156,9 +126,8 @@ def handle_bod(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
     env, doc = checked.envelope, checked.document.json
     nid = doc["onderhandelingId"]
     sender = ctx.app.parties.get(env.sender)
-    rows = ctx.db.execute("SELECT insurer, provider, product, status, last_party, price_cents, volume, rounds "
-                          "FROM ik_negotiation WHERE id = ?", (nid,))
-    if not rows:
+    row = store.negotiation(ctx.db, nid)
+    if row is None:
         if doc.get("akkoord"):
             raise Rejected("there is no offer to agree to yet", rule="NOTHING_TO_AGREE")
         other = ctx.app.parties.find(str(doc.get("aan", "")))
@@ -170,13 +139,11 @@ def handle_bod(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
             insurer, provider = other.name, sender.name
         else:
             raise Rejected("a negotiation is between an insurer and a care provider", rule="NOT_A_PAIR")
-        ctx.db.execute("INSERT INTO ik_negotiation (id, insurer, provider, product, status, last_party, "
-                       "price_cents, volume, rounds, updated_at) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, 1, ?)",
-                       (nid, insurer, provider, doc["product"], env.sender, int(doc["prijsCent"]),
-                        int(doc["volume"]), iso()))
+        store.open_negotiation(ctx.db, nid, insurer, provider, doc["product"], env.sender, int(doc["prijsCent"]),
+                               int(doc["volume"]), iso())
         ctx.records.append(record(ctx, "offered", record_type="negotiation", record_id=nid))
         return [Delivery(other.name, env, "counterparty in the negotiation")]
-    insurer, provider, product, status, last, price, volume, rounds = rows[0]
+    insurer, provider, product, status, last, price, volume, rounds = row
     if env.sender not in (insurer, provider):
         raise Forbidden("you are not a party to this negotiation", rule="NOT_A_PARTY")
     if status != "open":
@@ -187,14 +154,12 @@ def handle_bod(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
         raise Rejected(f"this negotiation is about product {product!r}", rule="OTHER_PRODUCT")
     other = provider if env.sender == insurer else insurer
     if doc.get("akkoord"):
-        ctx.db.execute("UPDATE ik_negotiation SET status = 'akkoord', last_party = ?, updated_at = ? WHERE id = ?",
-                       (env.sender, iso(), nid))
+        store.agree_negotiation(ctx.db, nid, env.sender, iso())
         ctx.records.append(record(ctx, "agreed", record_type="negotiation", record_id=nid,
                                   reason=f"{product}: {price} cents x {volume}"))
     else:
-        ctx.db.execute("UPDATE ik_negotiation SET last_party = ?, price_cents = ?, volume = ?, rounds = ?, "
-                       "updated_at = ? WHERE id = ?",
-                       (env.sender, int(doc["prijsCent"]), int(doc["volume"]), int(rounds) + 1, iso(), nid))
+        store.counter_offer(ctx.db, nid, env.sender, int(doc["prijsCent"]), int(doc["volume"]), int(rounds) + 1,
+                            iso())
         ctx.records.append(record(ctx, "offered", record_type="negotiation", record_id=nid))
     return [Delivery(str(other), env, "counterparty in the negotiation")]
 
@@ -207,27 +172,24 @@ def handle_verzoek(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
         raise Forbidden("this contract belongs to another insurer", rule="NOT_YOUR_CONTRACT")
     if status != "akkoord":
         raise Rejected("delivery requests need an accepted contract", rule="NO_CONTRACT")
-    if ctx.db.execute("SELECT 1 FROM ik_request WHERE id = ?", (doc["verzoekId"],)):
+    if store.request_exists(ctx.db, doc["verzoekId"]):
         raise Rejected(f"request {doc['verzoekId']!r} exists already", rule="DUPLICATE_ID")
-    ctx.db.execute("INSERT INTO ik_request (id, proposal_id, insurer, provider, subject, due) "
-                   "VALUES (?, ?, ?, ?, ?, ?)",
-                   (doc["verzoekId"], doc["voorstelId"], insurer, provider, doc["onderwerp"], doc["uiterlijk"]))
+    store.add_request(ctx.db, doc["verzoekId"], doc["voorstelId"], insurer, provider, doc["onderwerp"],
+                      doc["uiterlijk"])
     return [Delivery(provider, env, "delivery request under the contract")]
 
 
 def handle_levering(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
     env, doc = checked.envelope, checked.document.json
-    rows = ctx.db.execute("SELECT insurer, provider, received_message FROM ik_request WHERE id = ?",
-                          (doc["verzoekId"],))
-    if not rows:
+    row = store.request(ctx.db, doc["verzoekId"])
+    if row is None:
         raise Rejected(f"no delivery request {doc['verzoekId']!r}", rule="UNKNOWN_REQUEST")
-    insurer, provider, received = rows[0]
+    insurer, provider, received = row
     if provider != env.sender:
         raise Forbidden("this delivery request is addressed to another provider", rule="NOT_YOUR_REQUEST")
     if received:
         raise Rejected("this request was delivered already", rule="ALREADY_DELIVERED")
-    ctx.db.execute("UPDATE ik_request SET received_message = ?, received_at = ? WHERE id = ?",
-                   (env.message_id, iso(), doc["verzoekId"]))
+    store.receive_request(ctx.db, doc["verzoekId"], env.message_id, iso())
     ctx.records.append(record(ctx, "matched", record_type="naleving", record_id=doc["verzoekId"]))
     return [Delivery(str(insurer), env, "delivery matched to the request")]
 
@@ -235,9 +197,7 @@ def handle_levering(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
 def dashboard(db: Database, party: str, on: date | None = None) -> list[dict[str, Any]]:
     day = (on or today()).isoformat()
     out = []
-    for rid, pid, insurer, provider, subject, due, received_at in db.execute(
-            "SELECT id, proposal_id, insurer, provider, subject, due, received_at FROM ik_request "
-            "WHERE insurer = ? OR provider = ? ORDER BY due, id", (party, party)):
+    for rid, pid, insurer, provider, subject, due, received_at in store.requests_of(db, party):
         state = "ontvangen" if received_at else ("ontbreekt" if due < day else "open")
         out.append({"verzoekId": rid, "voorstelId": pid, "verzekeraar": insurer, "aanbieder": provider,
                     "onderwerp": subject, "uiterlijk": due, "ontvangenOp": received_at or None, "status": state})

@@ -17,13 +17,7 @@ from hub.flows.base import Job
 from hub.flows.support import flow_settings, iso, now, parse_iso
 from hub.plugins.registry import jobs as declared_jobs
 from hub.store.audit import AuditRecord
-
-DDL = """
-CREATE TABLE IF NOT EXISTS flow_jobs (
-    name TEXT PRIMARY KEY, last_run TEXT NOT NULL, outcome TEXT NOT NULL, result TEXT NOT NULL,
-    runs BIGINT NOT NULL
-)
-"""
+from hub.store.flows import jobs as store
 
 
 def all_jobs(app: HubApp) -> dict[str, Job]:
@@ -38,7 +32,7 @@ def _schedule(app: HubApp) -> dict[str, Any]:
 
 
 def install(app: HubApp) -> None:
-    app.db.script(DDL)
+    store.create(app.db)
 
 
 def run(app: HubApp, name: str) -> dict[str, Any]:
@@ -51,10 +45,7 @@ def run(app: HubApp, name: str) -> dict[str, Any]:
     except Exception as exc:  # a job's failure is shown in beheer, not raised into the scheduler
         result, outcome = f"{exc.__class__.__name__}: {exc}", "failure"
     stamp = iso()
-    with db.transaction():
-        db.execute("INSERT INTO flow_jobs (name, last_run, outcome, result, runs) VALUES (?, ?, ?, ?, 1) "
-                   "ON CONFLICT (name) DO UPDATE SET last_run = excluded.last_run, outcome = excluded.outcome, "
-                   "result = excluded.result, runs = flow_jobs.runs + 1", (name, stamp, outcome, result))
+    store.record_run(db, name, stamp, outcome, result)
     app.audit.append([AuditRecord(action="job", actor="zorghub", actor_role="scheduler", outcome=outcome,
                                   kind=f"job.{name}", record_type="job", record_id=name, reason=result,
                                   source=f"{app.audit.source}/jobs")])
@@ -62,7 +53,7 @@ def run(app: HubApp, name: str) -> dict[str, Any]:
 
 
 def states(app: HubApp) -> list[dict[str, Any]]:
-    rows = {r[0]: r for r in app.db.execute("SELECT name, last_run, outcome, result, runs FROM flow_jobs")}
+    rows = {r[0]: r for r in store.runs(app.db)}
     out = []
     schedule = _schedule(app)
     for name in all_jobs(app):

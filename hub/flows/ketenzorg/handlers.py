@@ -22,21 +22,14 @@ from hub.flows.support import flow_settings, iso, reply
 from hub.pipeline.check import Checked
 from hub.pipeline.context import HandlerContext
 from hub.store.db import Database
-
-DDL = """
-CREATE TABLE IF NOT EXISTS kz_claim (
-    message_id TEXT PRIMARY KEY, claim_id TEXT NOT NULL, provider TEXT NOT NULL, client TEXT NOT NULL,
-    programme TEXT NOT NULL, period TEXT NOT NULL, code TEXT NOT NULL, insurer TEXT NOT NULL,
-    amount_cents BIGINT NOT NULL, received_at TEXT NOT NULL, dedup TEXT NOT NULL UNIQUE
-)
-"""
+from hub.store.flows import ketenzorg as store
 
 VEKTIS_HEADER = ["declaratie_id", "agb_zorgaanbieder", "bsn", "uzovi", "programma", "periode", "prestatiecode",
                  "bedrag_cent"]
 
 
 def install(app: HubApp) -> None:
-    app.db.script(DDL)
+    store.create(app.db)
     app.handlers["ketenzorg.declaratie"] = handle_claim
     app.handlers["ketenzorg.totalen"] = handle_totals
 
@@ -63,8 +56,7 @@ def check_claim(app: HubApp, db: Database, provider: str, client_key: str, claim
         raise Rejected(f"insurer UZOVI {claim['uzovi']} has not contracted programme {programme!r} for {year}",
                        rule="INSURER_NOT_CONTRACTED")
     dedup = "|".join((provider, client_key, programme, str(claim["periode"]), str(claim["prestatiecode"])))
-    if db.execute("SELECT 1 FROM kz_claim WHERE dedup = ? OR (provider = ? AND claim_id = ?)",
-                  (dedup, provider, str(claim["declaratieId"]))):
+    if store.claimed(db, dedup, provider, str(claim["declaratieId"])):
         raise Rejected(f"duplicate claim: {programme} {claim['periode']} {claim['prestatiecode']} was already "
                        "claimed for this client", rule="DUPLICATE_CLAIM")
     return party.name, dedup
@@ -92,20 +84,16 @@ def handle_claim(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
     env = checked.envelope
     claim = checked.document.json
     insurer, dedup = check_claim(ctx.app, ctx.db, env.sender, env.client_key or "", claim)
-    ctx.db.execute(
-        "INSERT INTO kz_claim (message_id, claim_id, provider, client, programme, period, code, insurer, "
-        "amount_cents, received_at, dedup) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (env.message_id, str(claim["declaratieId"]), env.sender, env.client_key or "", claim["programma"],
-         claim["periode"], claim["prestatiecode"], insurer, int(claim["bedragCent"]), iso(), dedup))
+    store.add_claim(ctx.db, (env.message_id, str(claim["declaratieId"]), env.sender, env.client_key or "",
+                             claim["programma"], claim["periode"], claim["prestatiecode"], insurer,
+                             int(claim["bedragCent"]), iso(), dedup))
     body, content_type = render(ctx.app, env.sender, insurer, claim)
     out = env.evolve(payload=body, content_type=content_type)
     return [Delivery(insurer, out, f"the client's insurer ({insurer_format(ctx.app, insurer)})")]
 
 
 def totals(db: Database, year: str | None = None) -> list[dict[str, Any]]:
-    where, params = ("WHERE period LIKE ?", (f"{year}%",)) if year else ("", ())
-    rows = db.execute(f"SELECT insurer, period, COUNT(*), SUM(amount_cents) FROM kz_claim {where} "
-                      "GROUP BY insurer, period ORDER BY period, insurer", params)
+    rows = store.totals(db, year)
     return [{"verzekeraar": r[0], "maand": r[1], "aantal": int(r[2]), "bedragCent": int(r[3])} for r in rows]
 
 

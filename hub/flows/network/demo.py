@@ -14,6 +14,7 @@ import orjson
 
 from hub.flows.network import seed
 from hub.flows.network.notify import EVENT_TYPES
+from hub.store import auditqueries
 from hub.testing import TestHub
 from hub.transports.base import RawMessage
 
@@ -148,7 +149,7 @@ def seed000(ctx: TestHub) -> bool:
     n = w.melden("zonnehof", "Zorglevering", dict(seed.zorglevering(), instelling=seed.ZONNEHOF_AGB,
                                                    zorgleveringID="5e000000-0000-4000-8000-000000000099"), g)
     w.check(n == {}, "a party that does not own the record cannot write it")
-    denials = ctx.app.audit.records("action LIKE ? AND outcome = ?", ("authz.%", "deny"))
+    denials = auditqueries.refusals(ctx.app.audit.db, "authz.")
     out(f"Authorisation: {len(denials)} denials audited, each with its rule:")
     for r in denials:
         out(f"  denied {r.actor:14s} {r.action[6:]:6s} {r.record_type:24s} {r.reason.split(' (')[0]}")

@@ -35,6 +35,7 @@ from hub.flows.network.registers import SUBJECTS, Record, Registers
 from hub.formats import bsn as bsnlib
 from hub.store.audit import AuditRecord, now_iso
 from hub.store.db import Database
+from hub.store.flows.network import Subscriptions
 
 NOTIFICATION_KIND = "network.notificatie"
 NAMESPACE = uuid.UUID("6f1d3c55-2f0e-4d8e-9a51-6b7c1a0e4c21")
@@ -47,32 +48,6 @@ ACTIE = {"nieuw": "NIEUWE", "gewijzigd": "GEWIJZIGDE", "ingetrokken": "VERWIJDER
 # the recipient resolvers a policy's `to` may name (besides "role:<role>"); see Notifier._resolve
 RECIPIENTS = ("region_zorgkantoor", "instelling", "uitvoerend_zorgkantoor", "ontvangend_zorgkantoor",
               "verantwoordelijk_zorgkantoor")
-
-DDL = """
-CREATE TABLE IF NOT EXISTS nw_subscription (
-    id TEXT PRIMARY KEY,
-    party TEXT NOT NULL,
-    event_types TEXT NOT NULL,
-    filter TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created TEXT NOT NULL,
-    last_seq BIGINT NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS nw_subscription_party ON nw_subscription (party);
-CREATE TABLE IF NOT EXISTS nw_notification (
-    subscription_id TEXT NOT NULL,
-    seq BIGINT NOT NULL,
-    party TEXT NOT NULL,
-    event_type TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    record_id TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    body BLOB NOT NULL,
-    ts TEXT NOT NULL,
-    PRIMARY KEY (subscription_id, seq)
-)
-"""
-
 
 def subscription_event(subject: str, action: str) -> str:
     """The event type subscribers use: NIEUWE_INDICATIE, GEWIJZIGDE_BEMIDDELINGSPECIFICATIE, ..."""
@@ -122,7 +97,7 @@ class Notifier:
         self.regions = regions
         self.registers = registers
         self.authz = authz
-        db.script(DDL)
+        self.rows = Subscriptions(db)
 
     @staticmethod
     def check(rules: Iterable[dict[str, Any]]) -> None:
@@ -147,35 +122,26 @@ class Notifier:
         return sub
 
     def _insert(self, sub: Subscription) -> None:
-        self.db.execute("INSERT OR IGNORE INTO nw_subscription (id, party, event_types, filter, status, created, "
-                        "last_seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (sub.id, sub.party, orjson.dumps(list(sub.event_types)).decode(),
-                         orjson.dumps(sub.filter).decode(), sub.status, sub.created, sub.last_seq))
+        self.rows.add_if_absent((sub.id, sub.party, orjson.dumps(list(sub.event_types)).decode(),
+                                 orjson.dumps(sub.filter).decode(), sub.status, sub.created, sub.last_seq))
 
     def unsubscribe(self, party: Party, sub_id: str) -> Subscription:
         sub = self.get(sub_id)
         if sub is None or sub.party != party.name:
             raise Rejected("no such subscription of this party", rule="UNKNOWN_SUBSCRIPTION")
-        self.db.execute("UPDATE nw_subscription SET status = 'beeindigd' WHERE id = ?", (sub_id,))
+        self.rows.end(sub_id)
         return self.get(sub_id) or sub
 
     def get(self, sub_id: str) -> Subscription | None:
-        rows = self.db.execute("SELECT id, party, event_types, filter, status, created, last_seq "
-                               "FROM nw_subscription WHERE id = ?", (sub_id,))
-        return _sub(rows[0]) if rows else None
+        row = self.rows.get(sub_id)
+        return _sub(row) if row else None
 
     def subscriptions(self, party: str | None = None, *, active_only: bool = False) -> list[Subscription]:
-        sql = "SELECT id, party, event_types, filter, status, created, last_seq FROM nw_subscription"
-        params: tuple[Any, ...] = ()
-        if party:
-            sql += " WHERE party = ?"
-            params = (party,)
-        subs = [_sub(r) for r in self.db.execute(sql + " ORDER BY created, id", params)]
+        subs = [_sub(r) for r in self.rows.all(party)]
         return [s for s in subs if s.status == "actief"] if active_only else subs
 
     def _next_seq(self, sub_id: str) -> int:
-        self.db.execute("UPDATE nw_subscription SET last_seq = last_seq + 1 WHERE id = ?", (sub_id,))
-        return int(self.db.execute("SELECT last_seq FROM nw_subscription WHERE id = ?", (sub_id,))[0][0])
+        return self.rows.next_seq(sub_id)
 
     # ----- notifying -------------------------------------------------------------------
     def mandatory(self, rec: Record, action: str, rules: Iterable[dict[str, Any]]) -> list[tuple[Party, str]]:
@@ -274,9 +240,8 @@ class Notifier:
             "subjectList": [rec.ref()],
         })
         message_id = str(uuid.uuid5(NAMESPACE, f"{env.message_id}|{sub_id}|{seq}"))
-        self.db.execute("INSERT INTO nw_notification (subscription_id, seq, party, event_type, subject, record_id, "
-                        "message_id, body, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (sub_id, seq, party.name, event, rec.subject, rec.record_id, message_id, body, now_iso()))
+        self.rows.add_notification((sub_id, seq, party.name, event, rec.subject, rec.record_id, message_id, body,
+                                    now_iso()))
         return Delivery(party.name, self._envelope(env, message_id, body, sub_id, seq, event),
                         f"{event} ({why} {sub_id} #{seq})")
 
@@ -297,20 +262,14 @@ class Notifier:
         sub = self.get(sub_id)
         if sub is None or sub.party != party.name:
             raise Rejected("no such subscription of this party", rule="UNKNOWN_SUBSCRIPTION")
-        rows = self.db.execute("SELECT seq, event_type, message_id, body FROM nw_notification "
-                               "WHERE subscription_id = ? AND seq >= ? ORDER BY seq", (sub_id, from_seq))
+        rows = self.rows.notifications_from(sub_id, from_seq)
         return [Delivery(party.name, self._envelope(env, str(r[2]), bytes(r[3]), sub_id, int(r[0]), str(r[1]),
                                                     resent=True), f"herzonden {sub_id} #{int(r[0])}")
                 for r in rows]
 
     def sent(self, party: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT subscription_id, seq, party, event_type, subject, record_id, ts FROM nw_notification"
-        params: tuple[Any, ...] = ()
-        if party:
-            sql += " WHERE party = ?"
-            params = (party,)
         return [dict(zip(("abonnementID", "volgnummer", "party", "eventType", "subject", "recordID", "ts"), r,
-                         strict=True)) for r in self.db.execute(sql + " ORDER BY ts, seq", params)]
+                         strict=True)) for r in self.rows.notifications(party)]
 
 
 def _values(data: Any, path: str) -> set[str]:

@@ -33,6 +33,7 @@ from hub.pipeline import outbox
 from hub.pipeline.check import Checked
 from hub.store.audit import AuditRecord, now_iso
 from hub.store.db import Database
+from hub.store.flows.network import TerugmeldingRows
 
 if TYPE_CHECKING:
     from hub.flows.network import Network
@@ -41,28 +42,6 @@ if TYPE_CHECKING:
 REPORT_KIND = "network.terugmelding"
 OUTCOME_KIND = "network.terugmelding.uitkomst"
 CONFIRM_KIND = "network.terugmelding.bevestiging"
-
-DDL = """
-CREATE TABLE IF NOT EXISTS nw_terugmelding (
-    id TEXT PRIMARY KEY,
-    reporter TEXT NOT NULL,
-    owner TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    record_id TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    regelcode TEXT NOT NULL,
-    toelichting TEXT NOT NULL,
-    status TEXT NOT NULL,
-    reden TEXT NOT NULL DEFAULT '',
-    correctie_version INTEGER,
-    ts TEXT NOT NULL,
-    decided_ts TEXT NOT NULL DEFAULT ''
-)
-"""
-
-_COLS = ("id, reporter, owner, subject, record_id, version, regelcode, toelichting, status, reden, "
-         "correctie_version, ts, decided_ts")
-
 
 @dataclass(frozen=True)
 class Terugmelding:
@@ -91,20 +70,18 @@ class Terugmeldingen:
     def __init__(self, db: Database, net: Network) -> None:
         self.db = db
         self.net = net
-        db.script(DDL)
+        self.rows = TerugmeldingRows(db)
 
     def get(self, tid: str) -> Terugmelding | None:
-        rows = self.db.execute(f"SELECT {_COLS} FROM nw_terugmelding WHERE id = ?", (tid,))
-        if not rows:
+        r = self.rows.get(tid)
+        if r is None:
             return None
-        r = rows[0]
         return Terugmelding(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), str(r[6]),
                             str(r[7]), str(r[8]), str(r[9]), None if r[10] is None else int(r[10]), str(r[11]),
                             str(r[12]))
 
     def all(self) -> list[Terugmelding]:
-        ids = [str(r[0]) for r in self.db.execute("SELECT id FROM nw_terugmelding ORDER BY ts")]
-        return [t for t in map(self.get, ids) if t]
+        return [t for t in map(self.get, self.rows.ids()) if t]
 
     # ----- reporting ---------------------------------------------------------------------
     def report(self, ctx: HandlerContext, party: Party, env: Envelope, doc: dict[str, Any]) -> None:
@@ -123,9 +100,8 @@ class Terugmeldingen:
         owner = net.keeper(rec)
         t = Terugmelding(tid, party.name, owner.name, subject, record_id, rec.version, str(doc["regelcode"]),
                          str(doc.get("toelichting", "")), "ingediend", "", None, now_iso(), "")
-        self.db.execute(f"INSERT INTO nw_terugmelding ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (t.id, t.reporter, t.owner, t.subject, t.record_id, t.version, t.regelcode,
-                         t.toelichting, t.status, t.reden, t.correctie_version, t.ts, t.decided_ts))
+        self.rows.add((t.id, t.reporter, t.owner, t.subject, t.record_id, t.version, t.regelcode, t.toelichting,
+                       t.status, t.reden, t.correctie_version, t.ts, t.decided_ts))
         to_owner = {**t.as_json(), "melderIDType": _id_type(party), "melderID": _melder_id(party)}
         self._send(ctx, env, owner, REPORT_KIND, to_owner, f"{tid}:owner", rec,
                    f"terugmelding {tid} to the owner {owner.name}")
@@ -159,8 +135,7 @@ class Terugmeldingen:
                 raise Rejected(f"the correction was refused: {orjson.loads(rcpt.body)['reason']}",
                                rule=orjson.loads(rcpt.body)["rule"])
             version = new.version if new else rec.version
-        self.db.execute("UPDATE nw_terugmelding SET status = ?, reden = ?, correctie_version = ?, decided_ts = ? "
-                        "WHERE id = ?", (besluit, reden, version, now_iso(), t.id))
+        self.rows.decide(t.id, besluit, reden, version, now_iso())
         done = self.get(t.id)
         assert done is not None
         reporter = net.parties.get(t.reporter)

@@ -26,26 +26,14 @@ from hub.formats import csvbatch
 from hub.pipeline.check import Checked
 from hub.pipeline.context import HandlerContext
 from hub.store.db import Database
-
-DDL = """
-CREATE TABLE IF NOT EXISTS nza_delivery (
-    message_id TEXT PRIMARY KEY, provider TEXT NOT NULL, period TEXT NOT NULL, received_at TEXT NOT NULL,
-    status TEXT NOT NULL, ok_rows BIGINT NOT NULL, bad_rows BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS nza_trajectory (
-    provider TEXT NOT NULL, trajectory TEXT NOT NULL, client TEXT NOT NULL, cluster INTEGER NOT NULL,
-    started TEXT NOT NULL, evaluation_due TEXT NOT NULL, evaluated TEXT NOT NULL DEFAULT '',
-    left_care TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (provider, trajectory)
-)
-"""
+from hub.store.flows import nza as store
 
 RECEIPT = "nza.ohw.ontvangstbevestiging"
 MAX_LISTED = 1000
 
 
 def install(app: HubApp) -> None:
-    app.db.script(DDL)
+    store.create(app.db)
     app.handlers["nza.ohw"] = handle_ohw
     app.handlers["nza.zorgcluster"] = handle_cluster
     app.handlers["nza.uitzorg"] = handle_left_care
@@ -82,8 +70,7 @@ def calendar(app: HubApp, db: Database, on: date | None = None,
     out = []
     for p in providers:
         for period in periods(app, day):
-            rows = db.execute("SELECT status, received_at, message_id FROM nza_delivery WHERE provider = ? "
-                              "AND period = ? ORDER BY received_at", (p, period))
+            rows = store.attempts(db, p, period)
             due = due_date(app, period)
             accepted = [r for r in rows if r[0] in ("received", "late")]
             if accepted:
@@ -120,9 +107,7 @@ def handle_ohw(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
     body: dict[str, Any] = {"messageId": env.message_id, "kind": env.kind, "file": filename, "period": period,
                             "okRows": report.ok_rows, "badRows": report.bad_rows}
     if errors:
-        ctx.db.execute("INSERT INTO nza_delivery (message_id, provider, period, received_at, status, ok_rows, "
-                       "bad_rows) VALUES (?, ?, ?, ?, 'rejected', ?, ?)",
-                       (env.message_id, env.sender, period, iso(), report.ok_rows, report.bad_rows))
+        store.add_rejected(ctx.db, env.message_id, env.sender, period, iso(), report.ok_rows, report.bad_rows)
         body.update(status="rejected", rule="ROW_ERRORS" if report.bad_rows else "FILE_ERRORS",
                     errorCount=len(report.errors), errors=errors)
         send(ctx, env.sender, RECEIPT, body, action="rejected", outcome="failure", record_type="nza.ohw",
@@ -130,8 +115,7 @@ def handle_ohw(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
         return []
     due = due_date(ctx.app, period)
     status = "late" if today() > due else "received"
-    ctx.db.execute("INSERT INTO nza_delivery (message_id, provider, period, received_at, status, ok_rows, bad_rows) "
-                   "VALUES (?, ?, ?, ?, ?, ?, 0)", (env.message_id, env.sender, period, iso(), status, report.ok_rows))
+    store.add_accepted(ctx.db, env.message_id, env.sender, period, iso(), status, report.ok_rows)
     recipient = str(flow_settings(ctx.app, "nza").get("recipient", "nza"))
     send(ctx, recipient, env.kind, env.payload, action="delivered", content_type="application/zip",
          record_type="nza.ohw", record_id=period,
@@ -151,20 +135,18 @@ def _nza(ctx: HandlerContext, checked: Checked, why: str) -> list[Delivery]:
 def handle_cluster(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
     env, doc = checked.envelope, checked.document.json
     key = (env.sender, doc["trajectId"])
-    row = ctx.db.execute("SELECT client FROM nza_trajectory WHERE provider = ? AND trajectory = ?", key)
+    row = store.trajectory_client(ctx.db, *key)
     if doc["moment"] == "start":
         if row:
             raise Rejected("this trajectory has a start questionnaire already", rule="ALREADY_STARTED")
-        ctx.db.execute("INSERT INTO nza_trajectory (provider, trajectory, client, cluster, started, evaluation_due) "
-                       "VALUES (?, ?, ?, ?, ?, ?)", (*key, env.client_key or "", int(doc["zorgcluster"]),
-                                                      doc["datum"], doc.get("evaluatieDatum", "")))
+        store.start_trajectory(ctx.db, *key, env.client_key or "", int(doc["zorgcluster"]), doc["datum"],
+                               doc.get("evaluatieDatum", ""))
     else:
         if not row:
             raise Rejected("an evaluation needs a start questionnaire for the trajectory", rule="NO_START")
         if row[0][0] != (env.client_key or ""):
             raise Rejected("the client does not match the trajectory's client", rule="OTHER_CLIENT")
-        ctx.db.execute("UPDATE nza_trajectory SET evaluated = ?, cluster = ? WHERE provider = ? AND trajectory = ?",
-                       (doc["datum"], int(doc["zorgcluster"]), *key))
+        store.evaluate_trajectory(ctx.db, *key, doc["datum"], int(doc["zorgcluster"]))
     ctx.records.append(record(ctx, f"cluster_{doc['moment']}", record_type="nza.traject", record_id=doc["trajectId"]))
     return _nza(ctx, checked, f"care-cluster questionnaire ({doc['moment']})")
 
@@ -172,15 +154,13 @@ def handle_cluster(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
 def handle_left_care(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
     env, doc = checked.envelope, checked.document.json
     key = (env.sender, doc["trajectId"])
-    row = ctx.db.execute("SELECT client, started, evaluated FROM nza_trajectory WHERE provider = ? AND trajectory = ?",
-                         key)
+    row = store.trajectory_state(ctx.db, *key)
     if not row:
         raise Rejected("unknown trajectory: send the start questionnaire first", rule="UNKNOWN_TRAJECTORY")
     client, started, evaluated = row[0]
     if client != (env.client_key or ""):
         raise Rejected("the client does not match the trajectory's client", rule="OTHER_CLIENT")
-    ctx.db.execute("UPDATE nza_trajectory SET left_care = ? WHERE provider = ? AND trajectory = ?",
-                   (doc["datum"], *key))
+    store.leave_care(ctx.db, *key, doc["datum"])
     if not evaluated or evaluated <= started:
         send(ctx, env.sender, "nza.evaluatie.gevraagd",
              {"trajectId": doc["trajectId"], "reden": "client left care early", "uiterlijk": doc["datum"],

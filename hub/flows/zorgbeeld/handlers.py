@@ -21,26 +21,11 @@ from hub.flows.support import flow_settings, iso, now, parse_iso, reply
 from hub.pipeline.check import Checked
 from hub.pipeline.context import HandlerContext
 from hub.store.db import Database
-
-DDL = """
-CREATE TABLE IF NOT EXISTS zb_current (
-    party TEXT NOT NULL, location TEXT NOT NULL, treatment TEXT NOT NULL,
-    status TEXT NOT NULL, available TEXT NOT NULL, wait_weeks INTEGER NOT NULL,
-    reported_at TEXT NOT NULL, confirmed_at TEXT NOT NULL, stale INTEGER NOT NULL DEFAULT 0,
-    message_id TEXT NOT NULL,
-    PRIMARY KEY (party, location, treatment)
-);
-CREATE TABLE IF NOT EXISTS zb_history (
-    message_id TEXT PRIMARY KEY, party TEXT NOT NULL, location TEXT NOT NULL, treatment TEXT NOT NULL,
-    status TEXT NOT NULL, available TEXT NOT NULL, wait_weeks INTEGER NOT NULL, reported_at TEXT NOT NULL
-)
-"""
-
-_COLS = "party, location, treatment, status, available, wait_weeks, reported_at, confirmed_at, stale"
+from hub.store.flows import zorgbeeld as store
 
 
 def install(app: HubApp) -> None:
-    app.db.script(DDL)
+    store.create(app.db)
     app.handlers["zorgbeeld.rapport"] = handle_report
     app.handlers["zorgbeeld.bevestiging"] = handle_confirmation
     app.handlers["zorgbeeld.vraag"] = handle_query
@@ -71,22 +56,11 @@ def store_report(app: HubApp, db: Database, party: str, message_id: str, row: di
     stamp = iso()
     location, treatment = str(row["locatie"]), str(row["behandeling"])
     values = (str(row["status"]), str(row["beschikbaar"]), int(row["wachttijdWeken"]))
-    current = db.execute("SELECT status, available, wait_weeks FROM zb_current WHERE party = ? AND location = ? "
-                         "AND treatment = ?", (party, location, treatment))
+    current = store.current_values(db, party, location, treatment)
     if current and tuple(current[0]) == values:
-        db.execute("UPDATE zb_current SET confirmed_at = ?, stale = 0 WHERE party = ? AND location = ? "
-                   "AND treatment = ?", (stamp, party, location, treatment))
+        store.confirm_one(db, party, location, treatment, stamp)
         return False
-    db.execute("INSERT OR IGNORE INTO zb_history (message_id, party, location, treatment, status, available, "
-               "wait_weeks, reported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-               (message_id, party, location, treatment, *values, stamp))
-    db.execute(
-        "INSERT INTO zb_current (party, location, treatment, status, available, wait_weeks, reported_at, "
-        "confirmed_at, stale, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?) "
-        "ON CONFLICT (party, location, treatment) DO UPDATE SET status = excluded.status, "
-        "available = excluded.available, wait_weeks = excluded.wait_weeks, reported_at = excluded.reported_at, "
-        "confirmed_at = excluded.confirmed_at, stale = 0, message_id = excluded.message_id",
-        (party, location, treatment, *values, stamp, stamp, message_id))
+    store.add_report(db, message_id, party, location, treatment, values, stamp)
     return True
 
 
@@ -115,16 +89,15 @@ def handle_confirmation(checked: Checked, ctx: HandlerContext) -> list[Delivery]
     _reporter_region(ctx)
     doc = checked.document.json
     sender = checked.envelope.sender
-    where, params = "party = ?", [sender]
+    location: str | None = None
+    treatment: str | None = None
     if not doc.get("alle"):
         if not doc.get("locatie") or not doc.get("behandeling"):
             raise Rejected("a confirmation names locatie and behandeling, or sets alle: true", rule="CONFIRM_WHAT")
-        where += " AND location = ? AND treatment = ?"
-        params += [doc["locatie"], doc["behandeling"]]
-    rows = ctx.db.execute(f"SELECT COUNT(*) FROM zb_current WHERE {where}", params)
-    if not rows[0][0]:
+        location, treatment = doc["locatie"], doc["behandeling"]
+    if not store.count_current(ctx.db, sender, location, treatment):
         raise Rejected("there is no current report to confirm; send a zorgbeeld.rapport first", rule="NO_REPORT")
-    ctx.db.execute(f"UPDATE zb_current SET confirmed_at = ?, stale = 0 WHERE {where}", [iso(), *params])
+    store.confirm(ctx.db, iso(), sender, location, treatment)
     return []
 
 
@@ -132,7 +105,7 @@ def picture(app: HubApp, db: Database, region: str | None = None) -> list[dict[s
     """The current reports, with region and the stale flag computed against the rhythm."""
     limit = now() - rhythm(app)
     out = []
-    for row in db.execute(f"SELECT {_COLS} FROM zb_current ORDER BY party, location, treatment"):
+    for row in store.current(db):
         party, location, treatment, status, available, wait, reported, confirmed, _ = row
         reg = region_of(app, party)
         if region is not None and reg != region:
@@ -146,8 +119,7 @@ def picture(app: HubApp, db: Database, region: str | None = None) -> list[dict[s
 def history(db: Database) -> list[dict[str, Any]]:
     return [{"aanbieder": r[0], "locatie": r[1], "behandeling": r[2], "status": r[3], "beschikbaar": r[4],
              "wachttijdWeken": int(r[5]), "gemeldOp": r[6]}
-            for r in db.execute("SELECT party, location, treatment, status, available, wait_weeks, reported_at "
-                                "FROM zb_history ORDER BY reported_at, message_id")]
+            for r in store.history(db)]
 
 
 def handle_query(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
@@ -181,22 +153,14 @@ def handle_query(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
 def mark_stale(app: HubApp, db: Database) -> int:
     """The stale-check job: flag current reports past the rhythm; returns how many are stale."""
     limit = iso(now() - rhythm(app))
-    with db.transaction():
-        db.execute("UPDATE zb_current SET stale = 1 WHERE confirmed_at < ?", (limit,))
-        db.execute("UPDATE zb_current SET stale = 0 WHERE confirmed_at >= ?", (limit,))
-    return int(db.execute("SELECT COUNT(*) FROM zb_current WHERE stale = 1")[0][0])
+    return store.mark_stale(db, limit)
 
 
 def prune_history(app: HubApp, db: Database) -> int:
     """The retention job: drop report history older than the retention period (current rows stay)."""
     days = float(flow_settings(app, "zorgbeeld").get("history_retention_days", 730))
     limit = iso(now() - timedelta(days=days))
-    with db.transaction():
-        n = int(db.execute("SELECT COUNT(*) FROM zb_history WHERE reported_at < ? AND message_id NOT IN "
-                           "(SELECT message_id FROM zb_current)", (limit,))[0][0])
-        db.execute("DELETE FROM zb_history WHERE reported_at < ? AND message_id NOT IN "
-                   "(SELECT message_id FROM zb_current)", (limit,))
-    return n
+    return store.prune_history(db, limit)
 
 
 def handle_csv(checked: Checked, ctx: HandlerContext) -> list[Delivery]:

@@ -1,0 +1,159 @@
+"""What the auditor, the metrics and beheer ask of the audit log, beyond appending and verifying it.
+
+Named by the question they answer. Facets come in as plain values (the auditor's
+``AuditFilter`` turns them into ``Facets``); rows go out as tuples or ``AuditRecord``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hub.store.audit import COLUMNS, AuditRecord
+from hub.store.db import Database, Row
+
+SEARCH_INDEXES = """
+CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts);
+CREATE INDEX IF NOT EXISTS audit_action ON audit (action);
+CREATE INDEX IF NOT EXISTS audit_actor ON audit (actor);
+CREATE INDEX IF NOT EXISTS audit_recipient ON audit (recipient)
+"""
+
+
+def ensure_search_indexes(db: Database) -> None:
+    """The indexes a search by time, action, actor or recipient needs on a large log."""
+    db.script(SEARCH_INDEXES)
+
+
+@dataclass(frozen=True)
+class Facets:
+    """A selection of audit records; every field narrows it, empty means "any"."""
+
+    equal: tuple[tuple[str, str], ...] = ()  # (column, value): client, actor, recipient, kind, outcome, message_id
+    party: str = ""  # acting, receiving or on whose behalf
+    role: str = ""  # one of the actor's roles
+    actions: tuple[str, ...] = ()
+    not_action_prefix: str = ""  # leave out actions starting with this
+    since: str = ""  # an instant, inclusive
+    until: str = ""
+    first_seq: int = 0
+    last_seq: int = 0
+
+    def where(self) -> tuple[str, list[Any]]:
+        """The SQL condition and its parameters."""
+        parts: list[str] = []
+        params: list[Any] = []
+        for column, value in self.equal:
+            if column not in COLUMNS:
+                raise ValueError(f"not an audit column: {column!r}")
+            if value:
+                parts.append(f"{column} = ?")
+                params.append(value)
+        if self.party:
+            parts.append("(actor = ? OR recipient = ? OR on_behalf_of = ?)")
+            params += [self.party] * 3
+        if self.role:
+            parts.append("(',' || actor_role || ',') LIKE ?")
+            params.append(f"%,{self.role},%")
+        if self.actions:
+            parts.append(f"action IN ({', '.join('?' for _ in self.actions)})")
+            params += list(self.actions)
+        if self.not_action_prefix:
+            parts.append("action NOT LIKE ?")
+            params.append(self.not_action_prefix + "%")
+        if self.since:
+            parts.append("ts >= ?")
+            params.append(self.since)
+        if self.until:
+            parts.append("ts <= ?")
+            params.append(self.until)
+        if self.first_seq:
+            parts.append("seq >= ?")
+            params.append(self.first_seq)
+        if self.last_seq:
+            parts.append("seq <= ?")
+            params.append(self.last_seq)
+        return " AND ".join(parts) or "1 = 1", params
+
+
+def matching(db: Database, facets: Facets, chunk: int = 5000) -> Iterator[AuditRecord]:
+    """The matching records in seq order, fetched in chunks (keyset paging), so millions stream."""
+    where, params = facets.where()
+    after = 0
+    cols = ", ".join(COLUMNS)
+    while True:
+        rows = db.execute(f"SELECT {cols} FROM audit WHERE seq > ? AND {where} ORDER BY seq LIMIT {int(chunk)}",
+                          [after, *params])
+        for row in rows:
+            yield AuditRecord(**dict(zip(COLUMNS, row, strict=True)))
+        if len(rows) < chunk:
+            return
+        after = int(rows[-1][0])
+
+
+def count_matching(db: Database, facets: Facets) -> int:
+    where, params = facets.where()
+    return int(db.execute(f"SELECT COUNT(*) FROM audit WHERE {where}", params)[0][0])
+
+
+def client_trail(db: Database, client: str) -> list[Row]:
+    """(action, outcome, actor, recipient, ts) of every record about one client (a pseudonym), in seq order."""
+    return db.execute("SELECT action, outcome, actor, recipient, ts FROM audit WHERE client = ? ORDER BY seq",
+                      (client,))
+
+
+def traffic(db: Database, party: str | None = None) -> list[Row]:
+    """(actor, recipient, action, outcome, count) over the whole log, or over the records a party is in."""
+    where, params = ("WHERE actor = ? OR recipient = ?", (party, party)) if party else ("", ())
+    return db.execute(f"SELECT actor, recipient, action, outcome, COUNT(*) FROM audit {where} "
+                      "GROUP BY actor, recipient, action, outcome", params)
+
+
+def received_payloads(db: Database, message_ids: Sequence[str]) -> list[Row]:
+    """(message_id, payload_sha256) of the successful ``received`` records of these messages, in seq order."""
+    return db.execute(f"SELECT message_id, payload_sha256 FROM audit WHERE action = ? AND outcome = ? "
+                      f"AND message_id IN ({', '.join('?' for _ in message_ids)}) ORDER BY seq",
+                      ["received", "success", *message_ids])
+
+
+def last_seq_of(db: Database, action: str) -> int:
+    """The seq of the newest record with this action, 0 when there is none."""
+    return int(db.execute("SELECT MAX(seq) FROM audit WHERE action = ?", (action,))[0][0] or 0)
+
+
+def hash_at(db: Database, seq: int) -> str | None:
+    """The chain hash of record ``seq``, None when the record is missing."""
+    rows = db.execute("SELECT hash FROM audit WHERE seq = ?", (seq,))
+    return str(rows[0][0]) if rows else None
+
+
+def with_action(db: Database, action: str, first_seq: int = 1, last_seq: int | None = None) -> list[AuditRecord]:
+    """The records with this action from ``first_seq`` (to ``last_seq``), in seq order."""
+    where = "action = ? AND seq >= ?" + (" AND seq <= ?" if last_seq is not None else "")
+    params: tuple[Any, ...] = (action, first_seq) + ((last_seq,) if last_seq is not None else ())
+    rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM audit WHERE {where} ORDER BY seq", params)
+    return [AuditRecord(**dict(zip(COLUMNS, row, strict=True))) for row in rows]
+
+
+def head_seq(db: Database) -> int:
+    """The newest record's seq, 0 for an empty log."""
+    return int(db.execute("SELECT COALESCE(MAX(seq), 0) FROM audit")[0][0])
+
+
+def counts_between(db: Database, after: int, upto: int) -> list[Row]:
+    """(action, outcome, kind, count) of the records after seq ``after`` up to ``upto``."""
+    return db.execute("SELECT action, outcome, kind, COUNT(*) FROM audit WHERE seq > ? AND seq <= ? "
+                      "GROUP BY action, outcome, kind", (after, upto))
+
+
+def count_before(db: Database, ts: str) -> int:
+    """How many records are older than the instant ``ts``."""
+    return int(db.execute("SELECT COUNT(*) FROM audit WHERE ts < ?", (ts,))[0][0])
+
+
+def refusals(db: Database, action_prefix: str) -> list[AuditRecord]:
+    """The ``deny`` records of actions starting with ``action_prefix`` (``authz.``), in seq order."""
+    rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM audit WHERE action LIKE ? AND outcome = ? ORDER BY seq",
+                      (action_prefix + "%", "deny"))
+    return [AuditRecord(**dict(zip(COLUMNS, row, strict=True))) for row in rows]
