@@ -7,6 +7,7 @@ attempt is as interesting to a supervisor as a granted one.
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 import orjson
@@ -20,6 +21,12 @@ AUDITOR_ROLE = "auditor"
 
 class AccessDenied(Forbidden):
     code = "AUDIT_ACCESS_DENIED"
+
+
+class UnknownParty(AccessDenied):
+    """``--as`` names no party: refused (and recorded) like any other, never replaced by a default."""
+
+    code = "AUDIT_UNKNOWN_PARTY"
 
 
 class Gate:
@@ -36,14 +43,26 @@ class Gate:
         party = self.parties.find(as_party)
         if party is None:
             why = f"unknown party {as_party!r}"
-        elif not any(r in party.roles for r in roles):
-            why = f"party {as_party!r} lacks the {' or '.join(roles)} role"
-        else:
+            self.record(what, as_party, outcome="failure", client=client, reason=f"refused: {why}", detail=detail,
+                        role="")
+            raise UnknownParty(f"refused: {why}{self._hint(as_party, roles)}", rule="AUDIT_ACCESS_DENIED")
+        if any(r in party.roles for r in roles):
             return party
+        why = f"party {as_party!r} lacks the {' or '.join(roles)} role"
         self.record(what, as_party, outcome="failure", client=client, reason=f"refused: {why}", detail=detail,
-                    role=",".join(party.roles) if party else "")
-        raise AccessDenied(f"refused: {why}; only auditors may {what.replace('-', ' ')} the audit log",
+                    role=",".join(party.roles))
+        raise AccessDenied(f"refused: {why}; {what} of the audit log is for the {' or '.join(roles)} role only",
                            rule="AUDIT_ACCESS_DENIED")
+
+    def _hint(self, name: str, roles: tuple[str, ...]) -> str:
+        """A "did you mean" among the parties that hold one of ``roles``, else their names."""
+        allowed = [p.name for p in self.parties if any(r in p.roles for r in roles)]
+        close = difflib.get_close_matches(name, allowed, n=1)
+        if close:
+            return f"; did you mean {close[0]!r}?"
+        if allowed:
+            return f"; the parties with the {' or '.join(roles)} role are: {', '.join(sorted(allowed))}"
+        return f"; no party holds the {' or '.join(roles)} role"
 
     def record(self, what: str, actor: str, *, outcome: str = "success", client: str = "", reason: str = "",
                detail: dict[str, Any] | None = None, role: str | None = None, recipient: str = "",

@@ -59,6 +59,8 @@ class Progress:
                 self.out.flush()
 
     def finish(self) -> None:
+        if not self.total and not self.done:  # nothing was selected: the command's summary says so
+            return
         if self.out.isatty():
             self.out.write("\r" + self.line() + "\n")
         else:

@@ -27,7 +27,7 @@ import orjson
 from hub.auditor.progress import Cancel, Cursors, Job, Progress
 from hub.auditor.search import AuditFilter, count, iter_records
 from hub.catalogue.topology import Topology
-from hub.errors import ConfigError, HubError
+from hub.errors import ConfigError, HubError, UnknownMapping
 from hub.formats import bsn as bsnlib
 from hub.store import auditqueries, payloads
 from hub.store.audit import AuditLog, AuditRecord, sha256
@@ -252,6 +252,7 @@ class DryRunResult:
     unchanged_other_version: int = 0
     failures: list[Difference] = field(default_factory=list)  # recorded version, different bytes or error
     gone: list[tuple[int, str, str]] = field(default_factory=list)  # payload pruned or missing
+    mappings: set[str] = field(default_factory=set)  # the mappings of the delivered messages checked
 
     @property
     def ok(self) -> bool:
@@ -281,6 +282,32 @@ def diff_text(before: bytes, after: bytes, label: str, max_lines: int = 60) -> s
     if len(lines) > max_lines:
         lines = lines[:max_lines] + [f"... {len(lines) - max_lines} more diff line(s)"]
     return "\n".join(lines)
+
+
+def mapping_versions(registry: Any, items: Sequence[str]) -> dict[str, str]:
+    """``NAME=VERSION`` options, checked against the registry: a mistyped one is refused, with a hint.
+
+    ``v2`` and ``2`` are the same version. A version that does not exist would otherwise match no
+    recorded message and report "0 changed, 0 unchanged", which reads as a clean result.
+    """
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, version = (part.strip() for part in item.partition("="))
+        if not sep or not name or not version:
+            raise UnknownMapping(f"give NAME=VERSION, not {item!r}")
+        version = version[1:] if version[:1] in ("v", "V") and version[1:].isdigit() else version
+        known = registry.versions(name)
+        if not known:
+            close = difflib.get_close_matches(name, registry.names(), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else " (zorghub mappings list shows them)"
+            raise UnknownMapping(f"no mapping named {name!r}{hint}")
+        if version not in known:
+            close = difflib.get_close_matches(version, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise UnknownMapping(f"mapping {name!r} has no version {version!r}; {hint}"
+                                 f"its versions are {', '.join(known)}")
+        out[name] = version
+    return out
 
 
 def dry_run(log: AuditLog, registry: Any, flt: AuditFilter, *, versions: dict[str, str] | None = None,
@@ -335,6 +362,7 @@ def _dry_batch(log: AuditLog, registry: Any, records: list[AuditRecord], version
             else:  # built by a handler (a notification, a reply), not translated: nothing to re-translate
                 result.generated += 1
             continue
+        result.mappings.add(rec.mapping)
         version = versions.get(rec.mapping, rec.mapping_version)
         key = (rec.mapping, version)
         try:

@@ -10,6 +10,7 @@ import csv
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
+from datetime import date, datetime
 from typing import Any
 
 import orjson
@@ -95,11 +96,37 @@ def client_pseudonym(client: str, key: bytes) -> str:
 
 def _instant(value: str, *, end: bool) -> str:
     value = value.strip()
-    if len(value) == 10:  # a date: the whole day
-        return value + ("T23:59:59.999999Z" if end else "T00:00:00Z")
-    if len(value) < 10 or value[4] != "-":
-        raise ConfigError(f"not a date or ISO 8601 time: {value!r}")
+    try:
+        if len(value) == 10:  # a date: the whole day
+            date.fromisoformat(value)
+            return value + ("T23:59:59.999999Z" if end else "T00:00:00Z")
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"not a date or ISO 8601 time: {value!r}") from None
     return value.replace("+00:00", "Z")
+
+
+class UnknownMessage(ConfigError):
+    """A message id (or prefix) that names no message, or more than one."""
+
+    code = "UNKNOWN_MESSAGE"
+
+
+def resolve_message_id(log: AuditLog, given: str, limit: int = 100) -> str:
+    """The full message id: ``given`` itself when recorded, else the one id it is a unique prefix of."""
+    given = given.strip()
+    if not given:
+        raise UnknownMessage("an empty message id")
+    found = log.message_ids(given, limit=limit)
+    if given in found:  # a full id wins over the ids derived from it (``<id>:receipt``)
+        return given
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise UnknownMessage(f"no recorded message id starts with {given!r}")
+    many = f"{len(found)} or more" if len(found) >= limit else str(len(found))
+    raise UnknownMessage(f"message id prefix {given!r} is ambiguous: {many} message ids start with it "
+                         f"(e.g. {found[0]}, {found[1]}); give more of it")
 
 
 def iter_records(log: AuditLog, flt: AuditFilter, chunk: int = 5000) -> Iterator[AuditRecord]:
@@ -188,7 +215,7 @@ def format_table(records: Sequence[AuditRecord], columns: Sequence[str] = TABLE_
 
 def _short(column: str, value: Any) -> str:
     text = str(value)
-    if column in ("client", "message_id") and len(text) > 14:
+    if column == "client" and len(text) > 14:  # a pseudonym: its head tells clients apart; message ids stay whole
         return text[:14] + "…"
     if column == "reason" and len(text) > 60:
         return text[:59] + "…"

@@ -1,305 +1,142 @@
-"""The ``zorghub`` command. Every error exits non-zero with a one-line reason."""
+"""The ``zorghub`` command: one command table, the flows' own groups, and one error boundary.
+
+As pip's ``commands/``: each entry names the module of one command or group (``"module:cli"``),
+imported only when that command runs (or ``--help`` lists it). Each installed flow adds its own group
+(``zorghub ketenzorg claims``) through ``Flow.cli``. Every failure is one line on stderr and an
+``ExitStatus`` (``hub/cli/status.py``, listed at the end of ``zorghub --help``).
+"""
 
 from __future__ import annotations
 
-import argparse
-import importlib
+import difflib
 import logging
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from importlib.metadata import entry_points
+
+import click
 
 from hub import logs
+from hub.cli import boundary
+from hub.cli.kit import CliState, pass_state
+from hub.cli.status import epilog
 from hub.errors import ConfigError, HubError
-from hub.settings import Settings
 
-Command = Callable[[argparse.Namespace, Settings], int]
+log = logging.getLogger("zorghub.cli")
 
-# Command groups that live in their own modules; each exposes register(subparsers).
-PLUGINS = ("hub.cli.audit",)
-# click commands in their own modules (each exposes ``cli``), beside every installed flow's ``Flow.cli``
-CLICK_COMMANDS = ("hub.cli.dlq:cli", "hub.cli.communication:cli", "hub.cli.watch:cli")
+#: command name -> "module:attribute" of its click command or group
+COMMANDS: dict[str, str] = {
+    "audit": "hub.cli.audit:cli",
+    "communication": "hub.cli.communication:cli",
+    "demo": "hub.cli.demo:cli",
+    "dlq": "hub.cli.dlq:cli",
+    "mappings": "hub.cli.mappings:cli",
+    "metrics": "hub.cli.serve:metrics",
+    "parties": "hub.cli.parties:cli",
+    "send": "hub.cli.send:cli",
+    "serve": "hub.cli.serve:serve",
+    "status": "hub.cli.overview:cli",
+    "watch": "hub.cli.watch:cli",
+    "worker": "hub.cli.serve:worker",
+}
 
+def flow_commands() -> dict[str, str]:
+    """Each installed flow's command group: flow name -> ``FLOW.cli`` ("module:attribute").
 
-def _settings(args: argparse.Namespace) -> Settings:
-    settings = Settings.load(config_file=getattr(args, "config", None))
-    if getattr(args, "broker", None):
-        settings = settings.replace(broker_url=args.broker)
-    if getattr(args, "store", None):
-        settings = settings.replace(store_url=args.store)
-    return settings
+    Entry points are loaded one by one, so that one broken flow is named and skipped here (the hub
+    itself refuses to start with it) while ``--help`` and every other command still work.
+    """
+    from hub.plugins.registry import GROUP, load_flows
 
-
-def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.demo import load_demos, run_demo
-
-    seeds = [args.seed] if args.seed is not None else sorted(load_demos())
-    return run_demo(settings, seeds)
-
-
-def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.ops.runner import serve
-
-    logs.setup(logging.INFO)
-    if args.metrics_port:
-        from hub.ops import metrics
-
-        metrics.start(settings, args.metrics_port, args.metrics_bind, create=True)
-        logging.getLogger("zorghub").info("metrics on http://%s:%d/metrics", args.metrics_bind, args.metrics_port)
-    return serve(settings, args.workers or settings.workers)
-
-
-def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
-    """The exporter on its own, beside workers run by a supervisor (``zorghub worker``)."""
-    import signal
-    import threading
-
-    from hub.ops import metrics
-
-    server, db = metrics.start(settings, args.port, args.bind)
-    print(f"zorghub: metrics on http://{args.bind}:{server.server_port}/metrics", file=sys.stderr, flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
-    server.shutdown()
-    db.close()
-    return 0
-
-
-def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    """One worker in the foreground: for process supervisors (and crash tests)."""
-    from hub.ops.runner import worker_main
-
-    logs.setup(logging.INFO)
-    return worker_main(settings, args.index, args.of)
-
-
-def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.catalogue.parties import PartyRegistry
-    from hub.catalogue.topology import Topology
-    from hub.client import HubClient
-    from hub.transports import open_transport
-
-    path = Path(args.file)
-    try:
-        body = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    parties = PartyRegistry.load(settings.parties_path)
-    parties.get(args.as_party)
-    content_type = args.content_type or ("application/xml" if path.suffix == ".xml" else "application/json")
-    url = settings.broker_url
-    if args.password:
-        from hub.transports import with_credentials
-
-        url = with_credentials(url, args.as_party, args.password)
-    transport = open_transport(url)
-    try:
-        topology = Topology(settings.prefix, settings.shards, settings.retry_delays_ms)
-        if transport.embedded:
-            print("note: memory:// lives in this process only; use --broker amqp://... to reach a running hub",
-                  file=sys.stderr)
-        message_id = HubClient(transport, topology, args.as_party).send(
-            args.kind, body, content_type=content_type, client_key=args.client_key or "")
-    finally:
-        transport.close()
-    print(message_id)
-    return 0
-
-
-def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    """What an operator checks first: the store, the dead letters and, on RabbitMQ, every queue."""
-    from hub.store.audit import AuditLog
-    from hub.store.db import Database, redact_url
-    from hub.store.deadletters import DeadLetterStore
-    from hub.store.idempotency import ProcessedIds, outcome_counts
-
-    db = Database.open_existing(settings.effective_store_url)
-    audit = AuditLog(db, settings.key_bytes(create=False))
-    ProcessedIds(db)
-    seq, head = audit.head()
-    processed = outcome_counts(db)
-    open_dead = DeadLetterStore(db).count()
-    print(f"store      {redact_url(settings.effective_store_url)}")
-    print(f"audit      {seq} records, head {head[:16]}")
-    print("processed  " + (", ".join(f"{k} {v}" for k, v in sorted(processed.items())) or "none"))
-    print(f"dead       {open_dead} open dead letter(s) (zorghub dlq list)")
-    from hub.transports import has_management
-
-    if has_management(settings.broker_url):
-        from hub.demo import _vhost
-        from hub.transports.management import Management
-
-        mgmt = Management(settings.management_url, settings.management_user, settings.management_password)
-        print(f"broker     {redact_url(settings.broker_url)}")
-        for row in sorted(mgmt.queues(_vhost(settings.broker_url), settings.prefix + "."), key=lambda r: r["name"]):
-            print(f"  {row['name']:36s} {row.get('type', ''):8s} ready {row.get('messages_ready', 0):>8} "
-                  f"unacked {row.get('messages_unacknowledged', 0):>6} consumers {row.get('consumers', 0)}")
-    else:
-        print("broker     memory:// (in-process: queues live only inside a running hub)")
-    db.close()
-    return 0
-
-
-def cmd_parties_list(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.catalogue.parties import PartyRegistry
-
-    for p in PartyRegistry.load(settings.parties_path):
-        print(f"{p.name:16s} {p.id_type:7s} {'(BSN)' if p.id_type == 'BSN' else p.id:22s} "
-              f"{','.join(p.roles):18s} accepts {','.join(p.accepts)}")
-    return 0
-
-
-def cmd_parties_sync(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.app import HubApp
-    from hub.catalogue.parties import PartyRegistry
-    from hub.catalogue.topology import Topology
-    from hub.demo import _vhost
-    from hub.transports.management import Management
-
-    HubApp.build(settings).close()  # provisioning makes the store and the key too, for the readers after it
-    parties = PartyRegistry.load(settings.parties_path)
-    mgmt = Management(settings.management_url, settings.management_user, settings.management_password)
-    topology = Topology(settings.prefix, settings.shards, settings.retry_delays_ms)
-    done = mgmt.sync_parties(_vhost(settings.broker_url), parties, topology)
-    from hub.transports import open_transport
-
-    transport = open_transport(settings.broker_url)
-    try:
-        transport.declare(topology, parties)
-    finally:
-        transport.close()
-    print(f"synced {len(done)} parties and declared the topology: {', '.join(done)}")
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zorghub", description="Message hub for Dutch care-data exchange")
-    parser.add_argument("--config", help="TOML settings file (default: $ZORGHUB_CONFIG)")
-    parser.add_argument("--broker", help="broker URL: memory:// (default) or amqp://user:pass@host:5672/vhost")
-    parser.add_argument("--store", help="store URL: sqlite:///path (default) or postgresql://host/db")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("demo", help="run the walk-through(s) on the configured broker")
-    p.add_argument("--seed", type=int, choices=range(0, 5), help="one seed (0-4); default: all")
-    p.set_defaults(func=cmd_demo)
-
-    p = sub.add_parser("serve", help="run the hub workers")
-    p.add_argument("--workers", type=int, help="worker processes (default: settings.workers)")
-    p.add_argument("--metrics-port", type=int, help="also serve Prometheus metrics on this port")
-    p.add_argument("--metrics-bind", default="127.0.0.1", help="address for --metrics-port (default 127.0.0.1)")
-    p.set_defaults(func=cmd_serve)
-
-    p = sub.add_parser("metrics", help="serve Prometheus metrics (audit counts, dead letters, queue depths)")
-    p.add_argument("--port", type=int, default=9108, help="default 9108; 0 picks a free port")
-    p.add_argument("--bind", default="127.0.0.1")
-    p.set_defaults(func=cmd_metrics)
-
-    p = sub.add_parser("worker", help="run one worker in the foreground (shards index of N)")
-    p.add_argument("--index", type=int, default=0)
-    p.add_argument("--of", type=int, default=1)
-    p.set_defaults(func=cmd_worker)
-
-    p = sub.add_parser("send", help="publish a file to the hub as a party")
-    p.add_argument("file")
-    p.add_argument("--as", dest="as_party", required=True, help="the sending party's name")
-    p.add_argument("--kind", required=True, help="message kind, e.g. indicatiebesluit")
-    p.add_argument("--content-type")
-    p.add_argument("--client-key", help="opaque per-client ordering key (never a BSN)")
-    p.add_argument("--password", help="the party's broker password (amqp only)")
-    p.set_defaults(func=cmd_send)
-
-
-    sub.add_parser("status", help="operator overview: store, dead letters, queue depths").set_defaults(
-        func=cmd_status)
-
-    parties = sub.add_parser("parties", help="the party registry").add_subparsers(dest="parties_cmd",
-                                                                                  required=True)
-    parties.add_parser("list", help="list parties").set_defaults(func=cmd_parties_list)
-    parties.add_parser("sync", help="provision parties in RabbitMQ").set_defaults(func=cmd_parties_sync)
-
-    sub.add_parser("mappings", help="versioned mappings: list, run, test, lock, diff (a click group)")
-    for name in PLUGINS:
+    refs: dict[str, str] = {}
+    for ep in entry_points(group=GROUP):
         try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
+            flows = load_flows([ep])
+        except HubError as exc:
+            log.warning("%s", exc.reason)
             continue
-        module.register(sub)
-    _mount_click(sub)
-    return parser
+        for flow in flows:
+            if flow.cli:
+                refs.setdefault(flow.name, flow.cli)
+    return refs
 
 
-def _click_commands() -> list[Any]:
-    """The click commands and every installed flow's command group, by name."""
-    from hub.plugins.registry import load_flows, resolve
+def load(ref: str, name: str) -> click.Command:
+    """The click command a ``"module:attribute"`` reference names."""
+    from hub.plugins.registry import resolve
 
-    refs = [(ref, "command") for ref in CLICK_COMMANDS]
-    refs += [(f.cli, f"command group of flow {f.name!r}") for f in load_flows() if f.cli]
-    return [resolve(ref, what) for ref, what in refs]
-
-
-def _mount_click(sub: Any) -> None:
-    """A bridge until this parser is click too: each click command is a subcommand given the rest of argv."""
-    for command in _click_commands():
-        CLICK_NAMES.add(command.name)
-        p = sub.add_parser(command.name, help=command.get_short_help_str(limit=100), add_help=False)
-        p.add_argument("argv", nargs=argparse.REMAINDER)
-        p.set_defaults(func=_run_click(command))
+    command = resolve(ref, f"command {name!r}")
+    if not isinstance(command, click.Command):
+        raise ConfigError(f"command {name!r} ({ref}) is not a click command")
+    return command
 
 
-CLICK_NAMES: set[str] = set()
+class HubGroup(click.Group):
+    """The top level: the command table, then the flows' groups, then the argparse verbs still to move."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._flows: dict[str, str] | None = None
+
+    def flows(self) -> dict[str, str]:
+        if self._flows is None:
+            self._flows = {n: r for n, r in flow_commands().items() if n not in COMMANDS}
+        return self._flows
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.flows()))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS:
+            return load(COMMANDS[cmd_name], cmd_name)
+        if cmd_name in self.flows():
+            return load(self.flows()[cmd_name], cmd_name)
+        return None
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
+                                                                            list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            raise click.exceptions.NoSuchCommand(name, possibilities=difflib.get_close_matches(
+                name, self.list_commands(ctx), n=3), ctx=ctx)
+        return super().resolve_command(ctx, args)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Core commands, then each flow's group: the owner shows in the listing."""
+        sections = (("Commands", sorted(COMMANDS)), ("Flows", sorted(self.flows())))
+        for title, names in sections:
+            rows = []
+            for name in names:
+                command = self.get_command(ctx, name)
+                if command is not None and not command.hidden:
+                    rows.append((name, command.get_short_help_str(limit=300)))
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
 
 
-def _split_click(argv: list[str]) -> tuple[list[str], list[str]]:
-    """The global options and a click command's name, and the rest of argv, which is the command's own."""
-    i = 0
-    while i < len(argv):
-        name = argv[i].split("=", 1)[0]
-        if argv[i] in ("-v", "--verbose"):
-            i += 1
-        elif name in GLOBAL_OPTIONS:
-            i += 1 if "=" in argv[i] else 2
-        else:
-            break
-    if i < len(argv) and argv[i] in CLICK_NAMES:
-        return argv[:i + 1], argv[i + 1:]
-    return argv, []
+@click.group(cls=HubGroup, epilog=epilog(), context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", metavar="FILE", help="TOML settings file (default: $ZORGHUB_CONFIG)")
+@click.option("--broker", metavar="URL", help="broker URL: memory:// (default) or amqp://user:pass@host:5672/vhost")
+@click.option("--store", metavar="URL", help="store URL: sqlite:///path (default) or postgresql://host/db")
+@click.option("-v", "--verbose", is_flag=True, help="debug logging, and a traceback with every error")
+@click.version_option(package_name="zorghub", prog_name="zorghub", message="%(prog)s %(version)s")
+@pass_state
+def cli(state: CliState, config: str | None, broker: str | None, store: str | None, verbose: bool) -> None:
+    """Message hub for Dutch care-data exchange.
 
-
-def _run_click(command: Any) -> Command:
-    def run(args: argparse.Namespace, settings: Settings) -> int:
-        import click
-
-        from hub.cli.kit import CliState
-
-        state = CliState(config=args.config, broker=args.broker, store=args.store, verbose=args.verbose,
-                         _settings=settings)
-        try:
-            rv = command.main(args=list(args.argv), prog_name=f"zorghub {command.name}", standalone_mode=False,
-                              obj=state)
-        except click.ClickException as exc:
-            exc.show()
-            return exc.exit_code
-        except click.Abort:
-            print("zorghub: aborted", file=sys.stderr)
-            return 1
-        return rv if isinstance(rv, int) else 0
-
-    return run
+    The global options may stand before or after the command: `zorghub demo --broker URL` works too.
+    """
+    state.config, state.broker, state.store, state.verbose = config, broker, store, verbose
+    logs.setup(logging.DEBUG if verbose else logging.WARNING, verbose=verbose, cli=True)
 
 
 GLOBAL_OPTIONS = ("--config", "--broker", "--store")
+GLOBAL_FLAGS = ("-v", "--verbose")
 
 
 def hoist_global_options(argv: Sequence[str]) -> list[str]:
-    """Let --broker, --store and --config stand anywhere: `zorghub demo --broker URL` works too."""
+    """Let --broker, --store, --config and -v stand anywhere: `zorghub demo --broker URL` works too."""
     front: list[str] = []
     rest: list[str] = []
     items = list(argv)
@@ -307,6 +144,9 @@ def hoist_global_options(argv: Sequence[str]) -> list[str]:
     while i < len(items):
         item = items[i]
         name = item.split("=", 1)[0]
+        if item == "--":  # everything after it is an argument
+            rest.extend(items[i:])
+            break
         if name in GLOBAL_OPTIONS:
             if "=" in item:
                 front.append(item)
@@ -315,6 +155,8 @@ def hoist_global_options(argv: Sequence[str]) -> list[str]:
                 i += 1
             else:
                 rest.append(item)
+        elif item in GLOBAL_FLAGS:
+            front.append(item)
         else:
             rest.append(item)
         i += 1
@@ -322,26 +164,9 @@ def hoist_global_options(argv: Sequence[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["mappings"]:  # click groups are mounted here until this module moves to click
-        from hub.cli.mappings import main as mappings_main
-
-        return mappings_main(argv[1:])
-    parser = build_parser()
-    own, rest = _split_click(hoist_global_options(argv))
-    args = parser.parse_args(own)
-    if rest:
-        args.argv = rest
-    logs.setup(logging.DEBUG if args.verbose else logging.WARNING)
-    try:
-        settings = _settings(args)
-        return int(args.func(args, settings))
-    except HubError as exc:
-        print(f"zorghub: {exc.reason}", file=sys.stderr)
-        return 2 if exc.action == "fatal" else 1
-    except KeyboardInterrupt:
-        print("zorghub: interrupted", file=sys.stderr)
-        return 130
+    """The console script: run one command line and return its exit status."""
+    args = hoist_global_options(sys.argv[1:] if argv is None else argv)
+    return boundary.run(cli, args, CliState())
 
 
 if __name__ == "__main__":

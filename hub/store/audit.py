@@ -237,6 +237,12 @@ class AuditLog:
     def for_message(self, message_id: str) -> list[AuditRecord]:
         return self.records("message_id = ?", (message_id,))
 
+    def message_ids(self, prefix: str, limit: int = 100) -> list[str]:
+        """The distinct message ids that start with ``prefix``, so that a person may type one short."""
+        rows = self.db.execute("SELECT DISTINCT message_id FROM audit WHERE substr(message_id, 1, ?) = ? "
+                               "ORDER BY message_id LIMIT ?", (len(prefix), prefix, int(limit)))
+        return [str(r[0]) for r in rows]
+
     def payload(self, digest: str, *, verify: bool = False) -> bytes | None:
         """The stored body, or None if never stored or pruned. ``verify``: ``PayloadAltered`` if it was changed."""
         rows = self.db.execute("SELECT body FROM payloads WHERE sha256 = ?", (digest,))
