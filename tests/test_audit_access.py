@@ -12,6 +12,7 @@ from hub.auditor.access import AccessDenied, Gate
 from hub.auditor.retention import RetentionPolicy, load_policy, prune_payloads, save_policy
 from hub.catalogue.parties import PartyRegistry
 from hub.cli.main import main
+from hub.cli.status import ExitStatus
 from hub.demo import run_demo
 from hub.errors import ConfigError
 from hub.settings import Settings
@@ -35,8 +36,6 @@ def walked(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AuditLog:
     ["audit", "export", "--as", "cak", "-o", "-"],
     ["audit", "replay", "--sandbox", "peek", "--as", "bos-en-duin"],
     ["audit", "replay", "--dry-run", "--as", "ciz"],
-    ["audit", "search"],  # the default operator is no auditor
-    ["audit", "search", "--as", "nobody"],
 ])
 def test_non_auditors_are_refused_and_the_refusal_is_audited(walked: AuditLog, argv: list[str],
                                                              capsys: pytest.CaptureFixture[str]) -> None:
@@ -48,13 +47,36 @@ def test_non_auditors_are_refused_and_the_refusal_is_audited(walked: AuditLog, a
     refusals = walked.records("seq > ?", (before,))
     assert len(refusals) == 1
     r = refusals[0]
-    who = argv[argv.index("--as") + 1] if "--as" in argv else "operator"
+    who = argv[argv.index("--as") + 1]
     assert r.action.startswith("audit.") and r.outcome == "failure" and r.actor == who
     assert r.reason.startswith("refused:")
     if "--client" in argv or "who-has-seen" in argv:
         assert r.client.startswith("p-")  # the attempt is filed under the client's pseudonym, never the BSN
     assert GEELHOED not in r.detail + r.reason
     assert walked.verify().ok
+
+
+@pytest.mark.parametrize(("name", "hint"), [("auditr", "did you mean 'auditor'?"), ("nobody", "auditor")])
+def test_an_unknown_party_is_a_usage_error_and_the_refusal_is_audited(walked: AuditLog, name: str, hint: str,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    before = walked.count()
+    assert main(["audit", "search", "--client", GEELHOED, "--as", name]) == ExitStatus.USAGE
+    out = capsys.readouterr()
+    assert len(out.err.splitlines()) == 1 and f"unknown party {name!r}" in out.err and hint in out.err
+    assert out.out == "" and GEELHOED not in out.err
+    (r,) = walked.records("seq > ?", (before,))
+    assert (r.action, r.outcome, r.actor) == ("audit.search", "failure", name)
+    assert r.reason == f"refused: unknown party {name!r}" and r.client.startswith("p-")
+    assert walked.verify().ok
+
+
+def test_there_is_no_default_party(walked: AuditLog, capsys: pytest.CaptureFixture[str]) -> None:
+    before = walked.count()
+    assert main(["audit", "search"]) == ExitStatus.USAGE
+    assert "Missing option '--as'" in capsys.readouterr().err
+    assert walked.count() == before  # nobody was named: nothing was attempted, nothing to record
+    assert main(["audit", "search", "--as", "operator"]) == ExitStatus.USAGE  # the old default is no party
+    assert "unknown party 'operator'" in capsys.readouterr().err
 
 
 def test_the_auditor_is_allowed_and_audited(walked: AuditLog, capsys: pytest.CaptureFixture[str]) -> None:

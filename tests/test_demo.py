@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from hub.cli.main import main
+from hub.cli.status import ExitStatus
 from hub.settings import Settings
 
 
@@ -34,11 +35,11 @@ def test_demo_on_rabbitmq(amqp_settings: Settings, monkeypatch: pytest.MonkeyPat
 def test_cli_errors_exit_nonzero_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("ZORGHUB_HOME", str(tmp_path))
-    assert main(["send", str(tmp_path / "missing.json"), "--as", "ciz", "--kind", "echo"]) == 2
+    assert main(["send", str(tmp_path / "missing.json"), "--as", "ciz", "--kind", "echo"]) == ExitStatus.USAGE
     err = capsys.readouterr().err.strip()
     assert err.startswith("zorghub: cannot read") and "\n" not in err
     monkeypatch.setenv("ZORGHUB_PREFETCH", "lots")
-    assert main(["audit", "verify"]) == 2
+    assert main(["audit", "verify"]) == ExitStatus.CONFIG  # bad settings: the exit-status table's 3
     err = capsys.readouterr().err.strip()
     assert err.startswith("zorghub: invalid setting prefetch") and "\n" not in err
 
