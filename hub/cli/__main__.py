@@ -2,6 +2,10 @@
 
 import sys
 
-from hub.cli.main import main
+try:
+    from hub.cli.main import main
+except KeyboardInterrupt:  # Ctrl-C while the command is still starting: no traceback either
+    print("zorghub: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())

@@ -422,16 +422,16 @@ def _dry_run(selection: dict[str, Any], as_party: str, mapping_version: tuple[st
     from hub.auditor.search import count
     from hub.errors import UnknownMapping
 
+    registry = _load_mappings()
+    if registry is None:
+        raise ConfigError("no mapping registry is available for a dry run")
+    try:
+        versions = mapping_versions(registry, mapping_version)
+    except UnknownMapping as exc:
+        raise click.BadParameter(exc.reason, param_hint="'--mapping-version'") from None
     ctx = _open()
     try:
         flt = _filter(ctx, selection)
-        registry = _load_mappings()
-        if registry is None:
-            raise ConfigError("no mapping registry is available for a dry run")
-        try:
-            versions = mapping_versions(registry, mapping_version)
-        except UnknownMapping as exc:
-            raise click.BadParameter(exc.reason, param_hint="'--mapping-version'") from None
         ctx.require(as_party, "dry-run", client=flt.client, detail={**flt.describe(), **versions})
         flt = _resolve(ctx, flt)
         flt = dataclasses.replace(flt, actions=("delivered",))
