@@ -142,7 +142,9 @@ def hub_on(settings: Any, day: str | None = None) -> HubApp:
     if day:
         try:
             moment = datetime.combine(date.fromisoformat(day), datetime.min.time(), UTC).replace(hour=12)
-        except ValueError:
-            raise ConfigError(f"--today wants a date as YYYY-MM-DD, not {day!r}") from None
+        except ValueError:  # a value on the command line: a usage error (exit 2), as for any other option
+            import click
+
+            raise click.BadParameter(f"not a date (YYYY-MM-DD): {day!r}", param_hint="'--today'") from None
         set_clock(lambda: moment)
     return HubApp.build(settings, create=False)
