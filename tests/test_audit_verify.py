@@ -18,6 +18,7 @@ from hub.auditor.checkpoints import (
     head_checkpoint,
 )
 from hub.cli.main import main
+from hub.cli.status import ExitStatus
 from hub.settings import Settings
 from hub.store.audit import COLUMNS, AuditLog, AuditRecord, record_hash
 from hub.store.db import Database
@@ -320,7 +321,7 @@ def test_a_wrong_key_is_refused_not_reported_as_tampering(store_url: str, tmp_pa
     cfg = _cli_store(store_url, tmp_path, tmp_path / "other-home")
     (tmp_path / "other-home" / "hub.key").write_text("a-different-hubs-key")
     for command in (["audit", "verify"], ["status"], ["audit", "search", "--as", "auditor"]):
-        assert main(["--config", str(cfg), *command]) == 2
+        assert main(["--config", str(cfg), *command]) == ExitStatus.CONFIG
         err = capsys.readouterr().err
         assert (f"wrong hub key (fingerprint {key_fingerprint(b'a-different-hubs-key')[:8]}… "
                 f"expected {key_fingerprint(KEY)[:8]}…)") in err, err

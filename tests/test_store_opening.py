@@ -10,6 +10,7 @@ import pytest
 
 from hub.app import HubApp
 from hub.cli.main import main
+from hub.cli.status import ExitStatus
 from hub.settings import Settings
 from hub.store.audit import AuditLog, AuditRecord
 from hub.store.db import Database
@@ -20,7 +21,7 @@ READERS = [
     ["audit", "search", "--as", "auditor"],
     ["audit", "who-has-seen", "p-" + "ab" * 16, "--as", "auditor"],
     ["audit", "export", "--as", "auditor"],
-    ["audit", "checkpoint", "--no-record"],
+    ["audit", "checkpoint", "--no-record", "--export", "checkpoint.json"],
     ["status"],
     ["dlq", "list"],
     ["communication"],
@@ -50,7 +51,7 @@ def test_a_mistyped_store_creates_nothing(command: list[str], tmp_path: Path, mo
     monkeypatch.setenv("ZORGHUB_HOME", str(tmp_path / "home"))
     typo = tmp_path / "stroe" / "hub.sqlite3"
     before = _tree(tmp_path)
-    assert main(["--store", f"sqlite:///{typo}", *command]) == 2
+    assert main(["--store", f"sqlite:///{typo}", *command]) == ExitStatus.CONFIG
     assert f"zorghub: no hub store at sqlite:///{typo} (set ZORGHUB_HOME or --store)" in capsys.readouterr().err
     assert _tree(tmp_path) == before  # no store, no folder, no home, no key
 
@@ -60,7 +61,7 @@ def test_a_mistyped_home_creates_nothing(tmp_path: Path, monkeypatch: pytest.Mon
                                          capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("ZORGHUB_HOME", str(tmp_path / "hmoe"))
     for command in READERS:
-        assert main(command) == 2
+        assert main(command) == ExitStatus.CONFIG
         assert f"no hub store at sqlite:///{tmp_path / 'hmoe' / 'hub.sqlite3'}" in capsys.readouterr().err
     assert not (tmp_path / "hmoe").exists()
 
@@ -69,7 +70,7 @@ def test_a_mistyped_home_creates_nothing(tmp_path: Path, monkeypatch: pytest.Mon
 def test_metrics_on_its_own_needs_a_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("ZORGHUB_HOME", str(tmp_path / "home"))
-    assert main(["metrics", "--port", "0"]) == 2
+    assert main(["metrics", "--port", "0"]) == ExitStatus.CONFIG
     assert "no hub store at" in capsys.readouterr().err
     assert _tree(tmp_path) == set()
 
@@ -81,7 +82,7 @@ def test_a_store_without_its_key_creates_no_key(tmp_path: Path, monkeypatch: pyt
     url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
     AuditLog(Database(url), b"the hub's real key").append([AuditRecord(action="received", actor="ciz")])
     monkeypatch.setenv("ZORGHUB_HOME", str(tmp_path / "other-home"))
-    assert main(["--store", url, "audit", "verify"]) == 2
+    assert main(["--store", url, "audit", "verify"]) == ExitStatus.CONFIG
     assert f"no hub key at {tmp_path / 'other-home' / 'hub.key'}" in capsys.readouterr().err
     assert not (tmp_path / "other-home").exists()
 

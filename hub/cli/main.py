@@ -74,23 +74,22 @@ def load(ref: str, name: str) -> click.Command:
 class HubGroup(click.Group):
     """The top level: the command table, then the flows' groups, then the argparse verbs still to move."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._flows: dict[str, str] | None = None
-
-    def flows(self) -> dict[str, str]:
-        if self._flows is None:
-            self._flows = {n: r for n, r in flow_commands().items() if n not in COMMANDS}
-        return self._flows
+    @staticmethod
+    def flows(ctx: click.Context) -> dict[str, str]:
+        """The flows' groups, looked up once per command line (not per process: tests install flows)."""
+        meta = ctx.find_root().meta
+        if "zorghub.flows" not in meta:
+            meta["zorghub.flows"] = {n: r for n, r in flow_commands().items() if n not in COMMANDS}
+        return dict(meta["zorghub.flows"])
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(COMMANDS) | set(self.flows()))
+        return sorted(set(COMMANDS) | set(self.flows(ctx)))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in COMMANDS:
             return load(COMMANDS[cmd_name], cmd_name)
-        if cmd_name in self.flows():
-            return load(self.flows()[cmd_name], cmd_name)
+        if cmd_name in self.flows(ctx):
+            return load(self.flows(ctx)[cmd_name], cmd_name)
         return None
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
@@ -103,7 +102,7 @@ class HubGroup(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Core commands, then each flow's group: the owner shows in the listing."""
-        sections = (("Commands", sorted(COMMANDS)), ("Flows", sorted(self.flows())))
+        sections = (("Commands", sorted(COMMANDS)), ("Flows", sorted(self.flows(ctx))))
         for title, names in sections:
             rows = []
             for name in names:
