@@ -59,9 +59,10 @@ def test_file_adapter_publishes_settled_files_once(settings: Settings, tmp_path:
 def test_jobs_record_their_runs(settings: Settings, capsys: pytest.CaptureFixture[str],
                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from hub.cli.main import main
+    from hub.cli.status import ExitStatus
 
     monkeypatch.setenv("ZORGHUB_HOME", settings.home)
-    assert main(["jobs", "run", "--all", "--today", "2026-03-20"]) == 2  # no hub has made a store here yet
+    assert main(["jobs", "run", "--all", "--today", "2026-03-20"]) == ExitStatus.CONFIG  # no hub made a store here yet
     assert "no hub store at" in capsys.readouterr().err
     HubApp.build(settings).close()  # the hub's first start makes it
     assert main(["jobs", "run", "--all", "--today", "2026-03-20"]) == 0
