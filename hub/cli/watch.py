@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from hub.cli.kit import pass_settings
+from hub.cli.kit import current_state, did_you_mean, pass_settings, password_option
 from hub.settings import Settings
 
 
@@ -15,7 +15,7 @@ from hub.settings import Settings
 @click.argument("directory")
 @click.option("--as", "as_party", required=True, help="the sending party's name")
 @click.option("--kind", "kinds", multiple=True, metavar="SUFFIX=KIND", help="e.g. .zip=nza.ohw (repeatable)")
-@click.option("--password", help="the party's broker password (amqp only)")
+@password_option
 @click.option("--once", is_flag=True, help="scan once and exit")
 @click.option("--interval", type=float, default=2.0, show_default=True)
 @click.option("--settle", type=float, default=2.0, show_default=True, help="seconds a file must be unchanged")
@@ -28,13 +28,20 @@ def cli(settings: Settings, directory: str, as_party: str, kinds: tuple[str, ...
     from hub.ops.files import FileDropAdapter
     from hub.transports import open_transport, with_credentials
 
-    PartyRegistry.load(settings.parties_path).get(as_party)
+    parties = PartyRegistry.load(settings.parties_path)
+    if parties.find(as_party) is None:
+        raise click.BadParameter(f"unknown party {as_party!r}{did_you_mean(as_party, (p.name for p in parties))}",
+                                 param_hint="'--as'")
+    bad = [item for item in kinds if "=" not in item]
+    if bad:
+        raise click.BadParameter(f"give SUFFIX=KIND, not {bad[0]!r}", param_hint="'--kind'")
+    mapping = dict(item.split("=", 1) for item in kinds)
     url = settings.broker_url
     if password:
         url = with_credentials(url, as_party, password)
+        current_state().broker_in_use = url
     transport = open_transport(url)
     topology = Topology(settings.prefix, settings.shards, settings.retry_delays_ms)
-    mapping = dict(item.split("=", 1) for item in kinds)
     adapter = FileDropAdapter(Path(directory), HubClient(transport, topology, as_party), mapping, settle_seconds=settle)
     try:
         if once:
