@@ -49,12 +49,16 @@ def test_malformed_files_get_their_rule_and_reach_nobody(hub: TestHub) -> None:
     assert {mid: parked[mid].rule for mid in expected} == expected
     assert all(parked[mid].error_class != "DeadLetter" for mid in expected)  # Rejected subclasses, not INTERNAL
 
-    # a BSN in full-width digits fails the elfproef check: the NZa's receipt names the row, nothing goes on
-    dijk.send("nza.ohw", pakbon_zip({"ohw.csv": fullwidth_bsn_csv()}), content_type="application/zip")
-    (m,) = dijk.wait(1)
+    # a BSN in full-width digits fails the elfproef check: the NZa's receipt names the row, the delivery is
+    # parked with that rule, nothing goes on
+    wide = dijk.send("nza.ohw", pakbon_zip({"ohw.csv": fullwidth_bsn_csv()}), content_type="application/zip")
+    (m,) = dijk.wait(1)  # one answer: the flow's own receipt, no second (generic) one
     receipt = m.json()
     assert m.kind == nza.handlers.RECEIPT and receipt["status"] == "rejected" and receipt["rule"] == "ROW_ERRORS"
     assert [(e["line"], e["column"]) for e in receipt["errors"]] == [(3, "client_bsn")]
+    parked = dead_letters(hub.settings)[wide]
+    assert (parked.rule, parked.error_class) == ("ROW_ERRORS", "Rejected")
+    assert dijk.empty()
     for name in OTHERS:
         assert hub[name].empty(), f"{name} received something"
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hub.envelope import Delivery, Envelope
+from hub.errors import Rejected
 from hub.pipeline.check import Checked
 from hub.store.audit import AuditRecord
 from hub.store.db import Database
@@ -36,3 +37,14 @@ class HandlerContext:
     #: each message with the audit record of its sending (None: not audited); the worker binds the record
     #: to the message's bytes and route (``hub.pipeline.record.sent``)
     outgoing: list[tuple[Outgoing, AuditRecord | None]] = field(default_factory=list)
+    #: set by ``refuse``: the message is parked as refused although the handler's own writes and answer stand
+    refused: Rejected | None = None
+
+    def refuse(self, error: Rejected) -> None:
+        """Park the message as refused, keeping what the handler recorded and sent.
+
+        For a flow that answers the sender in its own words (the NZa's ontvangstbevestiging listing
+        the bad rows) and keeps its own record of the attempt: raising would roll both back. The hub
+        dead-letters the message with ``error``'s rule and sends no receipt of its own.
+        """
+        self.refused = error

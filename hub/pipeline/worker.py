@@ -213,15 +213,22 @@ class Worker:
             self._fail(raw, env, role, DeadLetter(f"internal error: {exc.__class__.__name__}",
                                                   rule="INTERNAL"), out)
             return
+        if ctx is not None and ctx.refused is not None:  # the flow answered and recorded; the hub parks it
+            self._take_handler_output(ctx, out)
+            self._fail(raw, env, role, ctx.refused, out, answered=True)
+            return
         self._deliver(env, role, translated, out)
         self._answer(checked, role, out)
         if ctx is not None:
-            out.records.extend(ctx.records)
-            for o, rec in ctx.outgoing:
-                out.outgoing.append(o)
-                if rec is not None:
-                    out.records.append(record.sent(rec, o.body, str(o.properties.get("content_type", "")),
-                                                   outbox.detail(o)))
+            self._take_handler_output(ctx, out)
+
+    def _take_handler_output(self, ctx: HandlerContext, out: _Batch) -> None:
+        out.records.extend(ctx.records)
+        for o, rec in ctx.outgoing:
+            out.outgoing.append(o)
+            if rec is not None:
+                out.records.append(record.sent(rec, o.body, str(o.properties.get("content_type", "")),
+                                               outbox.detail(o)))
 
     def _answer(self, checked: Checked, role: str, out: _Batch) -> None:
         """The kind's answer hook may answer an accepted message (iWlz senders get their retourbericht)."""
@@ -275,13 +282,15 @@ class Worker:
                                         payload=raw.body, content_type=env.content_type, detail=outbox.detail(o)))
         out.events.append(("deferred", env, exc))
 
-    def _fail(self, raw: RawMessage, env: Envelope, role: str, exc: HubError, out: _Batch) -> None:
+    def _fail(self, raw: RawMessage, env: Envelope, role: str, exc: HubError, out: _Batch, *,
+              answered: bool = False) -> None:
+        """Dead-letter the message; a known sender gets a receipt unless its flow ``answered`` it already."""
         reason = bsnlib.redact(exc.reason)
         error_class = exc.__class__.__name__
         rejected = isinstance(exc, Rejected) and env.sender in self.app.parties
         records = [record.about(env, role, "received", outcome="failure", payload=raw.body,
                                 content_type=env.content_type or "application/octet-stream")]
-        if env.sender in self.app.parties:  # every failure answers a known sender: rejected or dead-lettered
+        if env.sender in self.app.parties and not answered:  # every failure answers a known sender
             receipt = self._refusal(env, raw.body, exc, reason, "rejected" if rejected else "dead_lettered")
             out.outgoing.append(receipt)
             records.append(record.about(env, role, "rejected" if rejected else "answered", outcome="failure",

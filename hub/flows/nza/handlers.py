@@ -112,6 +112,9 @@ def handle_ohw(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
                     errorCount=len(report.errors), errors=errors)
         send(ctx, env.sender, RECEIPT, body, action="rejected", outcome="failure", record_type="nza.ohw",
              record_id=period, reason=f"{report.bad_rows} bad row(s), {len(report.errors)} error(s)")
+        # nothing goes to the NZa; the delivery is parked with the receipt's rule, the calendar keeps the attempt
+        ctx.refuse(Rejected(f"{report.bad_rows} bad row(s), {len(report.errors)} error(s) in the OHW delivery",
+                            rule=body["rule"]))
         return []
     due = due_date(ctx.app, period)
     status = "late" if today() > due else "received"
