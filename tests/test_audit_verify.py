@@ -156,9 +156,9 @@ def test_cli_verify_with_checkpoint(settings: Settings, tmp_path: Path, capsys: 
 
 
 def test_a_worker_signs_checkpoints_as_it_goes(settings: Settings) -> None:
-    from hub.demo import GEELHOED, DemoContext
+    from hub.testing import GEELHOED, TestHub
 
-    ctx = DemoContext(settings.replace(audit_checkpoint_every=10), out=lambda _: None)
+    ctx = TestHub(settings.replace(audit_checkpoint_every=10), out=lambda _: None)
     try:
         for n in range(8):  # 6 records each: received, routed, 4 delivered
             ctx.send("ciz", "indicatiebesluit", {"besluitnummer": f"IB-{n}", "ingangsdatum": "2026-11-01",
@@ -176,9 +176,9 @@ def test_a_worker_signs_checkpoints_as_it_goes(settings: Settings) -> None:
 
 
 def test_checkpoints_as_it_goes_can_be_off(settings: Settings) -> None:
-    from hub.demo import GEELHOED, DemoContext
+    from hub.testing import GEELHOED, TestHub
 
-    ctx = DemoContext(settings.replace(audit_checkpoint_every=0), out=lambda _: None)
+    ctx = TestHub(settings.replace(audit_checkpoint_every=0), out=lambda _: None)
     try:
         for n in range(3):
             ctx.send("ciz", "indicatiebesluit", {"besluitnummer": f"IB-{n}", "ingangsdatum": "2026-11-01",

@@ -8,8 +8,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from hub.demo import GEELHOED, DemoContext
 from hub.settings import Settings
+from hub.testing import GEELHOED, TestHub
 
 INDICATIE = {
     "besluitnummer": "IB-1", "soort": "Wlz-indicatie", "ingangsdatum": "2026-11-01", "zzp": "5VV",
@@ -20,21 +20,21 @@ ALL = {"ciz", "zk-utrecht", "zk-amsterdam", "bos-en-duin", "zonnehof", "cak", "p
 
 
 @pytest.fixture(params=["memory", "rabbitmq"])
-def hub(request: pytest.FixtureRequest, settings: Settings) -> Iterator[DemoContext]:
+def hub(request: pytest.FixtureRequest, settings: Settings) -> Iterator[TestHub]:
     if request.param == "rabbitmq":
         settings = request.getfixturevalue("amqp_settings")
-    ctx = DemoContext(settings, out=lambda _: None)
+    ctx = TestHub(settings, out=lambda _: None)
     try:
         yield ctx
     finally:
         ctx.close()
 
 
-def inboxes(ctx: DemoContext) -> dict[str, list]:
+def inboxes(ctx: TestHub) -> dict[str, list]:
     return {p: ctx.inbox(p) for p in sorted(ALL)}
 
 
-def test_indicatie_reaches_exactly_the_right_parties(hub: DemoContext) -> None:
+def test_indicatie_reaches_exactly_the_right_parties(hub: TestHub) -> None:
     message_id = hub.send("ciz", "indicatiebesluit", INDICATIE, client_key="c1")
     got = inboxes(hub)
     receivers = {p for p, msgs in got.items() if msgs}
@@ -50,7 +50,7 @@ def test_indicatie_reaches_exactly_the_right_parties(hub: DemoContext) -> None:
     assert hub.app.audit.verify().ok
 
 
-def test_region_by_postcode_when_municipality_unknown(hub: DemoContext) -> None:
+def test_region_by_postcode_when_municipality_unknown(hub: TestHub) -> None:
     client = {"bsn": "999990019", "postcode": "1012AB"}  # Amsterdam postcode -> COD001 5515
     hub.send("ciz", "indicatiebesluit", dict(INDICATIE, client=client), client_key="c1")
     assert len(hub.inbox("zk-amsterdam")) == 1
@@ -85,7 +85,7 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize("kind,content_type,body,code,rule", BAD_INPUTS)
 def test_bad_input_is_rejected_dead_lettered_and_audited(
-    hub: DemoContext, schema_dir: object, kind: str, content_type: str, body: bytes, code: str, rule: str
+    hub: TestHub, schema_dir: object, kind: str, content_type: str, body: bytes, code: str, rule: str
 ) -> None:
     message_id = hub.send("ciz", kind, body, content_type=content_type, client_key="c1")
     got = inboxes(hub)
@@ -115,14 +115,14 @@ def test_bad_input_is_rejected_dead_lettered_and_audited(
     assert code  # the error class code is part of the parametrisation's documentation
 
 
-def test_duplicate_message_id_is_processed_once(hub: DemoContext) -> None:
+def test_duplicate_message_id_is_processed_once(hub: TestHub) -> None:
     message_id = hub.send("ciz", "indicatiebesluit", INDICATIE, client_key="c1")
     hub.send("ciz", "indicatiebesluit", INDICATIE, client_key="c1", message_id=message_id)
     assert len(hub.inbox("zk-utrecht")) == 1
     assert len([r for r in hub.app.audit.for_message(message_id) if r.action == "received"]) == 1
 
 
-def test_sender_not_allowed_for_kind_is_refused(hub: DemoContext) -> None:
+def test_sender_not_allowed_for_kind_is_refused(hub: TestHub) -> None:
     message_id = hub.send("cak", "indicatiebesluit", INDICATIE, client_key="c1")
     (receipt,) = hub.inbox("cak")
     assert orjson.loads(receipt.body)["rule"] == "SENDER_ROLE"
@@ -131,7 +131,7 @@ def test_sender_not_allowed_for_kind_is_refused(hub: DemoContext) -> None:
 
 
 def test_dead_letter_requeue_runs_the_message_again(settings: Settings) -> None:
-    ctx = DemoContext(settings, out=lambda _: None)
+    ctx = TestHub(settings, out=lambda _: None)
     try:
         message_id = ctx.send("ciz", "echo", {"to": "nobody-here"}, client_key="c1")
         (entry,) = ctx.app.dead_letters.list()
@@ -164,7 +164,7 @@ def test_retry_path_holds_and_redelivers_on_the_embedded_transport(settings: Set
     kinds = settings.kinds_path.read_text(encoding="utf-8").replace(route, route + 'handler = "test.flaky"\n', 1)
     (tmp_path / "kinds.toml").write_text(kinds, encoding="utf-8")
     settings = settings.replace(retry_delays_ms=(50, 100), kinds_file=str(tmp_path / "kinds.toml"))
-    ctx = DemoContext(settings, out=lambda _: None)
+    ctx = TestHub(settings, out=lambda _: None)
     calls: list[str] = []
 
     def flaky(checked, hctx):  # type: ignore[no-untyped-def]

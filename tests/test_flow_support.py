@@ -88,14 +88,16 @@ def test_every_shipped_flow_has_the_same_folder_shape() -> None:
     from hub.plugins.registry import load_flows, read_settings
 
     flows = {f.name: f for f in load_flows()}
-    assert {"network", "nza", "zorgbeeld", "inkoop", "ketenzorg", "jobs"} <= set(flows)
-    for name in ("network", "nza", "zorgbeeld", "inkoop", "ketenzorg", "jobs"):
+    assert {"iwlz", "network", "nza", "zorgbeeld", "inkoop", "ketenzorg", "jobs"} <= set(flows)
+    for name in ("iwlz", "network", "nza", "zorgbeeld", "inkoop", "ketenzorg", "jobs"):
         flow = flows[name]
         folder = Path(__file__).resolve().parent.parent / "hub" / "flows" / name
         assert (folder / "cli.py").is_file() and flow.cli == f"hub.flows.{name}.cli:cli"
         if flow.settings is not None:
             assert flow.settings_schema is not None and read_settings(flow)
-        if name != "jobs":
+        if name == "iwlz":  # its schemas are the official XSDs (schema_dir); it has no seed walk-through
+            assert flow.kinds == (folder / "kinds.toml",) and flow.schema_dir is None and not flow.demos
+        elif name != "jobs":
             assert flow.kinds == (folder / "kinds.toml",) and flow.schema_dir == folder / "schemas"
             assert flow.demos and (folder / "demo.py").is_file()
 

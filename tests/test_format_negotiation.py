@@ -12,8 +12,8 @@ import orjson
 import pytest
 
 from hub.catalogue.mappings import MappingRegistry
-from hub.demo import DemoContext
 from hub.settings import Settings
+from hub.testing import TestHub
 from tests.party_helpers import AANBIEDER, with_registry, zorgkantoor
 
 REPO = Path(__file__).resolve().parent.parent
@@ -57,7 +57,7 @@ def test_three_recipients_two_formats_two_versions_audited(
 ) -> None:
     assert thirdparty.versions("iwlz-aw35-to-fhir") == ["1", "2"]
     settings = with_registry(settings, tmp_path, PARTIES, KINDS)
-    ctx = DemoContext(settings, out=lambda _: None)
+    ctx = TestHub(settings, out=lambda _: None)
     try:
         xml = (REPO / "mappings/iwlz_aw35/golden/v1/case1.in.xml").read_bytes()
         message_id = ctx.send("aanbieder", "iwlz.AW35", xml, content_type="application/xml", client_key="c1")

@@ -9,9 +9,9 @@ import orjson
 import pytest
 from lxml import etree
 
-from hub.demo import DemoContext
 from hub.formats.iwlz import Validator
 from hub.settings import Settings
+from hub.testing import TestHub
 from tests.party_helpers import AANBIEDER, with_registry, zorgkantoor
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,8 +28,8 @@ def golden(msg: str) -> bytes:
 
 
 @pytest.fixture
-def hub(settings: Settings, schema_dir: Path, tmp_path: Path) -> Iterator[DemoContext]:
-    ctx = DemoContext(with_registry(settings, tmp_path, PARTIES), out=lambda _: None)
+def hub(settings: Settings, schema_dir: Path, tmp_path: Path) -> Iterator[TestHub]:
+    ctx = TestHub(with_registry(settings, tmp_path, PARTIES), out=lambda _: None)
     try:
         yield ctx
     finally:
@@ -41,7 +41,7 @@ def retour_codes(xml: bytes) -> list[str]:
     return [el.text or "" for el in root.iter("{*}RetourCode")]
 
 
-def test_a_valid_aw35_is_routed_and_answered_with_an_aw36(hub: DemoContext, schema_dir: Path) -> None:
+def test_a_valid_aw35_is_routed_and_answered_with_an_aw36(hub: TestHub, schema_dir: Path) -> None:
     aw35 = golden("AW35")
     message_id = hub.send("aanbieder", "iwlz.AW35", aw35, content_type="application/xml", client_key="c1")
     (delivered,) = hub.inbox("zk-groningen")
@@ -57,7 +57,7 @@ def test_a_valid_aw35_is_routed_and_answered_with_an_aw36(hub: DemoContext, sche
 
 
 def test_an_aw35_with_a_wrong_berichtcode_gets_an_aw36_rejection_and_is_not_routed(
-    hub: DemoContext, schema_dir: Path
+    hub: TestHub, schema_dir: Path
 ) -> None:
     aw35 = golden("AW35").replace(b"<BerichtCode>354</BerichtCode>", b"<BerichtCode>355</BerichtCode>")
     message_id = hub.send("aanbieder", "iwlz.AW35", aw35, content_type="application/xml", client_key="c1")
@@ -71,7 +71,7 @@ def test_an_aw35_with_a_wrong_berichtcode_gets_an_aw36_rejection_and_is_not_rout
     assert entry.rule == "XSD" and "BerichtCode" in entry.reason
 
 
-def test_an_aw39_breaking_a_business_rule_gets_an_aw310_naming_it(hub: DemoContext, schema_dir: Path) -> None:
+def test_an_aw39_breaking_a_business_rule_gets_an_aw310_naming_it(hub: TestHub, schema_dir: Path) -> None:
     doc = etree.fromstring(golden("AW39"))
     for el in doc.iter("{*}Leveringsstatus"):
         el.text = "4"  # TR046: status 4 (in care) never fits an ending mutatie
@@ -90,7 +90,7 @@ def test_an_aw39_breaking_a_business_rule_gets_an_aw310_naming_it(hub: DemoConte
     assert entry.rule in expected and "TR046" in entry.reason
 
 
-def test_other_refusals_of_an_iwlz_kind_get_the_json_receipt(hub: DemoContext) -> None:
+def test_other_refusals_of_an_iwlz_kind_get_the_json_receipt(hub: TestHub) -> None:
     """The retour names validation findings; a refusal before validation (content type) gets the hub's receipt."""
     message_id = hub.send("aanbieder", "iwlz.AW35", golden("AW35"), content_type="application/json", client_key="c1")
     (receipt,) = hub.inbox("aanbieder")
@@ -99,7 +99,7 @@ def test_other_refusals_of_an_iwlz_kind_get_the_json_receipt(hub: DemoContext) -
     assert orjson.loads(receipt.body)["rule"] == "BAD_CONTENT_TYPE"
 
 
-def test_the_iwlz_flow_registers_a_validator_and_an_answer_hook_per_iwlz_kind(hub: DemoContext) -> None:
+def test_the_iwlz_flow_registers_a_validator_and_an_answer_hook_per_iwlz_kind(hub: TestHub) -> None:
     from importlib.metadata import entry_points
 
     from hub.flows.iwlz import FLOW

@@ -21,9 +21,9 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from hub.catalogue.mappings import MappingRegistry
 from hub.cli.golden import LOCK, golden_cases, lock_digest, run_case
-from hub.demo import DemoContext
 from hub.formats import fhirxml
 from hub.settings import Settings
+from hub.testing import TestHub
 from tests.mapping_helpers import REPO, SCHEMA_DIR, need_standards
 from tests.party_helpers import AANBIEDER, with_registry, zorgkantoor
 from tests.test_mappings_fhirxml import _normal
@@ -153,7 +153,7 @@ def test_each_recipient_gets_fhir_in_the_syntax_it_accepts(settings: Settings, t
     settings = with_registry(settings, tmp_path, PARTIES, KINDS)
     as_json = (GOLDEN / "io31-bundle-json.in.json").read_bytes()
     as_xml = (GOLDEN / "io31-bundle.in.xml").read_bytes()
-    ctx = DemoContext(settings, out=lambda _: None)
+    ctx = TestHub(settings, out=lambda _: None)
     try:
         ctx.send("aanbieder", "fhir.resource", as_json, content_type="application/fhir+json", client_key="c1")
         (xml_msg,) = ctx.inbox("zk-xml")

@@ -12,9 +12,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hub.cli.main import main
-from hub.demo import GEELHOED, DemoContext
 from hub.ops import metrics
 from hub.settings import Settings
+from hub.testing import GEELHOED, TestHub
 
 INDICATIE = {"besluitnummer": "IB-1", "ingangsdatum": "2026-11-01", "zzp": "5VV", "client": GEELHOED,
              "voorkeurZorgaanbieder": "73730800"}
@@ -29,21 +29,21 @@ def scrape(port: int) -> tuple[str, dict[str, dict[tuple[tuple[str, str], ...], 
     return text, samples
 
 
-def audit_counts(ctx: DemoContext) -> dict[tuple[tuple[str, str], ...], float]:
+def audit_counts(ctx: TestHub) -> dict[tuple[tuple[str, str], ...], float]:
     rows = ctx.app.db.execute("SELECT action, outcome, kind, COUNT(*) FROM audit GROUP BY action, outcome, kind")
     return {(("action", a), ("kind", k), ("outcome", o)): float(n) for a, o, k, n in rows}
 
 
 @pytest.fixture
-def hub(settings: Settings) -> Iterator[DemoContext]:
-    ctx = DemoContext(settings, out=lambda _: None)
+def hub(settings: Settings) -> Iterator[TestHub]:
+    ctx = TestHub(settings, out=lambda _: None)
     try:
         yield ctx
     finally:
         ctx.close()
 
 
-def test_counters_follow_the_audit_log_and_never_show_a_bsn(hub: DemoContext) -> None:
+def test_counters_follow_the_audit_log_and_never_show_a_bsn(hub: TestHub) -> None:
     hub.send("ciz", "indicatiebesluit", INDICATIE, client_key="c1")
     bad = dict(INDICATIE, client=dict(GEELHOED, bsn="123456789"))  # fails the elfproef: dead-lettered
     hub.send("ciz", "indicatiebesluit", orjson.dumps(bad), client_key="c2")
@@ -74,7 +74,7 @@ def test_counters_follow_the_audit_log_and_never_show_a_bsn(hub: DemoContext) ->
 
 @pytest.mark.rabbitmq
 def test_queue_depths_on_rabbitmq(amqp_settings: Settings) -> None:
-    ctx = DemoContext(amqp_settings, out=lambda _: None)
+    ctx = TestHub(amqp_settings, out=lambda _: None)
     server = db = None
     try:
         ctx.send("ciz", "indicatiebesluit", INDICATIE, client_key="c1")

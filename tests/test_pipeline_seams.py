@@ -10,7 +10,6 @@ import orjson
 import pytest
 
 from hub.catalogue.kinds import Kind
-from hub.demo import GEELHOED, DemoContext
 from hub.envelope import Envelope
 from hub.errors import HubError, RuleViolation
 from hub.pipeline import outbox
@@ -18,6 +17,7 @@ from hub.pipeline.check import Checked
 from hub.pipeline.hooks import Answer, Observer
 from hub.settings import Settings
 from hub.store.audit import AuditRecord
+from hub.testing import GEELHOED, TestHub
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ("pipeline", "store", "transports", "catalogue", "formats")
@@ -28,10 +28,10 @@ INDICATIE = {
 
 
 @pytest.fixture(params=["memory", "rabbitmq"])
-def hub(request: pytest.FixtureRequest, settings: Settings) -> Iterator[DemoContext]:
+def hub(request: pytest.FixtureRequest, settings: Settings) -> Iterator[TestHub]:
     if request.param == "rabbitmq":
         settings = request.getfixturevalue("amqp_settings")
-    ctx = DemoContext(settings, out=lambda _: None)
+    ctx = TestHub(settings, out=lambda _: None)
     try:
         yield ctx
     finally:
@@ -55,7 +55,7 @@ def no_5vv(kind: Kind, payload: bytes) -> None:
         raise RuleViolation("this test refuses zzp 5VV", rule="ZZP_5VV")
 
 
-def test_an_answer_hook_answers_an_accepted_message(hub: DemoContext) -> None:
+def test_an_answer_hook_answers_an_accepted_message(hub: TestHub) -> None:
     hub.app.answers["indicatiebesluit"] = Ack()
     message_id = hub.send("ciz", "indicatiebesluit", INDICATIE, client_key="c1")
     (ack,) = hub.inbox("ciz")
@@ -67,7 +67,7 @@ def test_an_answer_hook_answers_an_accepted_message(hub: DemoContext) -> None:
     assert {r.source for r in records} == {f"{hub.app.audit.source}/{hub.hub_transport.name}"}
 
 
-def test_a_validator_refuses_and_the_answer_hook_replaces_the_receipt(hub: DemoContext) -> None:
+def test_a_validator_refuses_and_the_answer_hook_replaces_the_receipt(hub: TestHub) -> None:
     hub.app.validators.setdefault("indicatiebesluit", []).append(no_5vv)
     hub.app.answers["indicatiebesluit"] = Ack()
     message_id = hub.send("ciz", "indicatiebesluit", dict(INDICATIE, besluitnummer="IB-refuse"), client_key="c1")
@@ -81,7 +81,7 @@ def test_a_validator_refuses_and_the_answer_hook_replaces_the_receipt(hub: DemoC
     assert rejected.recipient == "ciz" and hub.app.audit.payload(rejected.payload_sha256) == nack.body
 
 
-def test_a_refusal_the_hook_declines_gets_the_json_receipt(hub: DemoContext) -> None:
+def test_a_refusal_the_hook_declines_gets_the_json_receipt(hub: TestHub) -> None:
     hub.app.answers["indicatiebesluit"] = Ack()
     bad = dict(INDICATIE, client=dict(GEELHOED, bsn="123456789"))
     message_id = hub.send("ciz", "indicatiebesluit", bad, client_key="c1")
@@ -102,7 +102,7 @@ class Counting(Observer):
         self.batches.append(len(records))
 
 
-def test_observers_hear_each_message_and_each_batch(hub: DemoContext) -> None:
+def test_observers_hear_each_message_and_each_batch(hub: TestHub) -> None:
     seen = Counting()
     hub.worker.observers.append(seen)
     first = hub.send("ciz", "indicatiebesluit", INDICATIE, client_key="c1")

@@ -18,10 +18,10 @@ import orjson
 import pytest
 
 from hub.cli.main import main
-from hub.demo import DemoContext
 from hub.errors import RetryLater
 from hub.ops.requeue import RequeueRefused, Selection, requeue
 from hub.settings import Settings
+from hub.testing import TestHub
 from hub.transports import open_transport
 from hub.transports.base import Outgoing, Transport
 from tests.hubproc import env_for
@@ -59,7 +59,7 @@ def register_new_party(settings: Settings) -> None:
 
 def dead_letter_one(settings: Settings) -> str:
     """Send a message to the unregistered party: it is dead-lettered, and its sender hears so."""
-    ctx = DemoContext(settings, out=lambda _: None)
+    ctx = TestHub(settings, out=lambda _: None)
     try:
         message_id = ctx.send("ciz", "echo", {"to": NEW_PARTY, "note": "hello"}, client_key="c1",
                               headers={"traceparent": TRACE})
@@ -75,11 +75,11 @@ def dead_letter_one(settings: Settings) -> str:
 
 
 @pytest.fixture
-def fixed_hub(hub_settings: Settings) -> Iterator[tuple[DemoContext, str]]:
+def fixed_hub(hub_settings: Settings) -> Iterator[tuple[TestHub, str]]:
     """A dead letter, then the cause fixed and a hub running with the fixed registry."""
     message_id = dead_letter_one(hub_settings)
     register_new_party(hub_settings)
-    ctx = DemoContext(hub_settings, out=lambda _: None)
+    ctx = TestHub(hub_settings, out=lambda _: None)
     try:
         yield ctx, message_id
     finally:
@@ -93,14 +93,14 @@ def zorghub(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     return rc, out, err
 
 
-def settle(ctx: DemoContext, target: int) -> None:
+def settle(ctx: TestHub, target: int) -> None:
     """Wait until the hub handled ``target`` messages, then one more quiet moment for anything extra."""
     ctx.pump(target)
     time.sleep(0.5)
 
 
 def test_requeued_dead_letter_is_processed_again_and_reaches_its_recipient(
-        fixed_hub: tuple[DemoContext, str], capsys: pytest.CaptureFixture[str]) -> None:
+        fixed_hub: tuple[TestHub, str], capsys: pytest.CaptureFixture[str]) -> None:
     ctx, message_id = fixed_hub
     rc, out, err = zorghub(capsys, "dlq", "requeue", message_id[:12], "--reason", "party registered",
                            "--as", "ops-anna")
@@ -141,7 +141,7 @@ def test_requeued_dead_letter_is_processed_again_and_reaches_its_recipient(
 
 
 def test_requeueing_the_same_entry_twice_delivers_once(
-        fixed_hub: tuple[DemoContext, str], capsys: pytest.CaptureFixture[str]) -> None:
+        fixed_hub: tuple[TestHub, str], capsys: pytest.CaptureFixture[str]) -> None:
     ctx, message_id = fixed_hub
     assert zorghub(capsys, "dlq", "requeue", message_id, "--reason", "fixed")[0] == 0
     settle(ctx, 1)
@@ -169,7 +169,7 @@ class LostConfirm:
 
 
 def test_an_unconfirmed_requeue_stays_open_and_its_repeat_is_processed_once(
-        fixed_hub: tuple[DemoContext, str], hub_settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+        fixed_hub: tuple[TestHub, str], hub_settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     ctx, message_id = fixed_hub
     inner = open_transport(hub_settings.broker_url)
     try:
@@ -201,7 +201,7 @@ def test_an_unconfirmed_requeue_stays_open_and_its_repeat_is_processed_once(
 
 
 def test_dry_run_and_bulk_requeue_by_rule_and_kind(
-        fixed_hub: tuple[DemoContext, str], capsys: pytest.CaptureFixture[str]) -> None:
+        fixed_hub: tuple[TestHub, str], capsys: pytest.CaptureFixture[str]) -> None:
     ctx, message_id = fixed_hub
     other = ctx.send("ciz", "indicatiebesluitt", {"x": 1}, client_key="c2")  # an unknown kind: rejected
     before_records = ctx.app.audit.count()
@@ -224,7 +224,7 @@ def test_dry_run_and_bulk_requeue_by_rule_and_kind(
     assert [e.message_id for e in ctx.app.dead_letters.list()] == [other]
 
 
-def test_dlq_show_payload_is_for_auditors_only(fixed_hub: tuple[DemoContext, str],
+def test_dlq_show_payload_is_for_auditors_only(fixed_hub: tuple[TestHub, str],
                                                capsys: pytest.CaptureFixture[str]) -> None:
     ctx, message_id = fixed_hub
     rc, _, err = zorghub(capsys, "dlq", "show", message_id, "--payload", "--as", "ciz")
@@ -240,7 +240,7 @@ def test_requeue_on_memory_without_a_hub_refuses_and_changes_nothing(
     for key, value in env_for(settings).items():
         if key.startswith("ZORGHUB_"):
             monkeypatch.setenv(key, value)
-    ctx = DemoContext(settings, out=lambda _: None)
+    ctx = TestHub(settings, out=lambda _: None)
     try:
         ids = {ctx.send("ciz", "echo", {"to": "nobody-here"}, client_key=f"c{i}") for i in range(3)}
         before = (ctx.app.dead_letters.list(include_requeued=True), ctx.app.audit.count(),
@@ -250,7 +250,7 @@ def test_requeue_on_memory_without_a_hub_refuses_and_changes_nothing(
     assert len(before[0]) == 3
     rc, out, err = zorghub(capsys, "dlq", "requeue", "--all", "--reason", "try")
     assert rc == 1 and "requeued" not in out and "inside one process" in err and "nothing was requeued" in err
-    ctx = DemoContext(settings, out=lambda _: None)
+    ctx = TestHub(settings, out=lambda _: None)
     try:
         after = (ctx.app.dead_letters.list(include_requeued=True), ctx.app.audit.count(),
                  ctx.app.processed.seen(ids))
@@ -260,7 +260,7 @@ def test_requeue_on_memory_without_a_hub_refuses_and_changes_nothing(
         ctx.close()
 
 
-def test_requeue_needs_a_reason_and_a_known_unique_id(fixed_hub: tuple[DemoContext, str],
+def test_requeue_needs_a_reason_and_a_known_unique_id(fixed_hub: tuple[TestHub, str],
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     ctx, message_id = fixed_hub
     rc, _, err = zorghub(capsys, "dlq", "requeue", message_id)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from hub.demo import DemoContext
 from hub.ops.requeue import Selection, requeue
 from hub.settings import Settings
 from hub.store.idempotency import REQUEUE_HEADER, processing_key, requeue_generation, split_key
+from hub.testing import TestHub
 from tests.test_requeue import NEW_PARTY, PARTY_TOML
 
 
@@ -38,13 +38,13 @@ def test_crash_recovery_rebuilds_only_the_generation_that_crashed(settings: Sett
     parties = tmp_path / "parties.toml"
     parties.write_text(Path(settings.parties_path).read_text())
     settings = settings.replace(parties_file=str(parties))
-    ctx = DemoContext(settings, out=lambda _: None)
+    ctx = TestHub(settings, out=lambda _: None)
     try:
         message_id = ctx.send("ciz", "echo", {"to": NEW_PARTY}, client_key="c1")
     finally:
         ctx.close()
     parties.write_text(parties.read_text() + PARTY_TOML)
-    ctx = DemoContext(settings, out=lambda _: None)
+    ctx = TestHub(settings, out=lambda _: None)
     try:
         (done,) = requeue(settings, Selection((message_id,)), operator="op", reason="registered",
                           transport=ctx.hub_transport)

@@ -68,7 +68,7 @@ def test_fast_and_reference_validators_agree(name: str, instance: Any) -> None:
 
 
 def test_an_every_field_valid_instance_agrees(tmp_path: Path) -> None:
-    from hub.demo import GEELHOED
+    from hub.testing import GEELHOED
 
     doc = {"besluitnummer": "IB-1", "ingangsdatum": "2026-11-01", "zzp": "5VV", "client": GEELHOED,
            "voorkeurZorgaanbieder": "73730800"}

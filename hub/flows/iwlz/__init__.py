@@ -8,6 +8,7 @@ on refusal. Routing and translation stay the core's, as for any kind.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hub.flows.base import Flow
@@ -27,5 +28,5 @@ def install(app: HubApp) -> None:
             app.answers[kind.name] = RetourHook(kind)
 
 
-FLOW = Flow(name="iwlz", description="iWlz XML messages: the official XSD and rules, and the retourbericht back",
-            install=install)
+FLOW = Flow.at(Path(__file__), "iwlz", "iWlz XML messages: the official XSD and rules, and the retourbericht back",
+               install=install, cli="hub.flows.iwlz.cli:cli")
