@@ -32,10 +32,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.demo import load_demos, run_demo
+    from hub.demo import load_demos, run_demo_command
 
     seeds = [args.seed] if args.seed is not None else sorted(load_demos())
-    return run_demo(settings, seeds)
+    return run_demo_command(settings, seeds, reset=args.reset)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -188,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="run the walk-through(s) on the configured broker")
     p.add_argument("--seed", type=int, choices=range(0, 5), help="one seed (0-4); default: all")
+    p.add_argument("--reset", action="store_true", help="empty a named home or store (ZORGHUB_HOME, --store) first")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("serve", help="run the hub workers")
