@@ -20,6 +20,7 @@ import pytest
 
 from hub.app import HubApp
 from hub.ops.runner import run_worker
+from hub.pipeline.hooks import OnMessage
 from hub.pipeline.worker import Worker
 from hub.settings import Settings
 from tests.conftest import MGMT_URL, PG_URL
@@ -126,7 +127,7 @@ def test_a_store_connection_closed_under_a_running_worker_is_reopened(
                 app.db._conn.close()
                 closed_at.append(delivered[0])
 
-        worker.observers.append(cut)
+        worker.observers.append(OnMessage(cut))
 
     caplog.set_level(logging.INFO, logger="zorghub.runner")
     thread = threading.Thread(target=run_worker, args=(settings, 0, 1, stop), kwargs={"setup": setup},
