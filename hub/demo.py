@@ -116,7 +116,9 @@ def run_demo_command(settings: Settings, seeds: list[int], *, reset: bool = Fals
     state = demo_state(settings, reset=reset)
     out(f"State of this run: {state.where}.")
     out("")
-    if not state.settings.broker_url.startswith("memory"):
+    from hub.transports import is_embedded
+
+    if not is_embedded(state.settings.broker_url):
         _purge_broker(state.settings)
     rc = run_demo(state.settings, seeds, out)
     out(f"State of this run: {state.where}; {state.verify_hint}.")

@@ -249,7 +249,7 @@ def test_requeue_on_memory_without_a_hub_refuses_and_changes_nothing(
         ctx.close()
     assert len(before[0]) == 3
     rc, out, err = zorghub(capsys, "dlq", "requeue", "--all", "--reason", "try")
-    assert rc == 1 and "requeued" not in out and "memory://" in err and "nothing was requeued" in err
+    assert rc == 1 and "requeued" not in out and "broker is memory://" in err and "nothing was requeued" in err
     ctx = DemoContext(settings, out=lambda _: None)
     try:
         after = (ctx.app.dead_letters.list(include_requeued=True), ctx.app.audit.count(),

@@ -18,9 +18,9 @@ def cli(settings: Settings, party: str | None) -> None:
     from hub.store.audit import AuditLog
     from hub.store.db import Database
 
-    db = Database(settings.effective_store_url)
+    db = Database.open_existing(settings.effective_store_url)  # a reader: creates no store
     try:
-        log = AuditLog(db, settings.key_bytes())
+        log = AuditLog(db, settings.key_bytes(create=False))
         where, params = ("WHERE actor = ? OR recipient = ?", (party, party)) if party else ("", ())
         rows = log.db.execute(f"SELECT actor, recipient, action, outcome, COUNT(*) FROM audit {where} "
                               "GROUP BY actor, recipient, action, outcome", params)
