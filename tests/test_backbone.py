@@ -127,7 +127,7 @@ def test_sender_not_allowed_for_kind_is_refused(hub: TestHub) -> None:
     (receipt,) = hub.inbox("cak")
     assert orjson.loads(receipt.body)["rule"] == "SENDER_ROLE"
     assert hub.inbox("zk-utrecht") == []
-    assert hub.app.processed.seen([message_id]) == {message_id}
+    assert hub.app.processed.seen([("cak", message_id)]) == {("cak", message_id)}
 
 
 def test_dead_letter_requeue_runs_the_message_again(settings: Settings) -> None:

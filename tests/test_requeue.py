@@ -244,7 +244,7 @@ def test_requeue_on_memory_without_a_hub_refuses_and_changes_nothing(
     try:
         ids = {ctx.send("ciz", "echo", {"to": "nobody-here"}, client_key=f"c{i}") for i in range(3)}
         before = (ctx.app.dead_letters.list(include_requeued=True), ctx.app.audit.count(),
-                  ctx.app.processed.seen(ids))
+                  ctx.app.processed.seen(("ciz", i) for i in ids))
     finally:
         ctx.close()
     assert len(before[0]) == 3
@@ -253,7 +253,7 @@ def test_requeue_on_memory_without_a_hub_refuses_and_changes_nothing(
     ctx = TestHub(settings, out=lambda _: None)
     try:
         after = (ctx.app.dead_letters.list(include_requeued=True), ctx.app.audit.count(),
-                 ctx.app.processed.seen(ids))
+                 ctx.app.processed.seen(("ciz", i) for i in ids))
         assert after == before
         assert ctx.take(ctx.app.topology.shard(0)) == []
     finally:

@@ -51,10 +51,11 @@ def test_crash_recovery_rebuilds_only_the_generation_that_crashed(settings: Sett
         ctx.pump(0)
         assert len(ctx.inbox(NEW_PARTY)) == 1
         key = processing_key(message_id, done.generation)
-        assert ctx.app.processed.states([message_id, key]) == {message_id: True, key: True}
+        assert ctx.app.processed.states([("ciz", message_id), ("ciz", key)]) == {("ciz", message_id): True,
+                                                                                ("ciz", key): True}
         # what a redelivery after a crash would publish again: each generation its own output, nothing else
-        first = [(o.exchange, o.routing_key) for o in ctx.worker._replay_outgoing(message_id)]
-        second = [(o.exchange, o.routing_key) for o in ctx.worker._replay_outgoing(key)]
+        first = [(o.exchange, o.routing_key) for o in ctx.worker._replay_outgoing(("ciz", message_id))]
+        second = [(o.exchange, o.routing_key) for o in ctx.worker._replay_outgoing(("ciz", key))]
         topo = ctx.app.topology
         assert first == [(topo.outbound, "ciz"), (topo.dlx, "c1")]  # the receipt and the dead letter
         assert second == [(topo.outbound, NEW_PARTY)]  # the delivery, never the requeue itself

@@ -89,7 +89,14 @@ def _check_upgraded(url: str) -> None:
         log = AuditLog(db, KEY)
         assert meta.get(db, meta.KEY_FINGERPRINT) == key_fingerprint(KEY)
         assert log.count() == 11 and check_stored(log, KEY).ok
-        assert ProcessedIds(db).states(["v1-msg-0", "v1-bad-0", "nope"]) == {"v1-msg-0": True, "v1-bad-0": False}
+        assert ProcessedIds(db).states([("ciz", "v1-msg-0"), ("ciz", "v1-bad-0"), ("ciz", "nope"),
+                                         ("cak", "v1-msg-0")]) == {("ciz", "v1-msg-0"): True,
+                                                                   ("ciz", "v1-bad-0"): False}
+        # version 4: keyed by (sender, message id), so another party's equal id is a message of its own
+        ProcessedIds(db).mark_in_tx([("v1-msg-0", "cak", "delivered", "2026-01-01T00:00:00Z")])
+        assert ProcessedIds(db).states([("ciz", "v1-msg-0"), ("cak", "v1-msg-0")]) == {("ciz", "v1-msg-0"): True,
+                                                                                   ("cak", "v1-msg-0"): False}
+        assert int(db.execute("SELECT COUNT(*) FROM processed")[0][0]) == 5
         assert [e.message_id for e in DeadLetterStore(db).list()] == ["v1-bad-0"]
         assert {"headers", "requeue_gen", "requeued_by", "requeue_reason"} <= migrations.columns(db, "dead_letters")
         log.append([AuditRecord(action="received", actor="ciz", payload=b"after the upgrade")])

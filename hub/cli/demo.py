@@ -10,13 +10,14 @@ from hub.settings import Settings
 
 @click.command("demo")
 @click.option("--seed", type=int, metavar="N", help="one seed; default: every seed in this build")
+@click.option("--reset", is_flag=True, help="empty the named home or store first (default: a new home per run)")
 @pass_settings
-def cli(settings: Settings, seed: int | None) -> int:
-    """Run the walk-through(s) and verify the audit chain afterwards."""
-    from hub.demo import load_demos, run_demo
+def cli(settings: Settings, seed: int | None, reset: bool) -> int:
+    """Run the walk-through(s) in a fresh state and verify the audit chain afterwards."""
+    from hub.demo import load_demos, run_demo_command
 
     demos = load_demos()
     if seed is not None and seed not in demos:
         known = ", ".join(str(n) for n in sorted(demos))
         raise click.BadParameter(f"no seed {seed} in this build (the seeds are {known})", param_hint="'--seed'")
-    return run_demo(settings, [seed] if seed is not None else sorted(demos))
+    return run_demo_command(settings, [seed] if seed is not None else sorted(demos), reset=reset)

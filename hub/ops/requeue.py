@@ -79,10 +79,11 @@ def select(store: DeadLetterStore, selection: Selection) -> list[DeadLetterEntry
         if selection.kind and e.kind != selection.kind:
             continue
         entries.append(e)
-    # one open entry per message: a message dead-lettered twice without a requeue in between is requeued once
-    latest: dict[str, DeadLetterEntry] = {}
+    # one open entry per message: a message dead-lettered twice without a requeue in between is requeued once;
+    # a message is its sender's message id, so two parties' equal ids are two messages
+    latest: dict[tuple[str, str], DeadLetterEntry] = {}
     for e in entries:
-        latest[e.message_id] = e
+        latest[(e.sender, e.message_id)] = e
     return sorted(latest.values(), key=lambda e: e.seq)
 
 
@@ -111,13 +112,13 @@ def requeue(settings: Settings, selection: Selection, *, operator: str, reason: 
         entries = select(store, selection)
         if dry_run or not entries:
             return [Requeued(e, e.requeue_gen or 0) for e in entries]
-        bodies: dict[str, bytes] = {}
+        bodies: dict[tuple[str, str], bytes] = {}
         for e in entries:
             body = audit.payload(e.payload_sha256)
             if body is None:
                 raise DeadLetter(f"the payload of {e.message_id} has been pruned; nothing was requeued",
                                  rule="PRUNED")
-            bodies[e.message_id] = body
+            bodies[(e.sender, e.message_id)] = body
         own = transport is None
         transport = transport or open_transport(settings.broker_url)
         try:
@@ -145,7 +146,7 @@ def requeue(settings: Settings, selection: Selection, *, operator: str, reason: 
 
 
 def _begin(db: Database, audit: AuditLog, store: DeadLetterStore, entries: Sequence[DeadLetterEntry],
-           bodies: dict[str, bytes], operator: str, reason: str, topology: Topology,
+           bodies: dict[tuple[str, str], bytes], operator: str, reason: str, topology: Topology,
            hub_user: str) -> list[tuple[Requeued, Outgoing]]:
     """Step 1, committed before anything is published: generations and the audit records."""
     planned: list[tuple[Requeued, Outgoing]] = []
@@ -158,7 +159,7 @@ def _begin(db: Database, audit: AuditLog, store: DeadLetterStore, entries: Seque
                 continue
             generation = e.requeue_gen or store.next_generation_in_tx(e.message_id)
             store.begin_requeue_in_tx(e, generation, operator, why)
-            o = _outgoing(e, bodies[e.message_id], generation, topology, hub_user)
+            o = _outgoing(e, bodies[(e.sender, e.message_id)], generation, topology, hub_user)
             planned.append((Requeued(e, generation), o))
             again = " (again: the last attempt was not confirmed)" if e.requeue_gen else ""
             records.append(AuditRecord(

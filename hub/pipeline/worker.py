@@ -43,7 +43,15 @@ from hub.pipeline.hooks import Event, Observer
 from hub.store.audit import AuditRecord, PayloadAltered, now_iso, sha256
 from hub.store.db import Database
 from hub.store.deadletters import DeadLetterEntry
-from hub.store.idempotency import generation_records, processing_key, requeue_generation, split_key
+from hub.store.idempotency import (
+    ORIGIN_FIELD,
+    Key,
+    generation_records,
+    processing_key,
+    requeue_generation,
+    sender_records,
+    split_key,
+)
 from hub.transports.base import Outgoing, RawMessage, Transport
 
 if TYPE_CHECKING:
@@ -63,7 +71,7 @@ class _Batch:
     marks: list[tuple[str, str, str, str]] = field(default_factory=list)
     dead: list[DeadLetterEntry] = field(default_factory=list)
     events: list[tuple[Event, Envelope, object]] = field(default_factory=list)
-    republished: list[str] = field(default_factory=list)
+    republished: list[Key] = field(default_factory=list)
 
 
 class BatchTransaction:
@@ -116,7 +124,7 @@ class Worker:
                 self.app.audit.append_in_tx(records, returning=False)
                 self.app.processed.mark_in_tx(out.marks)
                 self.app.dead_letters.add_in_tx(out.dead)
-        sent = [m[0] for m in out.marks] + out.republished
+        sent = [(m[1], m[0]) for m in out.marks] + out.republished
         self.transport.commit(out.outgoing, [r.tag for r in batch],
                               on_confirmed=lambda: self.app.processed.mark_published(sent))
         for event, env, extra in out.events:
@@ -125,45 +133,52 @@ class Worker:
         for observer in self.observers:
             observer.after_batch(records)
 
-    def _walk(self, batch: list[RawMessage], ids: list[str], done_before: dict[str, bool],
+    def _walk(self, batch: list[RawMessage], ids: list[Key | None], done_before: dict[Key, bool],
               tx: BatchTransaction) -> _Batch:
         out = _Batch()
-        seen_now: set[str] = set()
-        for raw, message_id in zip(batch, ids, strict=True):
-            if message_id and (message_id in done_before or message_id in seen_now):
-                if (raw.redelivered and message_id in done_before and not done_before[message_id]
-                        and message_id not in seen_now):
+        seen_now: set[Key] = set()
+        for raw, key in zip(batch, ids, strict=True):
+            if key and (key in done_before or key in seen_now):
+                if (raw.redelivered and key in done_before and not done_before[key]
+                        and key not in seen_now):
                     # done, but the broker never confirmed its output: send it again from the message store
-                    out.outgoing.extend(self._replay_outgoing(message_id))
-                    out.republished.append(message_id)
-                seen_now.add(message_id)
-                log.info("message %s is a duplicate of one already processed: skipped", message_id)
+                    out.outgoing.extend(self._replay_outgoing(key))
+                    out.republished.append(key)
+                seen_now.add(key)
+                log.info("message %s from %s is a duplicate of one already processed: skipped", key[1],
+                         key[0] or "(unknown)")
                 out.events.append(("duplicate", self.envelope_of(raw), None))
                 continue
-            if message_id:
-                seen_now.add(message_id)
+            if key:
+                seen_now.add(key)
             marks = len(out.marks)
             self._process(raw, out, tx)
-            if message_id != raw.properties.get("message_id"):  # a requeue is marked under its own key
-                out.marks[marks:] = [(message_id, *m[1:]) for m in out.marks[marks:]]
+            if key and key[1] != raw.properties.get("message_id"):  # a requeue: its own key
+                out.marks[marks:] = [(key[1], *m[1:]) for m in out.marks[marks:]]
         return out
 
-    def processing_key(self, raw: RawMessage) -> str:
-        """The idempotency key: the message id, and the generation of a requeue by the hub."""
+    def processing_key(self, raw: RawMessage) -> Key | None:
+        """The idempotency key: the sender, and the message id with the generation of a requeue by the hub."""
         message_id = str(raw.properties.get("message_id") or "")
         if not message_id:
-            return ""
-        return processing_key(message_id, requeue_generation(raw.properties, raw.headers, self.transport.user))
+            return None
+        return (self.sender_of(raw),
+                processing_key(message_id, requeue_generation(raw.properties, raw.headers, self.transport.user)))
 
     # ----- one message ------------------------------------------------------------------
+    def sender_of(self, raw: RawMessage) -> str:
+        """The broker-validated ``user_id``, or the original sender of the hub's own retry or requeue."""
+        user = raw.properties.get("user_id")
+        if bool(user) and user == self.transport.user and raw.headers.get("x-original-sender"):
+            return str(raw.headers["x-original-sender"])
+        return str(user or "")
+
     def envelope_of(self, raw: RawMessage) -> Envelope:
         props = raw.properties
         user = props.get("user_id")
-        sender = str(user or "")
         from_hub = bool(user) and user == self.transport.user
         headers = strip_hub_headers(raw.headers, from_hub)  # a sender's forged hub headers go, first
-        if from_hub and headers.get("x-original-sender"):
-            sender = str(headers["x-original-sender"])  # the hub's own retry or requeue
+        sender = self.sender_of(raw)
         return Envelope(
             message_id=str(props.get("message_id") or ""),
             sender=sender,
@@ -228,7 +243,7 @@ class Worker:
             out.outgoing.append(o)
             if rec is not None:
                 out.records.append(record.sent(rec, o.body, str(o.properties.get("content_type", "")),
-                                               outbox.detail(o)))
+                                               _with_origin(outbox.detail(o), ctx.envelope.sender)))
 
     def _answer(self, checked: Checked, role: str, out: _Batch) -> None:
         """The kind's answer hook may answer an accepted message (iWlz senders get their retourbericht)."""
@@ -323,10 +338,11 @@ class Worker:
             return outbox.answer(self.app.topology, env, answer)
         return outbox.receipt(self.app.topology, env, status, exc.rule, reason)
 
-    def _replay_outgoing(self, key: str) -> Iterator[Outgoing]:
-        """Rebuild what a crashed batch was about to publish, from the message store."""
-        message_id, generation = split_key(key)
-        for rec in generation_records(self.app.audit.for_message(message_id), generation):
+    def _replay_outgoing(self, key: Key) -> Iterator[Outgoing]:
+        """Rebuild what a crashed batch was about to publish, from the message store: that sender's only."""
+        sender, (message_id, generation) = key[0], split_key(key[1])
+        records = sender_records(self.app.audit.for_message(message_id), sender)
+        for rec in generation_records(records, generation):
             if not rec.detail:
                 continue
             try:
@@ -338,3 +354,9 @@ class Worker:
                 continue
             yield outbox.from_detail(rec.detail_json(), body)
 
+
+
+def _with_origin(detail: str, sender: str) -> str:
+    """A hub message's ``detail`` naming the party whose message it is about, so that crash recovery
+    rebuilds one sender's output only, even when another sender used the same message id."""
+    return orjson.dumps({**orjson.loads(detail), ORIGIN_FIELD: sender}).decode()

@@ -1,4 +1,8 @@
-"""The idempotent consumer's memory: which message ids are done, and whether their output went out.
+"""The idempotent consumer's memory: which messages are done, and whether their output went out.
+
+A message is known by its sender and its message id (``Key``): a message id is unique only per
+sender, so the same id from two parties is two messages, both processed. The sender is the
+broker-validated ``user_id``, or the original sender named by the hub's own retry or requeue.
 
 A message is marked done in the same transaction as its audit records, so a
 crash can never leave it audited but not marked, or marked but not audited.
@@ -18,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import orjson
+
 from hub.store.audit import AuditRecord
 from hub.store.db import Database
 
@@ -25,6 +31,13 @@ from hub.store.db import Database
 REQUEUE_HEADER = "x-requeue-generation"
 REQUEUED_ACTION = "requeued"
 _SEP = "#requeue-"
+#: the hub's own actor name in audit records (``hub.pipeline.record.HUB_ACTOR``)
+HUB_ACTOR = "zorghub"
+#: the ``detail`` field naming the party whose message a message the hub sent answers
+ORIGIN_FIELD = "o"
+
+#: (sender, processing key): what the idempotent consumer remembers
+Key = tuple[str, str]
 
 
 def processing_key(message_id: str, generation: int = 0) -> str:
@@ -57,6 +70,36 @@ def requeue_generation(properties: Mapping[str, Any], headers: Mapping[str, Any]
         return 0
 
 
+def sender_records(records: Sequence[AuditRecord], sender: str) -> list[AuditRecord]:
+    """The records one sender's message wrote, from all the records with its message id.
+
+    The sender's own records have it as their actor; a message the hub sent about it names it as its
+    origin in ``detail``; a requeue names it as ``x-original-sender``. A hub record with no origin was
+    written before message ids were unique per sender only, when no other sender could share the id.
+    Other actors (an auditor's replay, another party's decision) are not the message's output.
+    """
+    mine = []
+    for rec in records:
+        if rec.action.startswith("requeue"):  # the operator's: its detail names the sender
+            if str(_detail(rec).get("h", {}).get("x-original-sender", "")) == sender:
+                mine.append(rec)
+        elif rec.actor == sender:
+            mine.append(rec)
+        elif rec.actor == HUB_ACTOR:
+            origin = _detail(rec).get(ORIGIN_FIELD)
+            if origin is None or origin == sender:
+                mine.append(rec)
+    return mine
+
+
+def _detail(rec: AuditRecord) -> dict[str, Any]:
+    try:
+        found = rec.detail_json()
+    except (ValueError, orjson.JSONDecodeError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
 def generation_records(records: Sequence[AuditRecord], generation: int) -> list[AuditRecord]:
     """The records one generation of a message wrote: after its requeue record, before the next one.
 
@@ -75,57 +118,56 @@ def generation_records(records: Sequence[AuditRecord], generation: int) -> list[
     high = min(later) if later else None
     return [r for r in records if not r.action.startswith("requeue") and r.seq > low and (high is None or r.seq < high)]
 
+#: ``message_id`` holds the processing key (the message id, and its requeue generation)
 DDL = """
 CREATE TABLE IF NOT EXISTS processed (
-    message_id TEXT PRIMARY KEY,
     sender TEXT NOT NULL,
+    message_id TEXT NOT NULL,
     outcome TEXT NOT NULL,
     ts TEXT NOT NULL,
-    published INTEGER NOT NULL DEFAULT 0
+    published INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (sender, message_id)
 )
 """
 
 
 class ProcessedIds:
+    """The ``processed`` table, keyed by (sender, processing key)."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
         db.script(DDL)
-        columns = {str(r[0]) for r in db.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'processed' "
-            "AND table_schema = current_schema()")} if db.is_postgres else \
-            {str(r[1]) for r in db.execute("PRAGMA table_info(processed)")}
-        if "published" not in columns:  # a store from before the published mark
-            db.execute("ALTER TABLE processed ADD COLUMN published INTEGER NOT NULL DEFAULT 1")
 
-    def states(self, message_ids: Iterable[str]) -> dict[str, bool]:
-        """For each id already done: whether its output was confirmed by the broker."""
-        ids = list(message_ids)
-        found: dict[str, bool] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
-            marks = ", ".join("?" for _ in part)
-            rows = self.db.execute(f"SELECT message_id, published FROM processed WHERE message_id IN ({marks})",
-                                   part)
-            found.update((str(r[0]), bool(r[1])) for r in rows)
+    def states(self, keys: Iterable[Key]) -> dict[Key, bool]:
+        """For each message already done: whether its output was confirmed by the broker."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[Key, bool] = {}
+        for i in range(0, len(wanted), 250):
+            part = wanted[i:i + 250]
+            marks = " OR ".join("(sender = ? AND message_id = ?)" for _ in part)
+            rows = self.db.execute(f"SELECT sender, message_id, published FROM processed WHERE {marks}",
+                                   [v for key in part for v in key])
+            found.update(((str(r[0]), str(r[1])), bool(r[2])) for r in rows)
         return found
 
-    def seen(self, message_ids: Iterable[str]) -> set[str]:
-        return set(self.states(message_ids))
+    def seen(self, keys: Iterable[Key]) -> set[Key]:
+        return set(self.states(keys))
 
     def mark_in_tx(self, rows: Iterable[tuple[str, str, str, str]]) -> None:
+        """Rows of (processing key, sender, outcome, ts)."""
         self.db.executemany(
             "INSERT OR IGNORE INTO processed (message_id, sender, outcome, ts) VALUES (?, ?, ?, ?)", list(rows)
         )
 
-    def mark_published(self, message_ids: list[str]) -> None:
+    def mark_published(self, keys: list[Key]) -> None:
         """After the broker confirmed the output: a redelivery of these needs nothing sent again."""
-        if not message_ids:
+        if not keys:
             return
         with self.db.transaction():
-            for i in range(0, len(message_ids), 500):
-                part = message_ids[i:i + 500]
-                marks = ", ".join("?" for _ in part)
-                self.db.execute(f"UPDATE processed SET published = 1 WHERE message_id IN ({marks})", part)
+            for i in range(0, len(keys), 250):
+                part = keys[i:i + 250]
+                marks = " OR ".join("(sender = ? AND message_id = ?)" for _ in part)
+                self.db.execute(f"UPDATE processed SET published = 1 WHERE {marks}", [v for key in part for v in key])
 
 
 def unpublished_count(db: Database) -> int:

@@ -75,9 +75,40 @@ def _v3_requeue(db: Database) -> None:
             db.execute(f"ALTER TABLE dead_letters ADD COLUMN {name} {ddl}")
 
 
+#: the version-4 ``processed`` table (``hub.store.idempotency.DDL``, made here under its own name)
+_V4_PROCESSED = """
+CREATE TABLE processed_v4 (
+    sender TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    published INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (sender, message_id)
+)
+"""
+
+
+def _v4_sender_key(db: Database) -> None:
+    """Version 4: a message is done per (sender, message id), so another party's id never hides one.
+
+    The rows keep their sender, which each always had (the original sender for the hub's own retry
+    and requeue); only the key changes. A table is rekeyed by copying it, the one way that works on
+    both SQLite and PostgreSQL; a store from before the published mark counts its marks as published.
+    """
+    if "processed" not in tables(db):
+        return  # made whole by its own DDL
+    published = "published" if "published" in columns(db, "processed") else "1"
+    db.execute(_V4_PROCESSED)
+    db.execute("INSERT INTO processed_v4 (sender, message_id, outcome, ts, published) "
+               f"SELECT sender, message_id, outcome, ts, {published} FROM processed")
+    db.execute("DROP TABLE processed")
+    db.execute("ALTER TABLE processed_v4 RENAME TO processed")
+
+
 STEPS: tuple[Step, ...] = (
     Step(2, "meta: schema version, key fingerprint, highest audit seq written, last checkpoint", _v2_meta),
     Step(3, "dead letters: original headers, requeue generation, who requeued and why", _v3_requeue),
+    Step(4, "processed: keyed by (sender, message id), not the message id alone", _v4_sender_key),
 )
 LATEST = STEPS[-1].version
 
@@ -88,6 +119,13 @@ def tables(db: Database) -> set[str]:
     else:
         rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
     return {str(r[0]) for r in rows}
+
+
+def drop_all(db: Database) -> None:
+    """Empty the store: every table of its schema (the demo's ``--reset``); the next open starts afresh."""
+    with db.transaction():
+        for table in sorted(tables(db)):
+            db.execute(f'DROP TABLE IF EXISTS "{table}"' + (" CASCADE" if db.is_postgres else ""))
 
 
 def version(db: Database) -> int:
