@@ -77,6 +77,19 @@ def test_the_flow_suite_catches_a_leak(example_flow: Any, settings: Settings) ->
             flow_suite(example_flow, hub)
 
 
+def test_the_flow_suite_catches_a_leak_written_in_groups(example_flow: Any, settings: Settings) -> None:
+    """A BSN sent bare and logged as 999.990.019 is the same BSN."""
+    import logging
+
+    grouped = f"{BSN[:3]}.{BSN[3:6]}.{BSN[6:]}"
+    with TestHub(settings, out=lambda _: None) as hub:
+        hub["ggz-dijk"].send("example.groet", {"bsn": BSN, "tekst": "hallo"})
+        hub["nza"].wait(1)
+        logging.getLogger("zorghub.example").warning("greeting about %s", grouped)
+        with pytest.raises(AssertionError, match="a BSN shows in a log line"):
+            flow_suite(example_flow, hub)
+
+
 def test_its_command_group_job_and_demo(example_flow: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     from hub.cli.main import main
