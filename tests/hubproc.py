@@ -173,8 +173,13 @@ def wait_for(check: Callable[[], T | None], timeout: float, every: float = 0.1) 
         time.sleep(every)
 
 
-def close_amqp_connections(mgmt_url: str, vhost: str, user: str = "guest", password: str = "guest") -> int:
-    """Close every client connection on ``vhost`` through the management API, as an operator (or a failover) would."""
+def close_amqp_connections(mgmt_url: str, vhost: str, user: str = "guest", password: str = "guest", *,
+                           at_least: int = 0, timeout: float = 30.0) -> int:
+    """Close every client connection on ``vhost`` through the management API, as an operator (or a failover) would.
+
+    The management API lists a new connection only once its statistics arrived (seconds later): with
+    ``at_least``, wait until that many are listed.
+    """
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
 
     def call(method: str, path: str) -> bytes:
@@ -183,8 +188,13 @@ def close_amqp_connections(mgmt_url: str, vhost: str, user: str = "guest", passw
         with urllib.request.urlopen(req, timeout=15) as resp:
             return bytes(resp.read())
 
-    names = [str(c["name"]) for c in json.loads(call("GET", f"vhosts/{urllib.parse.quote(vhost, safe='')}"
-                                                            "/connections") or b"[]")]
+    deadline = time.monotonic() + timeout
+    while True:
+        names = [str(c["name"]) for c in json.loads(call("GET", f"vhosts/{urllib.parse.quote(vhost, safe='')}"
+                                                                "/connections") or b"[]")]
+        if len(names) >= at_least or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     for name in names:
         call("DELETE", f"connections/{urllib.parse.quote(name, safe='')}")
     return len(names)
