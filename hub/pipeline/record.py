@@ -26,8 +26,16 @@ def source(node: str, transport: str) -> str:
 
 
 def stamp(records: Iterable[AuditRecord], where: str) -> list[AuditRecord]:
-    """The records with ``source`` set to ``where`` where no one set it."""
-    return [r if r.source else dataclasses.replace(r, source=where) for r in records]
+    """The records with ``source`` set to ``where`` where no one set it.
+
+    Set in place, before the records are appended: they were made for this batch and nothing else
+    holds them yet, and ``dataclasses.replace`` per record was a tenth of a message's cost.
+    """
+    out = list(records)
+    for r in out:
+        if not r.source:
+            object.__setattr__(r, "source", where)
+    return out
 
 
 def new(env: Envelope | object | None, *, action: str, actor: str, **fields: Any) -> AuditRecord:
@@ -45,9 +53,15 @@ def new(env: Envelope | object | None, *, action: str, actor: str, **fields: Any
 
 
 def about(env: Envelope, role: str, action: str, **fields: Any) -> AuditRecord:
-    """A record of what happened to ``env``, with its sender as the actor (received, routed, delivered...)."""
-    fields.setdefault("client", env.client_key or "")
-    return new(env, action=action, actor=env.sender or "(unknown)", actor_role=role, **fields)
+    """A record of what happened to ``env``, with its sender as the actor (received, routed, delivered...).
+
+    Built straight from the envelope: three of these a message are on the hot path.
+    """
+    base: dict[str, Any] = {"kind": env.kind, "message_id": env.message_id,
+                            "correlation_id": env.correlation_id or "", "client": env.client_key or "",
+                            "trace_id": str(env.headers.get("traceparent", ""))}
+    base.update(fields)
+    return AuditRecord(action=action, actor=env.sender or "(unknown)", actor_role=role, **base)
 
 
 def by_hub(env: Envelope, action: str, recipient: str, reason: str, **fields: Any) -> AuditRecord:
