@@ -9,8 +9,9 @@ import pytest
 
 from hub.auditor.replay import dry_run
 from hub.auditor.search import AuditFilter
+from hub.catalogue.mappings import MappingRegistry
 from hub.settings import Settings
-from tests.audit_helpers import JsonToXml, feed, hub_settings, open_hub, registry
+from tests.audit_helpers import JsonToFhir, JsonToXml, feed, hub_settings, open_hub, registry
 
 N = 10_000
 
@@ -77,8 +78,10 @@ def test_a_mapping_that_breaks_its_contract_is_a_failure(recorded: object) -> No
         def translate(self, payload: bytes) -> bytes:
             return super().translate(payload).replace(b"ping", b"pong")
 
-    reg = registry()
-    reg._by_key[("json-to-xml", "1")] = Drifted("1")  # a "frozen" version that changed under our feet
+    # a "frozen" version that changed under our feet: v1 is served by the drifted class
+    reg = MappingRegistry()
+    for m in (Drifted("1"), JsonToFhir("1")):
+        reg.register(m)
     result = dry_run(log, reg, AuditFilter(kind="echo", recipient="zk-utrecht"))
     assert result.failures and all(f.mapping == "json-to-xml" and f.version == "1" for f in result.failures)
     assert "pong" in result.failures[0].diff
