@@ -41,7 +41,8 @@ def run(group: click.Group, argv: list[str], state: CliState) -> int:
     except BaseException as exc:  # noqa: BLE001 - this is the boundary
         status, reason = classify(exc, state)
         if status == ExitStatus.BROKEN_PIPE:
-            _discard_stdout()
+            _discard_stdout()  # then say so, once, on stderr (which is still open)
+            print(f"zorghub: {reason}", file=sys.stderr, flush=True)
             return int(status)
         if state.verbose and not isinstance(exc, click.ClickException | KeyboardInterrupt | click.Abort):
             traceback.print_exception(exc, file=sys.stderr)
@@ -76,7 +77,7 @@ def classify(exc: BaseException, state: CliState) -> tuple[ExitStatus, str]:
             return _known(code or 0), ""
         return ExitStatus.FAILED, str(code)
     if _broken_pipe(exc):
-        return ExitStatus.BROKEN_PIPE, ""
+        return ExitStatus.BROKEN_PIPE, "the reader of the output went away before it ended (broken pipe)"
     service = _unreachable(exc, state)
     if service is not None:
         return service
