@@ -50,7 +50,8 @@ def test_ohw_and_care_clusters_end_to_end(hub: TestHub, tmp_path: Path) -> None:
     assert [(e["line"], e["column"]) for e in receipt["errors"]] == [(2, "minuten"), (2500, "minuten"),
                                                                      (4999, "client_bsn")]
     assert receipt["badRows"] == 3 and receipt["okRows"] == 4997
-    assert not re.search(rb"(?<!\d)\d{9}(?!\d)", m.body.replace(b"ohw.csv", b"")), "a BSN-like number leaked"
+    scanned = m.body.replace(b"ohw.csv", b"").replace(receipt["messageId"].encode(), b"")  # a uuid may hold 9 digits
+    assert not re.search(rb"(?<!\d)\d{9}(?!\d)", scanned), "a BSN-like number leaked"
 
     # denials: a pakbon with another provider's AGB; an insurer may not deliver OHW
     veld.send("nza.ohw", ohw_zip("06220011", "2026-03", 5), content_type="application/zip")

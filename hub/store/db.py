@@ -202,9 +202,18 @@ class Database:
             else:
                 self._conn.executemany(sql, [tuple(r) for r in rows])
 
+    #: serialises DDL across processes: PostgreSQL's CREATE ... IF NOT EXISTS is no guard against two
+    #: workers creating the same table at once (a unique violation on pg_type)
+    DDL_LOCK = "zorghub.ddl"
+
     def script(self, ddl: str) -> None:
-        for statement in ddl.split(";"):
-            if statement.strip():
+        statements = [s for s in ddl.split(";") if s.strip()]
+        if not self.is_postgres or self._depth:
+            for statement in statements:
+                self.execute(statement)
+            return
+        with self.transaction(lock=self.DDL_LOCK):
+            for statement in statements:
                 self.execute(statement)
 
     @contextmanager
@@ -304,7 +313,9 @@ def _connect_postgres(url: str, application_name: str = "zorghub", *, create: bo
                                                (schema,)).fetchall():
                 conn.close()
                 raise StoreMissing(missing_store(url))
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            with conn.transaction():  # one creator at a time: IF NOT EXISTS races between processes
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (zlib.crc32(Database.DDL_LOCK.encode()),))
+                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             conn.execute(f"SET search_path TO {schema}")
     except psycopg.OperationalError as exc:
         raise RetryLater(f"cannot reach PostgreSQL at {redact_url(url)}: {exc}") from exc
