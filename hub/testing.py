@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import threading
 import time
 import uuid
@@ -367,6 +368,15 @@ class SuiteReport:
     problems: list[str] = field(default_factory=list)
 
 
+#: a canonical uuid: message and subscription ids; its digit groups are never a BSN
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _bsns_in(text: str) -> set[str]:
+    """The BSN-like numbers in ``text``, as nine digits, leaving uuids (ids, not numbers) out."""
+    return {"".join(c for c in found if c.isdigit()) for found in bsnlib.find(_UUID.sub("<uuid>", text))}
+
+
 def _texts(body: bytes) -> list[str]:
     """The body as text, and each member's text when it is a ZIP."""
     out = [body.decode("latin-1")]
@@ -410,7 +420,7 @@ def flow_suite(flow: Flow, hub: TestHub) -> SuiteReport:
             report.problems.append(f"no message of the flow's own kinds ({', '.join(sorted(own))}) was audited")
     for body in hub.sent_bodies:  # what was sent as a BSN: nine bare digits (a grouped run may be a uuid's)
         for text in _texts(body):
-            report.bsns.update(found for found in bsnlib.find(text) if found.isdigit())
+            report.bsns.update(found for found in bsnlib.find(_UUID.sub("<uuid>", text)) if found.isdigit())
     receipt_kinds = {RECEIPT_KIND, *flow.receipts}
     receipts = [(party, m) for party, m in hub.seen if m.kind in receipt_kinds]
     report.receipts = len(receipts)
@@ -420,7 +430,7 @@ def flow_suite(flow: Flow, hub: TestHub) -> SuiteReport:
     places += [(f"the audit record {r.action} of {r.message_id}", r.reason) for r in audit.records()]
     places += [("a log line", line) for line in hub.log.lines]
     for where, text in places:
-        leaked = report.bsns & {"".join(c for c in found if c.isdigit()) for found in bsnlib.find(text)}
+        leaked = report.bsns & _bsns_in(text)
         if leaked:
             report.problems.append(f"a BSN shows in {where}")
     if report.problems:
