@@ -85,30 +85,40 @@ def demo_state(settings: Settings, *, reset: bool = False, environ: Mapping[str,
     """The fresh state for one run: a new home under ``.zorghub/``, or the named one if it is empty.
 
     A home or store the user named (``ZORGHUB_HOME``, ``--store``, ``ZORGHUB_STORE_URL``, the config
-    file) is never silently reused: a store with data in it is refused, unless ``reset`` empties it.
+    file) is never silently reused: a named home an earlier run filled gets a fresh home per run inside
+    it; a named store with data in it is refused, unless ``reset`` empties it (``reset`` empties a
+    named home too).
     """
     env = os.environ if environ is None else environ
     named = (bool(settings.store_url) or settings.home != Settings.home or "ZORGHUB_HOME" in env
              or "ZORGHUB_STORE_URL" in env)
     if not named:
-        private.make_private_dir(DEMO_ROOT)
-        stamp = (now or datetime.now()).strftime("%Y%m%dT%H%M%S")
-        home = DEMO_ROOT / f"demo-{stamp}"
-        n = 1
-        while home.exists():  # two runs within one second
-            n += 1
-            home = DEMO_ROOT / f"demo-{stamp}-{n}"
-        private.make_private_dir(home)
-        settings = settings.replace(home=str(home))
-        return DemoState(settings, f"{home} (a home of its own)")
-    if _store_has_data(settings):
-        if not reset:
-            raise ConfigError(f"the demo wants a fresh state, but {_describe_store(settings)} already holds a store: "
-                              "name an empty one, leave ZORGHUB_HOME and --store unset for a new home per run, "
-                              "or add --reset to empty it")
-        _reset(settings)
-        return DemoState(settings, f"{_describe_store(settings)} (emptied by --reset)")
-    return DemoState(settings, _describe_store(settings))
+        home = _fresh_home(DEMO_ROOT, now)
+        return DemoState(settings.replace(home=str(home)), f"{home} (a home of its own)")
+    if not _store_has_data(settings):
+        return DemoState(settings, _describe_store(settings))
+    if not settings.store_url and not reset:
+        # a named home that an earlier run filled: this run gets a fresh home of its own inside it
+        home = _fresh_home(settings.home_path, now)
+        return DemoState(settings.replace(home=str(home)), f"{home} (a home of its own inside {settings.home})")
+    if not reset:
+        raise ConfigError(f"the demo wants a fresh state, but {_describe_store(settings)} already holds a store: "
+                          "name an empty one, leave --store unset for a new home per run, or add --reset to empty it")
+    _reset(settings)
+    return DemoState(settings, f"{_describe_store(settings)} (emptied by --reset)")
+
+
+def _fresh_home(root: Path, now: datetime | None) -> Path:
+    """A new, private ``demo-<time>`` folder under ``root``: one per run, two runs in a second included."""
+    private.make_private_dir(root)
+    stamp = (now or datetime.now()).strftime("%Y%m%dT%H%M%S")
+    home = root / f"demo-{stamp}"
+    n = 1
+    while home.exists():
+        n += 1
+        home = root / f"demo-{stamp}-{n}"
+    private.make_private_dir(home)
+    return home
 
 
 def run_demo_command(settings: Settings, seeds: list[int], *, reset: bool = False, out: Printer = print) -> int:

@@ -1,7 +1,8 @@
 """Acceptance 8: `make demo` twice in a row exits 0 both times, then `zorghub demo --broker amqp://...` does.
 
 Each run starts from a fresh state and says where it is; a home or store the user named is never
-silently reused: one with a store in it is refused, or emptied with ``--reset``.
+silently reused: a named home an earlier run filled gets a fresh home per run inside it, a named
+store with data is refused; ``--reset`` empties either.
 """
 
 from __future__ import annotations
@@ -74,8 +75,8 @@ def _verified(capsys: pytest.CaptureFixture[str]) -> int:
     return int(found[1])
 
 
-def test_a_named_home_with_a_store_is_refused_or_reset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_named_home_with_a_store_gets_a_fresh_home_per_run_or_is_reset(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     home = tmp_path / "named"
     monkeypatch.delenv("ZORGHUB_STORE_URL", raising=False)
     monkeypatch.setenv("ZORGHUB_HOME", str(home))
@@ -84,11 +85,18 @@ def test_a_named_home_with_a_store_is_refused_or_reset(tmp_path: Path, monkeypat
     assert f"State of this run: the home {home}." in out
     one_run = _verified(capsys)
     before = (home / "hub.sqlite3").read_bytes()
-    assert main(["demo", "--seed", "0"]) != 0
-    captured = capsys.readouterr()
-    err = captured.err.strip()
-    assert "\n" not in err and str(home) in err and "already holds a store" in err and "--reset" in err
-    assert "Seed" not in captured.out and (home / "hub.sqlite3").read_bytes() == before  # nothing touched
+    for _ in range(2):  # again and again on the same home: each run in a fresh home inside it
+        assert main(["demo", "--seed", "0"]) == 0
+        captured = capsys.readouterr()
+        found = re.search(r"State of this run: (\S+) \(a home of its own inside " + re.escape(str(home)) + r"\)",
+                          captured.out)
+        assert found is not None and captured.err == "", captured.out[-500:] + captured.err
+        inner = Path(found[1])
+        assert inner.parent == home and (inner / "hub.sqlite3").is_file()
+        assert (home / "hub.sqlite3").read_bytes() == before  # the earlier run's store is untouched
+        monkeypatch.setenv("ZORGHUB_HOME", str(inner))
+        assert _verified(capsys) == one_run  # one run's records each
+        monkeypatch.setenv("ZORGHUB_HOME", str(home))
     assert main(["demo", "--seed", "0", "--reset"]) == 0
     assert "(emptied by --reset)" in capsys.readouterr().out
     assert _verified(capsys) == one_run  # one run's records, not two
