@@ -63,6 +63,8 @@ CASES = [
     Case("broker password from the environment", ("send", "{file}", "--as", "ciz", "--kind", "echo",
                                                   "--broker", "amqp://guest:guest@127.0.0.1:1/"),
          ExitStatus.UNAVAILABLE, "127.0.0.1:1", never=(SECRET,), env={"ZORGHUB_PASSWORD": SECRET}),
+    Case("status with an unreachable broker", ("status", "--broker", f"amqp://guest:{SECRET}@127.0.0.1:1/"),
+         ExitStatus.UNAVAILABLE, "cannot reach the broker at 127.0.0.1:1", never=(SECRET,), recorded=True),
     Case("unknown broker host", ("--broker", "amqp://guest:guest@nohost.invalid/", "send", "{file}", "--as", "ciz",
                                  "--kind", "echo"), ExitStatus.UNAVAILABLE, "nohost.invalid:5672"),
     Case("unsupported broker URL", ("status", "--broker", "kafka://x"), ExitStatus.CONFIG, "broker_url"),

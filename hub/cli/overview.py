@@ -36,8 +36,11 @@ def cli(settings: Settings) -> int:
         click.echo(f"broker     {redact_url(settings.broker_url)} (in-process: queues live only inside a running hub)")
         return 0
     from hub.demo import _vhost
+    from hub.transports import open_transport
     from hub.transports.management import Management
 
+    # the management API answers for the node, not for this URL: first reach the broker itself
+    open_transport(settings.broker_url).close()
     mgmt = Management(settings.management_url, settings.management_user, settings.management_password)
     click.echo(f"broker     {redact_url(settings.broker_url)}")
     for row in sorted(mgmt.queues(_vhost(settings.broker_url), settings.prefix + "."), key=lambda r: r["name"]):
