@@ -17,7 +17,7 @@ from hub.catalogue.regions import RegionTable
 from hub.catalogue.topology import Topology
 from hub.pipeline.check import Checker
 from hub.pipeline.context import Handler
-from hub.pipeline.hooks import AnswerHook, Observer, Validator
+from hub.pipeline.hooks import AnswerHook, Guard, Observer, Validator
 from hub.pipeline.route import Router
 from hub.pipeline.translate import Translator
 from hub.settings import Settings
@@ -54,6 +54,8 @@ class HubApp:
     validators: dict[str, list[Validator]] = field(default_factory=dict)
     #: kind name -> the hook that answers the sender on acceptance and on refusal (an iWlz retour)
     answers: dict[str, AnswerHook] = field(default_factory=dict)
+    #: kind name -> checks against the hub's own history, run before routing in the batch's transaction
+    guards: dict[str, list[Guard]] = field(default_factory=dict)
     #: every worker of this app calls these after each message and each committed batch
     observers: list[Observer] = field(default_factory=list)
     extensions: dict[str, Any] = field(default_factory=dict)

@@ -1,8 +1,8 @@
-"""The typed seams a flow plugs into the pipeline: validators, answer hooks and observers.
+"""The typed seams a flow plugs into the pipeline: validators, guards, answer hooks and observers.
 
 The core defines them and never names a flow: a flow's ``install(app)`` registers its validators
-and answer hooks per kind (``HubApp.validators``, ``HubApp.answers``) and may add observers
-(``HubApp.observers``), which every worker calls after each message and each committed batch.
+and answer hooks per kind (``HubApp.validators``, ``HubApp.answers``), its guards (``HubApp.guards``),
+and may add observers (``HubApp.observers``), which every worker calls after each message and each committed batch.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from hub.errors import HubError
     from hub.pipeline.check import Checked
     from hub.store.audit import AuditRecord
+    from hub.store.db import Database
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,10 @@ class AnswerHook(Protocol):
 
 #: a kind-specific check run by the checker after the schema check; raises a ``Rejected`` to refuse
 Validator = Callable[["Kind", bytes], None]
+
+#: a kind-specific check of a checked message against what the hub holds (its message history), run
+#: before routing inside the batch's database transaction; raises a ``Rejected`` to refuse
+Guard = Callable[["Checked", "Database"], None]
 
 #: what a message came to, as observers see it
 Event = str  # "delivered", "rejected", "dead_lettered", "deferred" or "duplicate"

@@ -204,6 +204,8 @@ class Worker:
                 raise Rejected("the message has no message_id property", rule="NO_MESSAGE_ID")
             checked = self.app.checker.check(env)
             env = checked.envelope
+            for guard in self.app.guards.get(checked.kind.name, ()):
+                guard(checked, tx.join())
             if checked.kind.handler:
                 handler = self.app.handlers.get(checked.kind.handler)
                 if handler is None:

@@ -2,8 +2,9 @@
 
 Its kinds are the ones with an ``iwlz`` message code (``iwlz.IO31``, ``iwlz.AW33``, ...). For each,
 ``install`` registers the validator (``validate.IwlzValidator``) that the checker runs after its
-own checks, and the answer hook (``answers.RetourHook``) that answers the sender on acceptance and
-on refusal. Routing and translation stay the core's, as for any kind.
+own checks, the guard (``history.History``) that checks the rules needing the hub's message
+history before routing, and the answer hook (``answers.RetourHook``) that answers the sender on
+acceptance and on refusal. Routing and translation stay the core's, as for any kind.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from hub.flows.base import Flow
 
 if TYPE_CHECKING:
     from hub.app import HubApp
+    from hub.flows.iwlz.history import History
 
 
 def install(app: HubApp) -> None:
@@ -22,10 +24,20 @@ def install(app: HubApp) -> None:
     from hub.flows.iwlz.validate import IwlzValidator
 
     validator = IwlzValidator(app.checker.schema_dir)
+    history = _history(app)
     for kind in app.kinds:
         if kind.iwlz:
             app.validators.setdefault(kind.name, []).append(validator)
-            app.answers[kind.name] = RetourHook(kind)
+            app.answers[kind.name] = RetourHook(kind, history)
+            app.guards.setdefault(kind.name, []).append(history.check)
+
+
+# ----- the history rules (hub/flows/iwlz/history.py) ------------------------------------------------
+def _history(app: HubApp) -> History:
+    """The rules that need the hub's message history: checked before routing, recorded on acceptance."""
+    from hub.flows.iwlz.history import History
+
+    return History(app, app.flow_settings.get("iwlz"))
 
 
 FLOW = Flow.at(Path(__file__), "iwlz", "iWlz XML messages: the official XSD and rules, and the retourbericht back",

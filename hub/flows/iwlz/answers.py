@@ -19,6 +19,7 @@ from hub.pipeline.hooks import Answer
 from mappings.retour import REJECTED, RETOUR, make_retour
 
 if TYPE_CHECKING:
+    from hub.flows.iwlz.history import History
     from hub.pipeline.check import Checked
 
 #: The retourcode for a heenbericht the hub cannot deliver. COD910 (Retourcode, iWlz 2.2) has no
@@ -34,11 +35,14 @@ UNDELIVERABLE = REJECTED
 class RetourHook:
     """The answer hook for one iWlz kind (``kind.iwlz`` is its message code, e.g. ``AW35``)."""
 
-    def __init__(self, kind: Kind) -> None:
+    def __init__(self, kind: Kind, history: History | None = None) -> None:
         self.kind = kind
         self.retour_kind = f"iwlz.{RETOUR[kind.iwlz][0]}"
+        self.history = history
 
     def accepted(self, checked: Checked) -> Answer | None:
+        if self.history is not None:  # delivered: the history rules remember it, in the batch's transaction
+            self.history.record(checked)
         return Answer(self.retour_kind, make_retour(checked.envelope.payload, []))
 
     def rejected(self, kind: str, payload: bytes, error: HubError) -> Answer | None:
