@@ -15,6 +15,7 @@ from hub.catalogue.kinds import KindCatalogue
 from hub.catalogue.parties import PartyRegistry
 from hub.catalogue.regions import RegionTable
 from hub.catalogue.topology import Topology
+from hub.errors import ConfigError, HubError
 from hub.pipeline.check import Checker
 from hub.pipeline.context import Handler
 from hub.pipeline.hooks import AnswerHook, Guard, Observer, Validator
@@ -92,6 +93,12 @@ class HubApp:
         topology = Topology(settings.prefix, settings.shards, settings.retry_delays_ms)
         if mappings is None:
             mappings = _load_mappings()
+        try:
+            check_pins(parties, mappings, source=str(settings.parties_path))
+        except ConfigError:
+            if db is None:
+                database.close()
+            raise
         validators: dict[str, list[Validator]] = {}
         app = cls(
             settings=settings,
@@ -127,6 +134,18 @@ class HubApp:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def check_pins(parties: PartyRegistry, mappings: Any, *, source: str = "parties") -> None:
+    """Every version a party pins (``mappings = {name = "version"}``) is installed: else the hub refuses to start."""
+    if mappings is None:
+        return
+    for party in parties:
+        for name, version in party.mappings:
+            try:
+                mappings.get(name, version)
+            except HubError as exc:
+                raise ConfigError(f"{source}: party {party.name!r} pins {exc.reason}") from None
 
 
 def _load_mappings() -> Any:

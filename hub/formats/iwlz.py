@@ -132,19 +132,6 @@ class Validator:
             issues.extend(rapport_issues(comp.xslt(tree)))
         return issues
 
-    def check_for_retour(self, msg_code: str, xml: bytes) -> tuple[list[Issue], list[str]]:
-        """Problems and the retourcodes to answer with: ``0001`` (rejected) for an XSD failure."""
-        tree = safe_parse(xml)
-        comp = self.compiled(msg_code)
-        if not comp.xsd.validate(tree):
-            issues = [("XSD", redact(f"line {err.line}: {err.message}"))
-                      for err in cast(Iterable[Any], comp.xsd.error_log)]
-            return issues, ["0001"]
-        if comp.xslt is None:
-            return [], []
-        rapport = comp.xslt(tree)
-        return rapport_issues(rapport), retour_codes(rapport)
-
     def check(self, msg_code: str, xml: bytes) -> None:
         """Raise ``SchemaViolation`` or ``RuleViolation`` if the message is not valid."""
         from hub.errors import RuleViolation
@@ -156,19 +143,6 @@ class Validator:
         if any(code == "XSD" for code, _ in issues):
             raise SchemaViolation(f"{msg_code} violates its XSD: {summary}", rule="XSD")
         raise RuleViolation(f"{msg_code} breaks iWlz rules: {summary}", codes=[c for c, _ in issues])
-
-
-def retour_codes(rapport: etree._XSLTResultTree | etree._ElementTree) -> list[str]:
-    """The Rapport's faults as ``retourcode@location`` for ``make_retour``."""
-    r = f"{{{RAPPORT_NS}}}"
-    codes: list[str] = []
-    for fout in rapport.getroot().iter(f"{r}Fout"):
-        retour = (fout.findtext(f"{r}Retourcode") or "").strip()
-        if not retour:
-            continue
-        where = (fout.findtext(f"{r}Locatie") or "").strip()
-        codes.append(f"{retour}@{where}" if where.startswith("/") else retour)
-    return codes
 
 
 def rapport_issues(rapport: etree._XSLTResultTree | etree._ElementTree) -> list[Issue]:

@@ -22,18 +22,21 @@ def cli() -> None:
 @pass_settings
 def check(settings: Settings, file: Path, msg_code: str | None) -> None:
     from hub.errors import Rejected
-    from hub.formats.iwlz import Validator
+    from hub.flows.iwlz.validate import check as check_xml
+    from hub.flows.iwlz.validate import rules_of
 
+    if not settings.schema_dir:
+        raise Rejected("no schema_dir is configured: the iWlz XSDs and rules are needed", rule="CONFIG")
     xml = file.read_bytes()
     code = (msg_code or message_code(xml)).upper()
-    issues, retourcodes = Validator(settings.schema_dir).check_for_retour(code, xml)
-    if not issues:
+    findings = check_xml(settings.schema_dir, code, xml)
+    if not findings:
         click.echo(f"{code}: accepted (retourcode 0200)")
         return
-    for rule, text in issues:
-        click.echo(f"{rule}: {text}")
-    raise Rejected(f"{code} refused: {len(issues)} finding(s), retourcode(s) {', '.join(retourcodes) or '0001'}",
-                   rule=issues[0][0])
+    for f in findings:
+        click.echo(f"{f.rule}: {f.text} (retourcode {f.code})")
+    codes = ", ".join(dict.fromkeys(f.code for f in findings))
+    raise Rejected(f"{code} refused: {len(findings)} finding(s), retourcode(s) {codes}", rule=rules_of(findings))
 
 
 def message_code(xml: bytes) -> str:

@@ -25,6 +25,7 @@ from hub.formats.bsn import redact
 from hub.formats.iwlz import RAPPORT_NS, Validator, safe_parse
 
 _R = f"{{{RAPPORT_NS}}}"
+HEADER = "/Bericht/Header"
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,13 @@ class Finding:
     text: str = ""
 
     def retour_codes(self) -> list[str]:
-        """``code@path`` per location (the retour places it), or the bare code (the header).
-
-        ``0001`` rejects the message as a whole: it stands in the header only, whatever the location."""
+        """``code@path`` per location (the retour puts it on the nearest berichtklasse), or the bare code
+        (the header). ``0001`` rejects the message as a whole: it stands in the header only, whatever the location."""
         if self.code == REJECTED:
             return [self.code]
-        return [f"{self.code}@{w}" for w in self.where] or [self.code]
+        # a rule comparing a record with the header (a date against the Dagtekening) is the record's error
+        body = [w for w in self.where if not w.startswith(HEADER)] or list(self.where)
+        return [f"{self.code}@{w}" for w in body] or [self.code]
 
 
 class IwlzFindings(Exception):
