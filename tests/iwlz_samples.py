@@ -1,0 +1,57 @@
+"""iWlz test samples: the golden heenberichten, and changes to them that break named rules.
+
+The shipped party registry holds the golden files' parties (docs/iwlz.md): the CIZ sends the IO31
+to zk-groningen (5501); De Linde (AGB 01000000) sends the AW35 and AW39 to it; zk-zeeland (5525)
+sends the AW33 to Het Anker (AGB 05036737).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from lxml import etree
+
+REPO = Path(__file__).resolve().parent.parent
+SENDER = {"IO31": "ciz", "AW33": "zk-zeeland", "AW35": "de-linde", "AW39": "de-linde"}
+ADDRESSEE = {"IO31": "zk-groningen", "AW33": "het-anker", "AW35": "zk-groningen", "AW39": "zk-groningen"}
+RETOUR = {"IO31": "IO32", "AW33": "AW34", "AW35": "AW36", "AW39": "AW310"}
+
+
+def golden(msg: str, case: int = 1) -> bytes:
+    return (REPO / f"mappings/iwlz_{msg.lower()}/golden/v1/case{case}.in.xml").read_bytes()
+
+
+def change(xml: bytes, *edits: tuple[str, str]) -> bytes:
+    """``xml`` with each ``(old, new)`` regular-expression edit made once; an edit that matches nothing fails."""
+    for old, new in edits:
+        changed = re.sub(old.encode(), new.encode(), xml, count=1)
+        assert changed != xml, f"the sample has no {old!r}"
+        xml = changed
+    return xml
+
+
+def identified(xml: bytes, ident: str) -> bytes:
+    """``xml`` with another header Identificatie (a new message, as far as TR056 goes)."""
+    return change(xml, (r"<iwlz:Identificatie>[^<]*</iwlz:Identificatie>",
+                        f"<iwlz:Identificatie>{ident}</iwlz:Identificatie>"))
+
+
+def local_path(el: etree._Element) -> str:
+    """``/Bericht/Clienten/Client[2]``: local names, an index only where same-named siblings exist."""
+    steps = []
+    node: etree._Element | None = el
+    while node is not None:
+        name = etree.QName(node).localname
+        parent = node.getparent()
+        same = [] if parent is None else [c for c in parent if etree.QName(c).localname == name]
+        steps.append(f"{name}[{same.index(node) + 1}]" if len(same) > 1 else name)
+        node = parent
+    return "/" + "/".join(reversed(steps))
+
+
+def placed_codes(retour: bytes) -> set[tuple[str, str]]:
+    """Every retourcode but ``0200`` in a retourbericht, with the berichtklasse (or Header) that carries it."""
+    root = etree.fromstring(retour)
+    return {(code.text or "", local_path(box.getparent()))
+            for box in root.iter("{*}RetourCodes") for code in box if (code.text or "") != "0200"}
