@@ -25,9 +25,8 @@ def golden(msg: str, case: int = 1) -> bytes:
 def change(xml: bytes, *edits: tuple[str, str]) -> bytes:
     """``xml`` with each ``(old, new)`` regular-expression edit made once; an edit that matches nothing fails."""
     for old, new in edits:
-        changed = re.sub(old.encode(), new.encode(), xml, count=1)
-        assert changed != xml, f"the sample has no {old!r}"
-        xml = changed
+        assert re.search(old.encode(), xml), f"the sample has no {old!r}"
+        xml = re.sub(old.encode(), new.encode(), xml, count=1)
     return xml
 
 
@@ -55,3 +54,16 @@ def placed_codes(retour: bytes) -> set[tuple[str, str]]:
     root = etree.fromstring(retour)
     return {(code.text or "", local_path(box.getparent()))
             for box in root.iter("{*}RetourCodes") for code in box if (code.text or "") != "0200"}
+
+
+def aw35_on_the_golden_aw33(**changes: str) -> bytes:
+    """An AW35 from Het Anker (AGB 05036737) to zk-zeeland starting care on the golden AW33's first
+    toewijzing: client 999992211, Besluitnummer 362425002, ZZP 800 from 2023-01-29, VPT (5)."""
+    fields = {"Bsn": "999992211", "Besluitnummer": "362425002", "ZzpCode": "800",
+              "ToewijzingIngangsdatum": "2023-01-29", "Begindatum": "2023-02-01", "Instelling": "05036737",
+              "Leveringsvorm": "5", **changes}
+    xml = change(golden("AW35"), (r"<Afzender>01000000<", "<Afzender>05036737<"), (r"<Ontvanger>5501<", "<Ontvanger>5525<"),
+                 (r"<iwlz:Dagtekening>[^<]*<", "<iwlz:Dagtekening>2023-02-25<"))
+    for name, value in fields.items():
+        xml = change(xml, (f"<{name}>[^<]*</{name}>", f"<{name}>{value}</{name}>"))
+    return xml

@@ -47,7 +47,8 @@ SAMPLES = {
 #: name: (message, the sample, the element the XSD refuses)
 XSD_SAMPLES = {
     "AW35 with the BerichtCode of an AW36": (
-        "AW35", lambda: change(golden("AW35"), (r"<BerichtCode>354<", "<BerichtCode>355<")), "/Bericht/Header/BerichtCode"),
+        "AW35", lambda: change(golden("AW35"), (r"<BerichtCode>354<", "<BerichtCode>355<")),
+        "/Bericht/Header/BerichtCode"),
     "IO31 with a Bsn of four digits": (
         "IO31", lambda: change(golden("IO31"), (r"<Bsn>999990007<", "<Bsn>1234<")), "/Bericht/Clienten/Client/Bsn"),
 }
