@@ -148,6 +148,12 @@ def check_pins(parties: PartyRegistry, mappings: Any, *, source: str = "parties"
                 raise ConfigError(f"{source}: party {party.name!r} pins {exc.reason}") from None
 
 
+def preflight(settings: Settings) -> None:
+    """What start-up refuses before any worker runs: an unreadable registry, a pin to a missing mapping version."""
+    parties = PartyRegistry.load(settings.parties_path)
+    check_pins(parties, _load_mappings(), source=str(settings.parties_path))
+
+
 def _load_mappings() -> Any:
     try:
         from hub.catalogue.mappings import MappingRegistry

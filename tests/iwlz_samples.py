@@ -62,7 +62,8 @@ def aw35_on_the_golden_aw33(**changes: str) -> bytes:
     fields = {"Bsn": "999992211", "Besluitnummer": "362425002", "ZzpCode": "800",
               "ToewijzingIngangsdatum": "2023-01-29", "Begindatum": "2023-02-01", "Instelling": "05036737",
               "Leveringsvorm": "5", **changes}
-    xml = change(golden("AW35"), (r"<Afzender>01000000<", "<Afzender>05036737<"), (r"<Ontvanger>5501<", "<Ontvanger>5525<"),
+    xml = change(golden("AW35"), (r"<Afzender>01000000<", "<Afzender>05036737<"),
+                 (r"<Ontvanger>5501<", "<Ontvanger>5525<"),
                  (r"<iwlz:Dagtekening>[^<]*<", "<iwlz:Dagtekening>2023-02-25<"))
     for name, value in fields.items():
         xml = change(xml, (f"<{name}>[^<]*</{name}>", f"<{name}>{value}</{name}>"))

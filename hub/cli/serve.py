@@ -26,8 +26,10 @@ def _logging() -> None:
 @pass_settings
 def serve(settings: Settings, workers: int | None, metrics_port: int | None, metrics_bind: str) -> int:
     """Run the hub workers (and, with --metrics-port, the metrics exporter)."""
+    from hub.app import preflight
     from hub.ops.runner import serve as run
 
+    preflight(settings)  # a bad registry or pin: one line and a non-zero exit, before any worker starts
     _logging()
     if metrics_port:
         from hub.ops import metrics
@@ -43,11 +45,13 @@ def serve(settings: Settings, workers: int | None, metrics_port: int | None, met
 @pass_settings
 def worker(settings: Settings, index: int, count: int) -> int:
     """Run one worker in the foreground (shards INDEX of N): for process supervisors."""
+    from hub.app import preflight
     from hub.ops.runner import worker_main
 
     if index >= count:
         raise click.BadParameter(f"worker {index} of {count}: the index counts from 0 to {count - 1}",
                                  param_hint="'--index'")
+    preflight(settings)
     _logging()
     return worker_main(settings, index, count)
 
