@@ -11,6 +11,7 @@ the retourbericht without the core knowing what a retourcode is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,16 +70,28 @@ def element_path(node: etree._Element) -> str:
     return "/" + "/".join(reversed(steps))
 
 
+_STEP = re.compile(r"^(?:[\w.-]+:)?([\w.-]+)(\[\d+\])?$")
+
+
+def _located(tree: etree._ElementTree, path: str) -> str:
+    """The element an XSD error's ``path`` (``/*/*[1]`` or ``/io31:Bericht/io31:Header``) points at, by name."""
+    steps = []
+    for step in (s for s in path.split("/") if s):
+        m = _STEP.match(step)
+        steps.append(step if m is None else f"*[local-name()='{m.group(1)}']{m.group(2) or ''}")
+    try:
+        hits = tree.xpath("/" + "/".join(steps)) if steps else []
+    except etree.XPathError:
+        return ""
+    return element_path(hits[0]) if isinstance(hits, list) and hits and isinstance(hits[0], etree._Element) else ""
+
+
 def xsd_findings(tree: etree._ElementTree, errors: Iterable[Any]) -> list[Finding]:
     """Each XSD error, naming its element. The code is ``0001``: no current COD910 code names a schema
     error per element, and ``0001`` may stand in the header only (the retour then repeats the header)."""
     out = []
     for err in errors:
-        where = ""
-        if getattr(err, "path", None):
-            hits = tree.xpath(err.path)
-            if isinstance(hits, list) and hits and isinstance(hits[0], etree._Element):
-                where = element_path(hits[0])
+        where = _located(tree, str(getattr(err, "path", "") or ""))
         text = redact(f"line {err.line}" + (f" at {where}" if where else "") + f": {err.message}")
         out.append(Finding("XSD", REJECTED, (), text))
     return out
