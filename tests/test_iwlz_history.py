@@ -45,14 +45,16 @@ def refused(hub: TestHub, schema_dir: Path, sender: str, addressee: str, msg: st
 def test_tr056_an_identificatie_is_unique_per_sender_and_message(hub: TestHub, schema_dir: Path) -> None:
     aw35 = golden("AW35")
     accepted(hub, "de-linde", "zk-groningen", "AW35", aw35)
-    accepted(hub, "de-linde", "zk-groningen", "AW35", identified(aw35, "2"))
+    later = change(aw35, (r"<Begindatum>2020-12-23<", "<Begindatum>2020-12-24<"))  # another aanlevering
+    accepted(hub, "de-linde", "zk-groningen", "AW35", identified(later, "2"))
     accepted(hub, "de-linde", "zk-groningen", "AW39", golden("AW39"))  # the same Identificatie in another message
-    refused(hub, schema_dir, "de-linde", "zk-groningen", "AW35", aw35, {("9056", HEADER)}, "TR056")
+    new_care = change(aw35, (r"<Begindatum>2020-12-23<", "<Begindatum>2020-12-25<"))  # its Identificatie: "0"
+    refused(hub, schema_dir, "de-linde", "zk-groningen", "AW35", new_care, {("9056", HEADER)}, "TR056")
 
 
 def test_tr019_care_starts_on_a_toewijzing_the_hub_holds(hub: TestHub, schema_dir: Path) -> None:
     # before any AW33 for this client the hub cannot know its toewijzingen: not checked (known-clients)
-    accepted(hub, "het-anker", "zk-zeeland", "AW35", identified(aw35_on_the_golden_aw33(), "A1"))
+    accepted(hub, "het-anker", "zk-zeeland", "AW35", identified(aw35_on_the_golden_aw33(Begindatum="2023-02-02"), "A1"))
     accepted(hub, "zk-zeeland", "het-anker", "AW33", golden("AW33"))
     accepted(hub, "het-anker", "zk-zeeland", "AW35", identified(aw35_on_the_golden_aw33(), "A2"))
     wrong_start = aw35_on_the_golden_aw33(ToewijzingIngangsdatum="2023-01-30")
@@ -64,7 +66,7 @@ def test_tr019_care_starts_on_a_toewijzing_the_hub_holds(hub: TestHub, schema_di
 
 
 def test_tr019_always_needs_a_toewijzing_when_so_set(hub: TestHub, schema_dir: Path) -> None:
-    hub.app.flow_settings["iwlz"]["toewijzing_check"] = "always"
+    hub.app.flow_settings["iwlz"]["history_scope"] = "always"
     refused(hub, schema_dir, "het-anker", "zk-zeeland", "AW35", aw35_on_the_golden_aw33(), {("9019", GZ)}, "TR019")
     accepted(hub, "zk-zeeland", "het-anker", "AW33", golden("AW33"))
     accepted(hub, "het-anker", "zk-zeeland", "AW35", aw35_on_the_golden_aw33())
@@ -90,6 +92,26 @@ def test_tr064_the_agb_code_is_the_senders_own(hub: TestHub, schema_dir: Path) -
     aw35 = golden("AW35")  # Afzender and Instelling 01000000: De Linde's AGB code
     refused(hub, schema_dir, "bos-en-duin", "zk-groningen", "AW35", aw35, {("9064", GZ)}, "TR064")
     accepted(hub, "de-linde", "zk-groningen", "AW35", aw35)
+
+
+def _status(ident: str, status: str, begin: str = "2020-12-23") -> bytes:
+    """The golden AW35 (De Linde) as aanlevering ``status`` of the care begun on ``begin``."""
+    return change(identified(golden("AW35"), ident), (r"<StatusAanlevering>1<", f"<StatusAanlevering>{status}<"),
+                  (r"<Begindatum>2020-12-23<", f"<Begindatum>{begin}<"))
+
+
+def test_tr074_tr063_each_aanlevering_fits_the_earlier_ones(hub: TestHub, schema_dir: Path) -> None:
+    def refuse(xml: bytes, rule: str, code: str) -> None:
+        refused(hub, schema_dir, "de-linde", "zk-groningen", "AW35", xml, {(code, GZ)}, rule)
+
+    # a removal before the hub saw any aanlevering of this client: out of its sight (known-clients)
+    accepted(hub, "de-linde", "zk-groningen", "AW35", _status("0", "3", begin="2020-12-20"))
+    accepted(hub, "de-linde", "zk-groningen", "AW35", _status("1", "1"))  # a first aanlevering
+    refuse(_status("2", "1"), "TR074", "9074")  # a second first of the same care
+    refuse(_status("3", "3", begin="2020-12-24"), "TR063", "9063")  # removing care never announced
+    accepted(hub, "de-linde", "zk-groningen", "AW35", _status("4", "3"))  # removed
+    refuse(_status("5", "3"), "TR063", "9063")  # and not removed twice
+    accepted(hub, "de-linde", "zk-groningen", "AW35", _status("6", "1"))  # announced anew
 
 
 def test_every_broken_history_rule_is_named(hub: TestHub, schema_dir: Path) -> None:

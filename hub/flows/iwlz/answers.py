@@ -1,7 +1,8 @@
 """The retourbericht: the iWlz answer to every heenbericht, accepted or refused.
 
-An accepted message gets the retour with "no remark" (``0200``) on every record; a message the
-iWlz validator refused gets the retour naming its retourcodes; a message the hub could not
+An accepted message gets the retour with "no remark" (``0200``) on every record (and the history
+rules remember it); a message the iWlz validator or the history rules refused gets the retour
+naming each failing rule's retourcode on its berichtklasse; a message the hub could not
 deliver (no recipient for its ``Ontvanger``, no mapping to the recipient's format, an internal
 error: any dead letter that is not the sender's mistake) gets the retour that rejects it whole
 (``UNDELIVERABLE``). Any other refusal (wrong sender, too large, unparseable) gets the hub's JSON

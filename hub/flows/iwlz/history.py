@@ -11,6 +11,9 @@ checks them after the XSD and XSLT passed, before anything is routed:
 - ``TR079``: successive indicatiebesluiten (IO31) for one client are numbered in order of Afgiftedatum.
 - ``TR064``: the Afzender and Instelling of a zorgaanbieder's message are the sending party's own AGB
   code (the registry's AGB standing in for the iWlz-AGB-codelijst, which the XSLT's stub skips).
+- ``TR074``, ``TR063``: the StatusAanlevering of an AW35's zorgeenheid fits the earlier aanleveringen
+  with its key: a first (1) is new (or follows a removal), a removal (3) follows an aanlevering that
+  still stands. (CS058 allows no change, 2, in an AW35.)
 
 Every violation is a ``Finding`` with its COD910 code at the element it is about; all are returned.
 What is remembered (``hub/store/flows/iwlz.py``) is written with the batch, on acceptance only.
@@ -41,9 +44,11 @@ UNITS = {
     "AW35": ("GeleverdZorgzwaartepakket", "GeleverdeFunctie"),
     "AW39": ("MutatieZorgzwaartepakket", "MutatieFunctie"),
 }
-#: ``toewijzing_check`` setting: ``known-clients`` checks TR019 for clients the hub holds toewijzingen
-#: of (toewijzingen made before the hub carried the traffic are out of its sight); ``always`` for all
+#: ``history_scope`` setting: ``known-clients`` checks the rules that need an earlier message (TR019,
+#: TR063) for clients the hub holds such messages of (ones sent before the hub carried the
+#: traffic are out of its sight); ``always`` checks them for every client
 KNOWN_CLIENTS, ALWAYS = "known-clients", "always"
+FIRST, REMOVED = "1", "3"
 
 
 def _named(el: etree._Element, names: tuple[str, ...]) -> bool:
@@ -84,6 +89,15 @@ class Unit:
     @property
     def key(self) -> tuple[str, str, str, str, str]:
         return (self.client, self.besluitnummer, self.product, self.instelling, self.ingangsdatum)
+
+    @property
+    def aanlevering(self) -> str:
+        """The aanlevering's key beyond the client: its toewijzing key and its Begindatum."""
+        return "|".join((*self.key[1:], _text(self.element, "Begindatum")))
+
+    @property
+    def status(self) -> str:
+        return _text(self.element, "StatusAanlevering")
 
 
 class History:
@@ -133,6 +147,8 @@ class History:
         out.extend(self._sender_agb(checked, header, root))
         if msg in ("AW35", "AW39"):
             out.extend(self._toewijzing(msg, root, db))
+        if msg == "AW35":
+            out.extend(self._aanleveringen(env.sender, root, db))
         if msg == "IO31":
             out.extend(self._besluitnummers(env.sender, root, db))
         return out
@@ -150,15 +166,35 @@ class History:
         return [self._finding("TR064", *wrong, text=f"AGB code(s) {codes} do not belong to the sender {party.name!r}")]
 
     def _toewijzing(self, msg: str, root: etree._Element, db: Database) -> list[Finding]:
-        always = self.settings.get("toewijzing_check", KNOWN_CLIENTS) == ALWAYS
         out = []
         for unit in self.units(msg, root):
-            if not always and not store.has_toewijzingen(db, unit.client):
+            if not self.always and not store.has_toewijzingen(db, unit.client):
                 continue
             if not store.has_toewijzing(db, *unit.key):
                 out.append(self._finding("TR019", unit.element, text=(
                     f"no zorgtoewijzing for Besluitnummer {unit.besluitnummer}, product {unit.product}, "
                     f"Instelling {unit.instelling}, ToewijzingIngangsdatum {unit.ingangsdatum}")))
+        return out
+
+    @property
+    def always(self) -> bool:
+        return self.settings.get("history_scope", KNOWN_CLIENTS) == ALWAYS
+
+    def _aanleveringen(self, sender: str, root: etree._Element, db: Database) -> list[Finding]:
+        out = []
+        for unit in self.units("AW35", root):
+            now = store.aanlevering_status(db, sender, "AW35", unit.client, unit.aanlevering)
+            seen = self.always or store.has_aanleveringen(db, sender, "AW35", unit.client)
+            rule = ""
+            if unit.status == FIRST and now == FIRST:
+                rule = "TR074"
+            elif unit.status == REMOVED and now in (None, REMOVED) and seen:
+                rule = "TR063"
+            if rule:
+                out.append(self._finding(rule, _child(unit.element, "StatusAanlevering"), text=(
+                    f"StatusAanlevering {unit.status} after {'no aanlevering' if now is None else now} with this "
+                    f"key (Besluitnummer {unit.besluitnummer}, product {unit.product}, Begindatum "
+                    f"{_text(unit.element, 'Begindatum')})")))
         return out
 
     def _besluitnummers(self, sender: str, root: etree._Element, db: Database) -> list[Finding]:
@@ -196,6 +232,10 @@ class History:
             if msg == "AW33":
                 for unit in self.units(msg, root):
                     store.add_toewijzing(db, *unit.key, env.sender, env.message_id)
+            if msg == "AW35":
+                for unit in self.units(msg, root):
+                    store.set_aanlevering(db, env.sender, msg, unit.client, unit.aanlevering, unit.status,
+                                          env.message_id)
             if msg == "IO31":
                 for client in _all(root, "Client"):
                     who = self._client(client)

@@ -1,9 +1,10 @@
-"""The iWlz flow's memory: which heenberichten it accepted, the toewijzingen and the indicatiebesluiten.
+"""The iWlz flow's memory: the heenberichten it accepted, their toewijzingen, besluiten and aanleveringen.
 
 What the history rules (``hub/flows/iwlz/history.py``) need and the official XSLT cannot see: a
-sender's earlier Identificaties, the zorgtoewijzingen of earlier AW33s, the besluitnummers of earlier
-IO31s. A client is kept by its keyed pseudonym, never by BSN. Rows are written in the batch's
-transaction, so a message that is not committed leaves nothing here.
+sender's earlier Identificaties, the zorgtoewijzingen of earlier AW33s, the besluitnummers of
+earlier IO31s, the StatusAanlevering of each earlier melding aanvang zorg. A client is kept by its
+keyed pseudonym, never by BSN. Rows are written in the batch's transaction, so a message that is
+not committed leaves nothing here.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ CREATE TABLE IF NOT EXISTS iwlz_besluit (
     sender TEXT NOT NULL, client TEXT NOT NULL, besluitnummer BIGINT NOT NULL, afgiftedatum TEXT NOT NULL,
     message_id TEXT NOT NULL,
     PRIMARY KEY (sender, client, besluitnummer)
+);
+CREATE TABLE IF NOT EXISTS iwlz_aanlevering (
+    sender TEXT NOT NULL, msg_code TEXT NOT NULL, client TEXT NOT NULL, unit_key TEXT NOT NULL,
+    status TEXT NOT NULL, message_id TEXT NOT NULL,
+    PRIMARY KEY (sender, msg_code, client, unit_key)
 )
 """
 
@@ -76,3 +82,23 @@ def add_besluit(db: Database, sender: str, client: str, besluitnummer: int, afgi
                       (sender, client, besluitnummer)):
         db.execute("INSERT INTO iwlz_besluit (sender, client, besluitnummer, afgiftedatum, message_id) "
                    "VALUES (?, ?, ?, ?, ?)", (sender, client, besluitnummer, afgiftedatum, message_id))
+
+
+def has_aanleveringen(db: Database, sender: str, msg_code: str, client: str) -> bool:
+    return bool(db.execute("SELECT 1 FROM iwlz_aanlevering WHERE sender = ? AND msg_code = ? AND client = ? LIMIT 1",
+                           (sender, msg_code, client)))
+
+
+def aanlevering_status(db: Database, sender: str, msg_code: str, client: str, unit_key: str) -> str | None:
+    """The StatusAanlevering of the latest accepted aanlevering with this key, or None."""
+    rows = db.execute("SELECT status FROM iwlz_aanlevering WHERE sender = ? AND msg_code = ? AND client = ? "
+                      "AND unit_key = ?", (sender, msg_code, client, unit_key))
+    return str(rows[0][0]) if rows else None
+
+
+def set_aanlevering(db: Database, sender: str, msg_code: str, client: str, unit_key: str, status: str,
+                    message_id: str) -> None:
+    db.execute("DELETE FROM iwlz_aanlevering WHERE sender = ? AND msg_code = ? AND client = ? AND unit_key = ?",
+               (sender, msg_code, client, unit_key))
+    db.execute("INSERT INTO iwlz_aanlevering (sender, msg_code, client, unit_key, status, message_id) "
+               "VALUES (?, ?, ?, ?, ?, ?)", (sender, msg_code, client, unit_key, status, message_id))
