@@ -59,7 +59,7 @@ def list_cmd(settings: Settings, include_requeued: bool, rule: str, kind: str) -
     db = Database.open_existing(settings.effective_store_url)
     try:
         entries = [e for e in DeadLetterStore(db).list(include_requeued)
-                   if (not rule or e.rule == rule) and (not kind or e.kind == kind)]
+                   if (not rule or e.has_rule(rule)) and (not kind or e.kind == kind)]
     finally:
         db.close()
     for e in entries:

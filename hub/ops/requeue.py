@@ -74,7 +74,7 @@ def select(store: DeadLetterStore, selection: Selection) -> list[DeadLetterEntry
     for e in store.list():
         if wanted and e.message_id not in wanted:
             continue
-        if selection.rule and e.rule != selection.rule:
+        if selection.rule and not e.has_rule(selection.rule):
             continue
         if selection.kind and e.kind != selection.kind:
             continue

@@ -63,6 +63,10 @@ class DeadLetterEntry:
     requeued_by: str | None = None
     requeue_reason: str | None = None
 
+    def has_rule(self, rule: str) -> bool:
+        """``rule`` is this entry's rule, or one of them (a refusal naming several: ``CD051,CS127``)."""
+        return rule == self.rule or rule in self.rule.split(",")
+
     @property
     def state(self) -> str:
         if self.requeued_at:
