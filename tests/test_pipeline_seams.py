@@ -1,4 +1,4 @@
-"""The pipeline's typed seams: validators, answer hooks and observers, and the core free of flows and mappings."""
+"""The pipeline's typed seams: validators, guards, answer hooks and observers; the core free of flows and mappings."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from hub.pipeline.check import Checked
 from hub.pipeline.hooks import Answer, Observer
 from hub.settings import Settings
 from hub.store.audit import AuditRecord
+from hub.store.db import Database
 from hub.testing import GEELHOED, TestHub
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,6 +80,27 @@ def test_a_validator_refuses_and_the_answer_hook_replaces_the_receipt(hub: TestH
     assert entry.rule == "ZZP_5VV" and entry.error_class == "RuleViolation"
     (rejected,) = [r for r in hub.app.audit.for_message(message_id) if r.action == "rejected"]
     assert rejected.recipient == "ciz" and hub.app.audit.payload(rejected.payload_sha256) == nack.body
+
+
+def test_a_guard_sees_the_checked_message_in_the_batch_transaction_and_refuses_before_routing(hub: TestHub) -> None:
+    seen: list[tuple[str, str, bool]] = []
+
+    def once_per_besluit(checked: Checked, db: Database) -> None:
+        seen.append((checked.envelope.sender, checked.kind.name, db is hub.app.db and db._depth > 0))
+        if checked.document.get("besluitnummer") == "IB-guarded":
+            raise RuleViolation("this test's guard refuses IB-guarded", rule="GUARDED")
+
+    hub.app.guards.setdefault("indicatiebesluit", []).append(once_per_besluit)
+    hub.send("ciz", "indicatiebesluit", INDICATIE, client_key="c1")
+    assert len(hub.inbox("zk-utrecht")) == 1
+    message_id = hub.send("ciz", "indicatiebesluit", dict(INDICATIE, besluitnummer="IB-guarded"), client_key="c1")
+    assert hub.inbox("zk-utrecht") == []
+    (receipt,) = [m for m in hub.inbox("ciz") if m.properties.get("correlation_id") == message_id]
+    assert orjson.loads(receipt.body)["rule"] == "GUARDED"
+    (entry,) = [e for e in hub.app.dead_letters.list() if e.message_id == message_id]
+    assert entry.rule == "GUARDED"
+    assert "routed" not in [r.action for r in hub.app.audit.for_message(message_id)]
+    assert seen == [("ciz", "indicatiebesluit", True)] * 2
 
 
 def test_a_refusal_the_hook_declines_gets_the_json_receipt(hub: TestHub) -> None:
