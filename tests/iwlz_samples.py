@@ -56,15 +56,20 @@ def placed_codes(retour: bytes) -> set[tuple[str, str]]:
             for box in root.iter("{*}RetourCodes") for code in box if (code.text or "") != "0200"}
 
 
-def aw35_on_the_golden_aw33(**changes: str) -> bytes:
-    """An AW35 from Het Anker (AGB 05036737) to zk-zeeland starting care on the golden AW33's first
-    toewijzing: client 999992211, Besluitnummer 362425002, ZZP 800 from 2023-01-29, VPT (5)."""
+def on_the_golden_aw33(msg: str = "AW35", **changes: str) -> bytes:
+    """An AW35 (start of care) or AW39 (its end) from Het Anker (AGB 05036737) to zk-zeeland on the golden
+    AW33's first toewijzing: client 999992211, Besluitnummer 362425002, ZZP 800 from 2023-01-29, VPT (5)."""
     fields = {"Bsn": "999992211", "Besluitnummer": "362425002", "ZzpCode": "800",
               "ToewijzingIngangsdatum": "2023-01-29", "Begindatum": "2023-02-01", "Instelling": "05036737",
-              "Leveringsvorm": "5", **changes}
-    xml = change(golden("AW35"), (r"<Afzender>01000000<", "<Afzender>05036737<"),
+              "Leveringsvorm": "5", **({"Mutatiedatum": "2023-02-20"} if msg == "AW39" else {}), **changes}
+    xml = change(golden(msg), (r"<Afzender>01000000<", "<Afzender>05036737<"),
                  (r"<Ontvanger>5501<", "<Ontvanger>5525<"),
                  (r"<iwlz:Dagtekening>[^<]*<", "<iwlz:Dagtekening>2023-02-25<"))
     for name, value in fields.items():
         xml = change(xml, (f"<{name}>[^<]*</{name}>", f"<{name}>{value}</{name}>"))
     return xml
+
+
+def aw35_on_the_golden_aw33(**changes: str) -> bytes:
+    """The AW35 of ``on_the_golden_aw33``."""
+    return on_the_golden_aw33("AW35", **changes)

@@ -11,9 +11,18 @@ from pathlib import Path
 
 from hub.formats.iwlz import Validator
 from hub.testing import TestHub
-from tests.iwlz_samples import RETOUR, aw35_on_the_golden_aw33, change, golden, identified, placed_codes
+from tests.iwlz_samples import (
+    RETOUR,
+    aw35_on_the_golden_aw33,
+    change,
+    golden,
+    identified,
+    on_the_golden_aw33,
+    placed_codes,
+)
 
 GZ = "/Bericht/Clienten/Client/GeleverdeZorgzwaartepakketten/GeleverdZorgzwaartepakket"
+MZ = "/Bericht/Clienten/Client/MutatieZorgzwaartepakketten/MutatieZorgzwaartepakket"
 HEADER = "/Bericht/Header"
 
 
@@ -62,6 +71,10 @@ def test_tr019_care_starts_on_a_toewijzing_the_hub_holds(hub: TestHub, schema_di
             "TR019")
     other_product = aw35_on_the_golden_aw33(ZzpCode="760")
     refused(hub, schema_dir, "het-anker", "zk-zeeland", "AW35", identified(other_product, "A4"), {("9019", GZ)},
+            "TR019")
+    accepted(hub, "het-anker", "zk-zeeland", "AW39", identified(on_the_golden_aw33("AW39"), "M1"))  # its end
+    other_besluit = on_the_golden_aw33("AW39", Besluitnummer="362425003")
+    refused(hub, schema_dir, "het-anker", "zk-zeeland", "AW39", identified(other_besluit, "M2"), {("9019", MZ)},
             "TR019")
 
 
