@@ -39,6 +39,7 @@ from hub.flows.iwlz import xmltree
 from hub.flows.iwlz.bridge import RECORDS
 from hub.flows.iwlz.xmltree import BASE_NS, Tree
 from hub.flows.network.registers import Record
+from hub.flows.network.responsibility import NL
 from hub.formats.iwlz import Validator, namespace
 from hub.pipeline import record
 from hub.store.audit import now_iso
@@ -323,7 +324,7 @@ class Speaker:
         env = d.envelope
         try:
             xml = message(net, self.schema_dir, msg, [rec], ontvanger=party.id, message_id=env.message_id,
-                          dagtekening=support.today().isoformat())
+                          dagtekening=support.now().astimezone(NL).date().isoformat())
         except (KeyError, ValueError) as exc:
             return self._unsent(ctx, env, rec, party, msg, f"the record lacks {exc}", "IWLZ_FIELDS")
         issues = Validator(self.schema_dir).validate(msg, xml)
