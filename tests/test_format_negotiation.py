@@ -55,7 +55,7 @@ def thirdparty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mapp
 def test_three_recipients_two_formats_two_versions_audited(
     settings: Settings, schema_dir: Path, tmp_path: Path, thirdparty: MappingRegistry
 ) -> None:
-    assert thirdparty.versions("iwlz-aw35-to-fhir") == ["1", "2"]
+    assert thirdparty.versions("iwlz-aw35-to-fhir") == ["1", "1.1", "2"]
     from hub.plugins.registry import load_flows
 
     settings = with_registry(settings, tmp_path, PARTIES, KINDS)

@@ -75,7 +75,8 @@ def test_cli_mappings_test_passes_and_lists_every_version(capsys: pytest.Capture
 def test_cli_mappings_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert zorghub_main(["mappings", "list"]) == 0
     out = capsys.readouterr().out
-    assert "iwlz-aw33-to-fhir\tv2\tiwlz-2.2-xml:AW33 -> fhir-r4-json\tzorghub 0.1.0\tdefault\n" in out
+    assert "iwlz-aw33-to-fhir\tv2.1\tiwlz-2.2-xml:AW33 -> fhir-r4-json\tzorghub 0.1.0\tdefault\n" in out
+    assert "iwlz-aw33-to-fhir\tv2\tiwlz-2.2-xml:AW33 -> fhir-r4-json\tzorghub 0.1.0\n" in out
     assert "iwlz-aw33-to-fhir\tv1\tiwlz-2.2-xml:AW33 -> fhir-r4-json\tzorghub 0.1.0\n" in out
 
 
@@ -111,4 +112,4 @@ def test_cli_errors_are_one_line_and_non_zero(capsys: pytest.CaptureFixture[str]
     assert main(["lock", "no-such-mapping"]) == 2
     assert capsys.readouterr().err == "zorghub: unknown mapping 'no-such-mapping'\n"
     assert main(["run", "iwlz-aw33-to-fhir", "v7", str(GOLDEN_ROOT / LOCK)]) == 2
-    assert "has no version '7' (known: v1, v2)" in capsys.readouterr().err
+    assert "has no version '7' (known: v1, v2, v2.1)" in capsys.readouterr().err

@@ -91,7 +91,7 @@ def test_worker_start_announces_an_installed_default_once(settings: Settings, tm
         assert [r.levelno for r in warnings] == [logging.WARNING]
         assert warnings[0].getMessage() == (
             "mapping iwlz-aw33-to-fhir v3 is new and now serves every party that does not pin a version "
-            "(was v2): zorg-fhir")
+            "(was v2.1): zorg-fhir")
         caplog.clear()
         _start_worker(settings)  # announced once: the next start is quiet
         assert [r for r in caplog.records if r.name == "zorghub.mappings"] == []

@@ -50,7 +50,7 @@ def test_mappings_test_name_runs_each_version_from_its_own_golden_root(installed
     assert "ok   iwlz-aw33-to-fhir v1: 2/2 golden cases" in done.stdout  # the hub's own, from mappings/
     everything = zorghub(["mappings", "test"], installed, tmp_path)
     assert everything.returncode == 0, everything.stdout + everything.stderr
-    assert everything.stdout.count("\nok   ") + everything.stdout.startswith("ok   ") == 12
+    assert everything.stdout.count("\nok   ") + everything.stdout.startswith("ok   ") == 20
 
 
 def test_run_prints_the_output_of_one_version(installed: list[str], tmp_path: Path) -> None:
@@ -63,7 +63,7 @@ def test_run_prints_the_output_of_one_version(installed: list[str], tmp_path: Pa
     assert "iwlz-aw33-to-fhir v3 refused the input: XML: not well-formed XML" in one_line(bad.stderr)
     unknown = zorghub(["mappings", "run", NAME, "v4", str(GOLDEN / "case3.in.xml")], installed, tmp_path)
     assert unknown.returncode == 2
-    assert "mapping 'iwlz-aw33-to-fhir' has no version '4' (known: v1, v2, v3)" in one_line(unknown.stderr)
+    assert "mapping 'iwlz-aw33-to-fhir' has no version '4' (known: v1, v2, v2.1, v3)" in one_line(unknown.stderr)
     typo = zorghub(["mappings", "run", "iwlz-aw33-to-fhr", "3", str(GOLDEN / "case3.in.xml")], installed, tmp_path)
     assert typo.returncode == 2
     assert "unknown mapping 'iwlz-aw33-to-fhr'; did you mean 'iwlz-aw33-to-fhir'" in one_line(typo.stderr)

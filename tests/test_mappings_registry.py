@@ -26,7 +26,7 @@ class Echo:
 
 def test_repo_mappings_load_from_entry_points() -> None:
     reg = MappingRegistry.from_entry_points()
-    assert reg.versions("iwlz-aw33-to-fhir") == ["1", "2"]
+    assert reg.versions("iwlz-aw33-to-fhir") == ["1", "2", "2.1"]
     for msg in ("io31", "aw33", "aw35", "aw39"):
         assert reg.get(f"iwlz-{msg}-to-fhir").spec.target_format == "fhir-r4-json"
         assert reg.get(f"fhir-to-iwlz-{msg}").spec.target_format == f"iwlz-2.2-xml:{msg.upper()}"
@@ -64,7 +64,7 @@ def test_broken_entry_point_is_a_config_error() -> None:
 
 def test_find_negotiates_formats() -> None:
     reg = MappingRegistry.from_entry_points()
-    assert reg.find("iwlz-2.2-xml:AW33", "fhir-r4-json").spec.version == "2"
+    assert reg.find("iwlz-2.2-xml:AW33", "fhir-r4-json").spec.version == "2.1"
     assert reg.find("iwlz-2.2-xml:AW33", "fhir-r4-json", "1").spec.version == "1"
     assert reg.find("fhir-r4-json", "iwlz-2.2-xml:AW35").spec.name == "fhir-to-iwlz-aw35"
     with pytest.raises(UnknownMapping):
@@ -82,7 +82,7 @@ def test_mapping_version_from_a_separate_package(tmp_path: Path, monkeypatch: py
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.syspath_prepend(str(FIXTURE))
     reg = MappingRegistry.from_entry_points()
-    assert reg.versions("iwlz-aw35-to-fhir") == ["1", "2"]
+    assert reg.versions("iwlz-aw35-to-fhir") == ["1", "1.1", "2"]
     v2 = reg.get("iwlz-aw35-to-fhir")
     assert v2.spec.version == "2"
     xml = (REPO / "mappings/iwlz_aw35/golden/v1/case1.in.xml").read_bytes()

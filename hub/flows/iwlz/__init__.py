@@ -4,7 +4,10 @@ Its kinds are the ones with an ``iwlz`` message code (``iwlz.IO31``, ``iwlz.AW33
 ``install`` registers the validator (``validate.IwlzValidator``) that the checker runs after its
 own checks, the guard (``history.History``) that checks the rules needing the hub's message
 history before routing, and the answer hook (``answers.RetourHook``) that answers the sender on
-acceptance and on refusal. Routing and translation stay the core's, as for any kind.
+acceptance and on refusal. The handler ``iwlz.melden`` (``bridge``) routes each heenbericht to its
+addressee as the core would and records what it says in the network model's registers; the
+network's speaker (``speak``) writes a melding as the iWlz message for a party that speaks only
+XML, and ``retour`` matches that party's retourbericht to the message it answers.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ if TYPE_CHECKING:
 
 
 def install(app: HubApp) -> None:
+    from hub.flows.iwlz import bridge, retour
     from hub.flows.iwlz.answers import RetourHook
+    from hub.flows.iwlz.speak import Speaker
     from hub.flows.iwlz.validate import IwlzValidator
+    from hub.flows.network import network_of
 
     validator = IwlzValidator(app.checker.schema_dir)
     history = _history(app)
@@ -30,6 +36,12 @@ def install(app: HubApp) -> None:
             app.validators.setdefault(kind.name, []).append(validator)
             app.answers[kind.name] = RetourHook(kind, history)
             app.guards.setdefault(kind.name, []).append(history.check)
+    from hub.store.flows import iwlz as store
+
+    store.create(app.db)
+    app.handlers["iwlz.melden"] = bridge.handle
+    app.handlers["iwlz.retour"] = retour.handle
+    network_of(app).speakers.append(Speaker(app.checker.schema_dir))
 
 
 # ----- the history rules (hub/flows/iwlz/history.py) ------------------------------------------------

@@ -15,11 +15,12 @@ Every handler runs inside the batch's database transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.catalogue.parties import Party
-from hub.envelope import Delivery
+from hub.envelope import Delivery, Envelope
 from hub.errors import Rejected
 from hub.flows.base import Flow
 from hub.flows.network.authz import POLICY_PATH, Authz, Policy
@@ -34,6 +35,12 @@ if TYPE_CHECKING:
     from hub.pipeline.context import HandlerContext
 
 SUBSCRIPTION_KIND = "network.abonnement"
+
+#: Rewrites the deliveries of one register change before they leave (another flow's hook: the
+#: iwlz flow turns an XML-only party's notification into the iWlz message). Called with the
+#: network, the handler context, the new version, the melding's action, the melding's envelope
+#: and the deliveries; returns the deliveries to send.
+Speaker = Callable[["Network", "HandlerContext", Record, str, Envelope, list[Delivery]], list[Delivery]]
 
 
 class Network:
@@ -51,6 +58,7 @@ class Network:
         self.notifier.check(self.policy.notify)
         self.query = QueryService(self)
         self.terugmeldingen = Terugmeldingen(app.db, self)
+        self.speakers: list[Speaker] = []
 
     def keeper(self, rec: Record) -> Party:
         """The party that keeps a record now: its stored owner, or the zorgkantoor an Overdracht moved it to."""

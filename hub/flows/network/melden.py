@@ -130,6 +130,8 @@ def apply(net: Network, ctx: HandlerContext, party: Party, env: Envelope, subjec
     ctx.records.append(record.about(env, ",".join(party.roles), "network.write", client=client, record_type=subject,
                                     record_id=record_id, reason=f"{action}: {spec.register} version {rec.version}"))
     deliveries = net.notifier.notify(rec, action, party, env, net.policy.notify, ctx.records)
+    for speak in net.speakers:
+        deliveries = speak(net, ctx, rec, action, env, deliveries)
     return rec, deliveries, outbox.receipt(ctx.app.topology, env, "accepted", "OK",
                                            f"{subject} {record_id} version {rec.version}",
                                            subject=subject, recordID=record_id, version=rec.version)

@@ -1,4 +1,5 @@
-"""The iWlz flow's memory: the heenberichten it accepted, their toewijzingen, besluiten and aanleveringen.
+"""The iWlz flow's memory: the heenberichten it accepted, their toewijzingen, besluiten and aanleveringen,
+and every iWlz message the hub wrote for a party, so that party's retour finds it.
 
 What the history rules (``hub/flows/iwlz/history.py``) need and the official XSLT cannot see: a
 sender's earlier Identificaties, the zorgtoewijzingen of earlier AW33s, the besluitnummers of
@@ -8,6 +9,9 @@ not committed leaves nothing here.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 from hub.store.db import Database, Row
 
@@ -30,6 +34,11 @@ CREATE TABLE IF NOT EXISTS iwlz_aanlevering (
     sender TEXT NOT NULL, msg_code TEXT NOT NULL, client TEXT NOT NULL, unit_key TEXT NOT NULL,
     status TEXT NOT NULL, message_id TEXT NOT NULL,
     PRIMARY KEY (sender, msg_code, client, unit_key)
+);
+CREATE TABLE IF NOT EXISTS iwlz_sent (
+    recipient TEXT NOT NULL, identificatie TEXT NOT NULL, message_id TEXT NOT NULL, msg TEXT NOT NULL,
+    subject TEXT NOT NULL, record_id TEXT NOT NULL, origin TEXT NOT NULL, sent_at TEXT NOT NULL,
+    PRIMARY KEY (recipient, identificatie)
 )
 """
 
@@ -102,3 +111,17 @@ def set_aanlevering(db: Database, sender: str, msg_code: str, client: str, unit_
                (sender, msg_code, client, unit_key))
     db.execute("INSERT INTO iwlz_aanlevering (sender, msg_code, client, unit_key, status, message_id) "
                "VALUES (?, ?, ?, ?, ?, ?)", (sender, msg_code, client, unit_key, status, message_id))
+
+
+# ----- what the hub wrote for XML-only parties (hub/flows/iwlz/speak.py, retour.py) ---------------
+def add_sent(db: Database, row: Sequence[Any]) -> None:
+    """(recipient, identificatie, message_id, msg, subject, record_id, origin, sent_at); a repeat is a no-op."""
+    db.execute("INSERT INTO iwlz_sent (recipient, identificatie, message_id, msg, subject, record_id, origin, "
+               "sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", row)
+
+
+def sent(db: Database, recipient: str, identificatie: str) -> Row | None:
+    """(message_id, msg, subject, record_id, origin) of the message sent to ``recipient`` under ``identificatie``."""
+    rows = db.execute("SELECT message_id, msg, subject, record_id, origin FROM iwlz_sent "
+                      "WHERE recipient = ? AND identificatie = ?", (recipient, identificatie))
+    return rows[0] if rows else None
