@@ -1,4 +1,4 @@
-"""Retourberichten: IO32, AW34, AW36 and AW310 built from their heenbericht.
+"""Retourberichten: IO32, AW34, AW36, AW310, CA318 and CA320 built from their heenbericht.
 
 A retourbericht repeats the heenbericht and adds a ``RetourCodes`` element to
 every *berichtklasse* (Client, Indicatie, Contact, each zorgzwaartepakket...),
@@ -22,7 +22,8 @@ from lxml import etree
 from hub.errors import SchemaViolation
 from mappings._iwlz import BASE_NS, ns, to_xml_bytes
 
-RETOUR = {"IO31": ("IO32", "389"), "AW33": ("AW34", "353"), "AW35": ("AW36", "355"), "AW39": ("AW310", "359")}
+RETOUR = {"IO31": ("IO32", "389"), "AW33": ("AW34", "353"), "AW35": ("AW36", "355"), "AW39": ("AW310", "359"),
+          "CA317": ("CA318", "407"), "CA319": ("CA320", "411")}
 #: The berichtklassen that carry RetourCodes in each retour XSD (iWlz 2.2).
 RECORDS = {
     "IO31": {"Client", "Relatie", "Contact", "Indicatie", "Stoornis", "Beperking", "BeperkingScore",
@@ -32,6 +33,8 @@ RECORDS = {
              "ToegewezenZorgzwaartepakket"},
     "AW35": {"Client", "GeleverdeFunctie", "GeleverdZorgzwaartepakket"},
     "AW39": {"Client", "MutatieFunctie", "MutatieZorgzwaartepakket", "Aanvraag", "AanvraagInstelling"},
+    "CA317": {"Client", "GeleverdeZorg"},
+    "CA319": {"Client", "MutatieZorg"},
 }  # fmt: skip
 NO_REMARK, REJECTED = "0200", "0001"
 _CODE = re.compile(r"^[0-9A-Z]{4}$")

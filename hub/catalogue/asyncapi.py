@@ -65,6 +65,9 @@ def document(kinds: KindCatalogue, contract: Contract, topology: Topology) -> di
         messages[kind.name] = _kind_message(kind, [(step[id(e)], e) for e in contract.examples_of(kind.name)],
                                             schemas)
     for reply in sorted(contract.replies, key=lambda r: r.name):
+        if reply.name in messages:  # a kind parties send as well as receive (an iWlz retour): one message
+            messages[reply.name]["x-zorghub-reply"] = reply.description
+            continue
         messages[reply.name] = _reply_message(reply, schemas)
     ref = {name: {"$ref": f"#/components/messages/{name}"} for name in messages}
     kind_names = sorted(k.name for k in kinds)
