@@ -115,9 +115,9 @@ def _bind(name: str, schema: GraphQLSchema) -> None:
     for field_name, spec in ROOTS.get(name, {}).items():
         schema.query_type.fields[field_name].resolve = _query(*spec)
     if name == "netwerkpunt" and schema.mutation_type is not None:
-        for field_name, spec in MUTATIONS.items():
+        for field_name, mutation in MUTATIONS.items():
             if field_name in schema.mutation_type.fields:
-                schema.mutation_type.fields[field_name].resolve = _mutation(*spec)
+                schema.mutation_type.fields[field_name].resolve = _mutation(*mutation)
 
 
 def _query(subject: str, id_field: str, by_id: str, param: str) -> Any:
