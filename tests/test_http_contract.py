@@ -10,12 +10,11 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 
-import httpx
 import psycopg
 import pytest
 import schemathesis
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from hub.flows.network import seed
 from hub.settings import Settings
