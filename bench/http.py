@@ -62,9 +62,8 @@ def _serve(kind: str, settings: Any, ports: Any) -> None:
         app = create_app(settings)
     sock = server.bind("127.0.0.1", 0)
     ports.put(sock.getsockname()[1])
-    import uvicorn
 
-    srv = uvicorn.Server(server.config(app))
+    srv = server.Server(server.config(app))
     signal.signal(signal.SIGTERM, lambda *_: setattr(srv, "should_exit", True))
     srv.run(sockets=[sock])
 

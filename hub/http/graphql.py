@@ -117,6 +117,9 @@ def _bind(name: str, schema: GraphQLSchema) -> None:
     assert schema.query_type is not None
     for field_name, spec in ROOTS.get(name, {}).items():
         schema.query_type.fields[field_name].resolve = _query(*spec)
+    for field_name in schema.query_type.fields:
+        if field_name not in ROOTS.get(name, {}) and not field_name.startswith("_"):
+            schema.query_type.fields[field_name].resolve = _not_held(field_name)
     if name == "netwerkpunt" and schema.mutation_type is not None:
         for field_name, mutation in MUTATIONS.items():
             if field_name in schema.mutation_type.fields:
@@ -151,6 +154,13 @@ def _query(subject: str, id_field: str, by_id: str, param: str) -> Any:
             raise GraphQLError(str(answer.get("reason")), extensions={"code": "BAD_USER_INPUT",
                                                                       "rule": answer.get("rule")})
         return [r["data"] for r in answer["results"] if r["subject"] == subject and matches(r["data"], where)]
+    return resolve
+
+
+def _not_held(field_name: str) -> Any:
+    def resolve(_root: Any, info: Any, **_: Any) -> Any:
+        raise GraphQLError(f"this hub's registers hold no {field_name} records of their own; ask for them "
+                           f"through the records that name them", extensions={"code": "NOT_HELD"})
     return resolve
 
 
