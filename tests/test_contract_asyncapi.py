@@ -19,6 +19,7 @@ import pytest
 from hub.catalogue.asyncapi import EXAMPLE_KEY, example_body
 from hub.cli.contract import asyncapi_document
 from hub.envelope import Envelope
+from hub.plugins.registry import load_flows
 from hub.settings import Settings
 from hub.testing import TestHub
 from tests.conftest import need
@@ -117,7 +118,8 @@ def _reply_schema(doc: dict[str, Any], kind: str) -> dict[str, Any] | None:
     return doc["components"]["schemas"][payload["$ref"].rsplit("/", 1)[1]]["schema"]  # type: ignore[no-any-return]
 
 
-FLOWS = ["core", "network", "iwlz", "nza", "zorgbeeld", "inkoop", "ketenzorg"]
+#: the core's examples, then every installed flow's that declares a contract
+FLOWS = ["core", *sorted(f.name for f in load_flows() if f.contract is not None)]
 
 
 @pytest.mark.parametrize("flow", FLOWS)
