@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# the AsyncAPI JSON Schemas that tests check docs/asyncapi.json against (npm package @asyncapi/specs)
+ASYNCAPI_SPECS := $(VENV)/asyncapi/node_modules/@asyncapi/specs/schemas/3.0.0-without-$$id.json
 
 .PHONY: demo test lint bench bench-quick clean
 
@@ -11,6 +13,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev,bench]'
 	touch $(STAMP)
+
+$(ASYNCAPI_SPECS): | $(STAMP)
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/asyncapi @asyncapi/specs@6.11.1
 
 demo: $(STAMP)
 	$(VENV)/bin/zorghub demo
@@ -21,7 +26,7 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 # the suite on SQLite, then every store-touching test again on PostgreSQL
-test: $(STAMP) lint
+test: $(STAMP) $(ASYNCAPI_SPECS) lint
 	$(PY) -m pytest -q
 	ZORGHUB_TEST_STORE=postgres $(PY) -m pytest -q --ignore=tests/test_bench_smoke.py \
 		--ignore-glob='tests/test_mappings_*' --ignore=tests/test_settings.py

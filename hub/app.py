@@ -69,7 +69,7 @@ class HubApp:
 
         ``create=False``: a command that only reads; no home, key or store is made (``StoreMissing``).
         """
-        from hub.plugins.registry import load_flows, read_settings
+        from hub.plugins.registry import kind_catalogue, load_flows, read_settings
 
         installed = load_flows() if flows is None else tuple(flows)
         flow_settings = {f.name: read_settings(f) for f in installed}
@@ -83,9 +83,7 @@ class HubApp:
                 database.close()
             raise
         parties = PartyRegistry.load(settings.parties_path)
-        kinds = KindCatalogue.from_files([(settings.kinds_path, None),
-                                          *((path, f.schema_dir) for f in installed for path in f.kinds),
-                                          *((path, None) for path in extra_kinds)])
+        kinds = kind_catalogue(settings.kinds_path, installed, extra_kinds)
         regions = RegionTable.load(settings.regions_path)
         topology = Topology(settings.prefix, settings.shards, settings.retry_delays_ms)
         if mappings is None:

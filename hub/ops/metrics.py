@@ -41,13 +41,11 @@ def kind_label(kind: str, known: Collection[str]) -> str:
 
 def catalogue_kinds(settings: Settings) -> frozenset[str]:
     """The kinds a label may name: the catalogue as the hub loads it, the flows' receipts and the hub's own."""
-    from hub.catalogue.kinds import KindCatalogue
     from hub.pipeline.outbox import RECEIPT_KIND
-    from hub.plugins.registry import load_flows
+    from hub.plugins.registry import kind_catalogue, load_flows
 
     flows = load_flows()
-    catalogue = KindCatalogue.from_files([(settings.kinds_path, None),
-                                          *((path, f.schema_dir) for f in flows for path in f.kinds)])
+    catalogue = kind_catalogue(settings.kinds_path, flows)
     return frozenset({k.name for k in catalogue} | {r for f in flows for r in f.receipts} | {RECEIPT_KIND})
 
 

@@ -8,7 +8,8 @@ exposes one ``FLOW: Flow`` object, announced in the ``zorghub.flows`` entry-poin
 
 Every flow has the same folder shape (see ``docs/flows.md``): ``__init__.py`` with ``FLOW``,
 ``kinds.toml``, optional ``settings.toml`` with ``settings.schema.json``, ``schemas/`` for its JSON
-schemas, ``handlers.py``, ``cli.py`` (a click group) and ``demo.py``. ``hub.plugins.registry`` finds them.
+schemas, ``contract.toml`` with ``examples/`` (the replies it sends and an example of each kind),
+``handlers.py``, ``cli.py`` (a click group) and ``demo.py``. ``hub.plugins.registry`` finds them.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class Flow:
     demos: Mapping[int, str] = field(default_factory=dict)  # seed number -> "module:function"
     #: kinds of the messages this flow sends back to a sender as a receipt: they never carry a BSN
     receipts: tuple[str, ...] = ()
+    #: ``contract.toml``: the replies this flow sends and an example of each kind (``docs/contract.md``)
+    contract: Path | None = None
 
     @classmethod
     def at(cls, folder: Path | str, name: str, description: str, **declared: Any) -> Flow:
@@ -66,5 +69,6 @@ class Flow:
             "schema_dir": root / "schemas" if (root / "schemas").is_dir() else None,
             "settings": root / "settings.toml" if (root / "settings.toml").is_file() else None,
             "settings_schema": root / "settings.schema.json" if (root / "settings.schema.json").is_file() else None,
+            "contract": root / "contract.toml" if (root / "contract.toml").is_file() else None,
         }
         return cls(name=name, description=description, **{**found, **declared})

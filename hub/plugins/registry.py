@@ -11,10 +11,13 @@ import importlib.metadata as md
 import json
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 
+from hub.catalogue.contract import CONTRACT_FILE, Contract
+from hub.catalogue.kinds import KindCatalogue
 from hub.errors import ConfigError
 from hub.plugins.flow import Flow
 
@@ -94,3 +97,20 @@ def jobs(flows: Iterable[Flow]) -> Mapping[str, tuple[Flow, Any]]:
                 raise ConfigError(f"job {name!r} is declared by flows {found[name][0].name!r} and {flow.name!r}")
             found[name] = (flow, job)
     return found
+
+
+def contract(core_kinds: Path, flows: Iterable[Flow]) -> Contract:
+    """The vendor contract's replies and examples: the core's (beside its kinds file), then each flow's."""
+    files: list[tuple[str, Path, Path | None]] = []
+    core = Path(core_kinds).with_name(CONTRACT_FILE)
+    if core.is_file():
+        files.append(("core", core, None))
+    files.extend((f.name, f.contract, f.schema_dir) for f in flows if f.contract is not None)
+    return Contract.load(files)
+
+
+def kind_catalogue(core_kinds: Path, flows: Iterable[Flow], extra: Iterable[Path] = ()) -> KindCatalogue:
+    """The kinds as the hub loads them: the core's file, each flow's (schemas in its folder), any extra."""
+    return KindCatalogue.from_files([(core_kinds, None),
+                                     *((path, f.schema_dir) for f in flows for path in f.kinds),
+                                     *((path, None) for path in extra)])
