@@ -157,3 +157,37 @@ def refusals(db: Database, action_prefix: str) -> list[AuditRecord]:
     rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM audit WHERE action LIKE ? AND outcome = ? ORDER BY seq",
                       (action_prefix + "%", "deny"))
     return [AuditRecord(**dict(zip(COLUMNS, row, strict=True))) for row in rows]
+
+
+def inbound(db: Database, *, message_ids: Sequence[str] = (), correlation_id: str = "", kind: str = "",
+            party: str = "", client: str = "", since: str = "", until: str = "", limit: int = 50) -> list[Row]:
+    """The ``received`` record of each inbound message that matches, newest first: the console's browser.
+
+    Columns: seq, ts, message_id, actor, kind, client, correlation_id, outcome.
+    """
+    where: list[str] = ["action = 'received'"]
+    params: list[Any] = []
+    if message_ids:
+        where.append(f"message_id IN ({', '.join('?' for _ in message_ids)})")
+        params.extend(message_ids)
+    for column, value in (("correlation_id", correlation_id), ("kind", kind), ("actor", party),
+                          ("client", client)):
+        if value:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if since:
+        where.append("ts >= ?")
+        params.append(since)
+    if until:
+        where.append("ts <= ?")
+        params.append(until)
+    params.append(int(limit))
+    return db.execute("SELECT seq, ts, message_id, actor, kind, client, correlation_id, outcome FROM audit "
+                      f"WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?", params)
+
+
+def caused_by(db: Database, message_id: str) -> list[Row]:
+    """What the hub sent because of a message under ids of its own (``<id>:receipt``, ``:answer``,
+    ``:notice:...``): seq, ts, action, actor, recipient, kind, message_id, outcome, reason."""
+    return db.execute("SELECT seq, ts, action, actor, recipient, kind, message_id, outcome, reason FROM audit "
+                      "WHERE message_id > ? AND message_id < ? ORDER BY seq", (message_id + ":", message_id + ";"))
