@@ -2,14 +2,11 @@
 
 An operator and an auditor each log in with their own account and do their work through the pages; the
 audit log must then hold every view and action, and no page an operator opened may hold a BSN.
-Screenshots of every page go to ``tmp_path``, or to the folder ``ZORGHUB_SCREENSHOTS`` names
-(``make screenshots`` writes the ones in ``docs/console/``).
+Screenshots of every page go where ``tests.console_helpers.shots`` says (``make screenshots``: ``docs/console/``).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,38 +21,14 @@ from hub.settings import Settings
 from hub.store.audit import AuditRecord
 from hub.testing import GEELHOED
 from hub.transports.management import Management, vhost_of
-from tests.conftest import need
+from tests.console_helpers import login
 from tests.http_live import Live, live_hub
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-#: the flags a root process in a closed network needs (no sandbox, no calls home)
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 BSNS = (seed.GEELHOED_BSN, seed.JANSEN_BSN, GEELHOED["bsn"])
 INDICATIEBESLUIT = {"besluitnummer": "IB-7", "soort": "Wlz-indicatie", "ingangsdatum": "2026-11-01", "zzp": "5VV",
                     "client": GEELHOED, "voorkeurZorgaanbieder": "73730800"}
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("ZORGHUB_SCREENSHOTS", "") or tmp_path / "shots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    need("chromium", Path(CHROMIUM).is_file(), "Debian's chromium package is not installed (.ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture
@@ -66,16 +39,6 @@ def live(amqp_settings: Settings, pg_url: str, schema_dir: object) -> Iterator[L
     book.put("anna", "auditor", "auditor-pw-1")
     with live_hub(settings) as running:
         yield running
-
-
-def _login(browser: Any, live: Live, name: str, password: str) -> Any:
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(f"{live.url}/console/login")
-    page.fill("#name", name)
-    page.fill("#password", password)
-    page.click("#login")
-    page.wait_for_load_state()
-    return page
 
 
 def _no_bsn(page: Any, where: str) -> None:
@@ -103,7 +66,7 @@ def test_operator_dashboard_message_path_and_requeue(browser: Any, live: Live, s
     s = live.settings
     mgmt = Management(s.management_url, s.management_user, s.management_password)
     api = _settled(mgmt, vhost_of(s.broker_url), s.prefix + ".")
-    page = _login(browser, live, "olga", "operator-pw-1")
+    page = login(browser, live, "olga", "operator-pw-1")
     assert page.url.endswith("/console")
     page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
     _no_bsn(page, "dashboard")
@@ -175,7 +138,7 @@ def test_operator_dashboard_message_path_and_requeue(browser: Any, live: Live, s
 def test_auditor_finds_a_client_reveals_exports_and_cancels_a_dry_run(browser: Any, live: Live, shots: Path) -> None:
     routed, _ = _traffic(live)
     _many_deliveries(live, 40_000)  # enough for a dry run to be cancelled while it runs
-    page = _login(browser, live, "anna", "auditor-pw-1")
+    page = login(browser, live, "anna", "auditor-pw-1")
     assert page.url.endswith("/console/audit")
 
     page.click("text=Messages")
@@ -234,7 +197,7 @@ def test_auditor_finds_a_client_reveals_exports_and_cancels_a_dry_run(browser: A
     assert not [r for r in live.hub.app.audit.records("actor = ?", ("anna",)) if GEELHOED["bsn"] in repr(r)]
 
 
-def test_login_refuses_a_wrong_password_and_pages_need_a_login(browser: Any, live: Live, shots: Path) -> None:
+def test_login_refuses_a_wrong_password_and_pages_need_alogin(browser: Any, live: Live, shots: Path) -> None:
     page = browser.new_page()
     page.goto(f"{live.url}/console/dead-letters")
     assert page.url.endswith("/console/login")

@@ -36,13 +36,19 @@ class Login(Console):
             await self.ctx.run(self.ctx.audit, [rec])
             return self.page("login.html", None, 401, error="wrong name or password")
         token = await self.ctx.run(issue, self.settings.home, self.settings.http_issuer, account)
-        home = "/console/audit" if account.role == "auditor" else "/console"
+        home = {"auditor": "/console/audit", "party": "/console/portals"}.get(account.role, "/console")
         response = RedirectResponse(home, 303)
         response.set_cookie(COOKIE, token, max_age=TTL, httponly=True, samesite="strict", path="/console")
         from hub.console.session import Viewer
 
         await self.record(Viewer(account.name, account.role, account.party), "console.login", "login")
         return response
+
+    async def portals(self, request: Request) -> Response:
+        from hub.console.base import STAFF
+
+        who = await self.require(request, ("party", *STAFF), "portals")
+        return self.page("portals.html", who)
 
     async def logout(self, request: Request) -> Response:
         response = RedirectResponse("/console/login", 303)
@@ -84,5 +90,13 @@ def routes(ctx: Any) -> list[BaseRoute]:
         ("/console/audit/jobs/{job_id}", audit, audit.job, ["GET", "POST"]),
     ]
     found: list[BaseRoute] = [Route(path, _guard(c, h), methods=m) for path, c, h, m in table]
+    from hub.console.portal import portals
+
+    flows = portals(ctx)
+    ctx.extensions["console.portals"] = [(p.flow, p.pages.title, p.pages.roles) for p in flows]
+    found.append(Route("/console/portals", _guard(login, login.portals), methods=["GET"]))
+    for portal in flows:
+        found.extend(Route(r.path, _guard(portal, r.endpoint), methods=r.methods) for r in portal.routes()
+                     if isinstance(r, Route))
     found.append(Mount("/console/static", app=StaticFiles(directory=HERE / "static"), name="console-static"))
     return found

@@ -73,7 +73,8 @@ class Console:
 
     # ----- pages -------------------------------------------------------------------------
     def page(self, name: str, who: Viewer | None, status: int = 200, **values: Any) -> HTMLResponse:
-        html = _env.get_template(name).render(viewer=who, operators=OPERATORS, auditors=AUDITORS, **values)
+        html = _env.get_template(name).render(viewer=who, operators=OPERATORS, auditors=AUDITORS,
+                                              portal_links=self.ctx.extensions.get("console.portals", []), **values)
         return HTMLResponse(html, status_code=status)
 
     def forbidden(self, exc: Forbidden) -> HTMLResponse:

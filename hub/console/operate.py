@@ -69,7 +69,7 @@ class Operate(Console):
                     error, client = exc.reason, ""
 
         def find() -> list[Any]:
-            ids = self.hub.audit.message_ids(q["id"], limit=200) if q["id"] else []
+            ids = auditqueries.message_ids_from(self.hub.audit.db, q["id"], limit=200)
             if q["id"] and not ids:
                 return []
             return auditqueries.inbound(self.hub.audit.db, message_ids=ids, correlation_id=q["correlation"],
@@ -83,7 +83,7 @@ class Operate(Console):
     async def message(self, request: Request) -> Response:
         who = await self.require(request, STAFF, "message")
         given = request.path_params["message_id"]
-        found = await self.ctx.run(self.hub.audit.message_ids, given, 2)
+        found = await self.ctx.run(auditqueries.message_ids_from, self.hub.audit.db, given, 2)
         if len(found) != 1 and given not in found:
             return self.page("messages.html", who, q={"id": given}, rows=[], status=404,
                              error=f"no single message starts with {given!r}" if found else

@@ -7,6 +7,7 @@ cookie. Every refusal of a page is itself an audit record (``console.denied``).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,9 @@ class Viewer:
     party: str = ""
 
 
+@functools.lru_cache(maxsize=8)
 def _key(home: str) -> DevKey:
+    """The issuer's key, read once per home (a page load must not parse a PEM file)."""
     return DevKey.at(Path(home) / auth.DEV_KEY_FILE, create=True)
 
 

@@ -191,3 +191,12 @@ def caused_by(db: Database, message_id: str) -> list[Row]:
     ``:notice:...``): seq, ts, action, actor, recipient, kind, message_id, outcome, reason."""
     return db.execute("SELECT seq, ts, action, actor, recipient, kind, message_id, outcome, reason FROM audit "
                       "WHERE message_id > ? AND message_id < ? ORDER BY seq", (message_id + ":", message_id + ";"))
+
+
+def message_ids_from(db: Database, prefix: str, limit: int = 100) -> list[str]:
+    """The distinct message ids starting with ``prefix``, through the message-id index (a range, not a scan)."""
+    if not prefix:
+        return []
+    rows = db.execute("SELECT DISTINCT message_id FROM audit WHERE message_id >= ? AND message_id < ? "
+                      "ORDER BY message_id LIMIT ?", (prefix, prefix + "\U0010ffff", int(limit)))
+    return [str(r[0]) for r in rows]

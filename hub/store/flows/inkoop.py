@@ -79,6 +79,12 @@ def proposal(db: Database, pid: str) -> Row | None:
     return rows[0] if rows else None
 
 
+def proposals_of(db: Database, party: str) -> list[Row]:
+    """(id, insurer, provider, status, body, created_at, decided_at) of every proposal to or from ``party``."""
+    return db.execute("SELECT id, insurer, provider, status, body, created_at, decided_at FROM ik_proposal "
+                      "WHERE insurer = ? OR provider = ? ORDER BY created_at, id", (party, party))
+
+
 def decide_proposal(db: Database, pid: str, status: str, decided_at: str, decision_message: str) -> None:
     db.execute("UPDATE ik_proposal SET status = ?, decided_at = ?, decision_message = ? WHERE id = ?",
                (status, decided_at, decision_message, pid))
