@@ -103,6 +103,28 @@ def test_a_provider_accepts_a_proposal_and_reads_the_contract_back(browser: Any,
     response = west.goto(f"{live.url}/console/flows/inkoop/contract/{PROPOSAL['voorstelId']}")
     assert response is not None and response.status == 403
 
+    # an uitvraag answered on the page, a counter offer and the beheer view
+    live.hub.send("zv-noord", "inkoop.uitvraag", {"uitvraagId": "UV-9", "titel": "Uitvraag 2027",
+                                                  "aan": ["zh-antonius"], "vragen": [{"id": "q1"}]})
+    live.hub.send("zv-noord", "inkoop.bod", {"onderhandelingId": "OH-9", "aan": "zh-antonius",
+                                             "product": "DBC-STAAR", "prijsCent": 120000, "volume": 800})
+    page.goto(f"{live.url}/console/flows/inkoop")
+    page.fill("tr.uitvraag[data-id='UV-9'] textarea", "q1=280")
+    page.click("tr.uitvraag[data-id='UV-9'] button.answer")
+    page.wait_for_selector("#done")
+    assert page.inner_text("#done") == "accepted" and "answered" in page.inner_text("tr.uitvraag[data-id='UV-9']")
+    page.fill("tr.offer[data-id='OH-9'] input[name=prijsCent]", "135000")
+    page.click("tr.offer[data-id='OH-9'] button.counter")
+    page.wait_for_selector("#done")
+    assert "135000" not in page.inner_text("#done") and page.inner_text("#done") == "accepted"
+    assert "1350.00" in page.inner_text("tr.offer[data-id='OH-9']")
+    got = [m.kind for m in live.hub["zv-noord"].wait(2)]
+    assert sorted(got) == ["inkoop.antwoord", "inkoop.bod"]
+    page.screenshot(path=str(shots / "portal-inkoop-offers.png"), full_page=True)
+    page.goto(f"{live.url}/console/flows/inkoop/beheer")
+    assert int(page.inner_text("#communication tr:nth-child(2) td:first-child")) >= 3  # what it sent
+    page.screenshot(path=str(shots / "portal-beheer.png"), full_page=True)
+
     nza = login(browser, live, "nza", "nza-password")
     nza.goto(f"{live.url}/console/flows/nza")
     assert nza.query_selector_all("#calendar tr")

@@ -110,6 +110,26 @@ def traffic(db: Database, party: str | None = None) -> list[Row]:
                       "GROUP BY actor, recipient, action, outcome", params)
 
 
+#: the actions by which a party received something (the beheer view's "received")
+RECEIVED_ACTIONS = ("delivered", "notified", "replied", "query", "receipt", "rejected", "proposed",
+                    "evaluation_requested")
+
+
+def communication(db: Database, party: str | None = None) -> dict[str, dict[str, int]]:
+    """Per party: messages sent, sent and failed, received, and rejections received (beheer)."""
+    stats: dict[str, dict[str, int]] = {}
+    for actor, recipient, action, outcome, n in traffic(db, party):
+        if action == "received":
+            key, who = ("sent" if outcome == "success" else "sent_failed"), actor
+        elif recipient and action in RECEIVED_ACTIONS:
+            key, who = ("rejections" if action == "rejected" else "received"), recipient
+        else:
+            continue
+        stats.setdefault(str(who), {}).setdefault(key, 0)
+        stats[str(who)][key] += int(n)
+    return stats
+
+
 def received_payloads(db: Database, message_ids: Sequence[str]) -> list[Row]:
     """(message_id, payload_sha256) of the successful ``received`` records of these messages, in seq order."""
     return db.execute(f"SELECT message_id, payload_sha256 FROM audit WHERE action = ? AND outcome = ? "
