@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # the AsyncAPI JSON Schemas that tests check docs/asyncapi.json against (npm package @asyncapi/specs)
 ASYNCAPI_SPECS := $(VENV)/asyncapi/node_modules/@asyncapi/specs/schemas/3.0.0-without-$$id.json
 
-.PHONY: demo test lint bench bench-quick clean
+.PHONY: demo test lint bench bench-quick screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: $(STAMP) $(ASYNCAPI_SPECS) lint
 	ZORGHUB_TEST_STORE=postgres $(PY) -m pytest -q --ignore=tests/test_bench_smoke.py \
 		--ignore-glob='tests/test_mappings_*' --ignore=tests/test_settings.py \
 		--ignore-glob='tests/test_http_*'
+
+# the console's screenshots in docs/console/, taken by its browser tests
+screenshots: $(STAMP)
+	ZORGHUB_SCREENSHOTS=docs/console $(PY) -m pytest -q tests/test_console_browser.py
 
 bench: $(STAMP)
 	$(PY) -m bench.run

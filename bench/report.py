@@ -18,6 +18,7 @@ TARGETS: list[tuple[str, str, str, float, str]] = [
     ("backlog", "total_peak_rss_mb", "<=", 300, "backlog peak RSS <= 300 MB (all workers)"),
     ("backlog", "lost", "<=", 0, "backlog: no message lost"),
     ("scaling", "speedup", ">=", 1.3, "scaling: 2 workers >= 1.3x one"),
+    ("console", "p99_ms", "<=", 300, "console page load p99 <= 300 ms (dashboard and message view)"),
 ]
 
 

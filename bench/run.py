@@ -21,11 +21,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import broker, http, report, scenarios
+from bench import broker, console, http, report, scenarios
 from bench.scenarios import MODES, Bench
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ORDER = ("ceiling", "passthrough", "translate", "fanout", "query", "http", "audit", "backlog", "scaling")
+ORDER = ("ceiling", "passthrough", "translate", "fanout", "query", "http", "audit", "backlog", "scaling", "console")
 TITLES = {
     "ceiling": "Bare pika relay (quorum A -> quorum B, publisher confirms, ack A)",
     "passthrough": "Hub passthrough: echo JSON to one recipient",
@@ -36,6 +36,7 @@ TITLES = {
     "audit": "Audit: appends under passthrough, verify, dry-run replay",
     "backlog": "Backlog: drain a queue filled before the hub starts",
     "scaling": "Scaling: passthrough with 1 and 2 worker processes",
+    "console": "Console: dashboard and message page loads over the audit records",
 }
 
 
@@ -58,6 +59,7 @@ def scenario_functions() -> dict[str, Callable[[Bench], dict[str, Any]]]:
         "audit": scenarios.audit,
         "backlog": scenarios.backlog,
         "scaling": scenarios.scaling,
+        "console": console.console,
     }
 
 

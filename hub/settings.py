@@ -68,6 +68,9 @@ class Settings:
     http_public_url: str = ""  # how other parties reach this server (status URLs); "": the request's own
     #: external netwerkpunten that receive this hub's notifications: "party=url" (the party they serve)
     netwerkpunten: tuple[str, ...] = ()
+    # ----- the console (hub.console) ------------------------------------------------
+    console_inbox_alert: int = 1000  # the dashboard alerts when an inbox holds more messages than this
+    console_worker_alert_s: int = 60  # ... and when a shard has had no worker for longer than this
 
     # ----- derived ---------------------------------------------------------------
     @property

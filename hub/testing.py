@@ -19,7 +19,6 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import orjson
 
@@ -35,16 +34,12 @@ from hub.store import auditqueries
 from hub.transports import is_embedded, open_transport
 from hub.transports import with_credentials as with_credentials
 from hub.transports.base import RawMessage, Transport
+from hub.transports.management import vhost_of as vhost_of
 
 Printer = Callable[[str], None]
 RECEIPT_KIND = "zorghub.receipt"
 
 GEELHOED = {"bsn": "999990019", "gemeentecode": "0344", "postcode": "3511AB"}
-
-
-def vhost_of(url: str) -> str:
-    path = urlparse(url).path
-    return unquote(path[1:]) if path and path != "/" else "/"
 
 
 

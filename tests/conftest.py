@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -150,3 +151,27 @@ def hub(hub_settings: Settings) -> Iterator[TestHub]:
             yield running
         finally:
             support.set_clock(None)
+
+
+# ----- the console's browser tests -------------------------------------------------------------
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where screenshots go: ``tmp_path``, or the folder ``ZORGHUB_SCREENSHOTS`` names (``make screenshots``)."""
+    folder = Path(os.environ.get("ZORGHUB_SCREENSHOTS", "") or tmp_path / "shots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from tests.console_helpers import ARGS, CHROMIUM
+
+    need("chromium", Path(CHROMIUM).is_file(), "Debian's chromium package is not installed (.ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -7,9 +7,6 @@ import click
 from hub.cli.kit import pass_settings
 from hub.settings import Settings
 
-RECEIVED_ACTIONS = ("delivered", "notified", "replied", "query", "receipt", "rejected", "proposed",
-                    "evaluation_requested")
-
 
 @click.command(name="communication", help="beheer: messages per party (sent, failed, received, rejections)")
 @click.option("--party", help="only this party")
@@ -22,17 +19,7 @@ def cli(settings: Settings, party: str | None) -> None:
     db = Database.open_existing(settings.effective_store_url)
     try:
         log = AuditLog(db, settings.key_bytes(create=False))
-        rows = auditqueries.traffic(log.db, party)
-        stats: dict[str, dict[str, int]] = {}
-        for actor, recipient, action, outcome, n in rows:
-            if action == "received":
-                key = "sent" if outcome == "success" else "sent_failed"
-                stats.setdefault(actor, {}).setdefault(key, 0)
-                stats[actor][key] += int(n)
-            elif recipient and action in RECEIVED_ACTIONS:
-                key = "rejections" if action == "rejected" else "received"
-                stats.setdefault(recipient, {}).setdefault(key, 0)
-                stats[recipient][key] += int(n)
+        stats = auditqueries.communication(log.db, party)
         click.echo(f"{'party':16s} {'sent':>6s} {'failed':>6s} {'received':>8s} {'rejections':>10s}")
         for name in sorted(stats):
             if party and name != party:

@@ -28,6 +28,7 @@ log = logging.getLogger("zorghub.cli")
 COMMANDS: dict[str, str] = {
     "audit": "hub.cli.audit:cli",
     "communication": "hub.cli.communication:cli",
+    "console": "hub.console.cli:cli",
     "contract": "hub.cli.contract:cli",
     "demo": "hub.cli.demo:cli",
     "dlq": "hub.cli.dlq:cli",

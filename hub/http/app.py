@@ -38,6 +38,7 @@ PARTS: tuple[tuple[str, str], ...] = (
     ("/graphql", "hub.http.graphql"),
     ("/fhir", "hub.http.fhir"),
     ("", "hub.http.webhooks"),
+    ("", "hub.console"),
 )
 
 

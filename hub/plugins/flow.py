@@ -24,13 +24,33 @@ from hub.pipeline.hooks import Answer, AnswerHook, Observer, Validator
 if TYPE_CHECKING:
     from hub.app import HubApp
 
-__all__ = ["Answer", "AnswerHook", "Demo", "Flow", "Job", "Observer", "Validator"]
+__all__ = ["Answer", "AnswerHook", "Demo", "Flow", "Job", "Observer", "Page", "Pages", "Validator"]
 
 
 #: a scheduled job: returns a one-line result for the beheer view
 Job = Callable[["HubApp", Any], str]
 #: a seed walk-through: returns True when every check held
 Demo = Callable[[Any], bool]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One console page of a flow: ``handler(portal, request, viewer)`` (``hub.console.portal``)."""
+
+    path: str  # below /console/flows/<flow>
+    handler: Callable[..., Any]
+    methods: tuple[str, ...] = ("GET",)
+
+
+@dataclass(frozen=True)
+class Pages:
+    """What one flow adds to the console: its title, its pages and the folder of their templates."""
+
+    title: str
+    templates: Path
+    pages: tuple[Page, ...]
+    #: the console roles that may open them: ``party`` accounts act as their party
+    roles: tuple[str, ...] = ("party",)
 
 
 @dataclass(frozen=True)
@@ -53,6 +73,8 @@ class Flow:
     receipts: tuple[str, ...] = ()
     #: ``contract.toml``: the replies this flow sends and an example of each kind (``docs/contract.md``)
     contract: Path | None = None
+    #: "module:attribute" of the flow's console pages, a ``hub.console.portal.Pages``, imported only when served
+    pages: str | None = None
 
     @classmethod
     def at(cls, folder: Path | str, name: str, description: str, **declared: Any) -> Flow:

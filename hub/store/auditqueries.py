@@ -110,6 +110,26 @@ def traffic(db: Database, party: str | None = None) -> list[Row]:
                       "GROUP BY actor, recipient, action, outcome", params)
 
 
+#: the actions by which a party received something (the beheer view's "received")
+RECEIVED_ACTIONS = ("delivered", "notified", "replied", "query", "receipt", "rejected", "proposed",
+                    "evaluation_requested")
+
+
+def communication(db: Database, party: str | None = None) -> dict[str, dict[str, int]]:
+    """Per party: messages sent, sent and failed, received, and rejections received (beheer)."""
+    stats: dict[str, dict[str, int]] = {}
+    for actor, recipient, action, outcome, n in traffic(db, party):
+        if action == "received":
+            key, who = ("sent" if outcome == "success" else "sent_failed"), actor
+        elif recipient and action in RECEIVED_ACTIONS:
+            key, who = ("rejections" if action == "rejected" else "received"), recipient
+        else:
+            continue
+        stats.setdefault(str(who), {}).setdefault(key, 0)
+        stats[str(who)][key] += int(n)
+    return stats
+
+
 def received_payloads(db: Database, message_ids: Sequence[str]) -> list[Row]:
     """(message_id, payload_sha256) of the successful ``received`` records of these messages, in seq order."""
     return db.execute(f"SELECT message_id, payload_sha256 FROM audit WHERE action = ? AND outcome = ? "
@@ -157,3 +177,46 @@ def refusals(db: Database, action_prefix: str) -> list[AuditRecord]:
     rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM audit WHERE action LIKE ? AND outcome = ? ORDER BY seq",
                       (action_prefix + "%", "deny"))
     return [AuditRecord(**dict(zip(COLUMNS, row, strict=True))) for row in rows]
+
+
+def inbound(db: Database, *, message_ids: Sequence[str] = (), correlation_id: str = "", kind: str = "",
+            party: str = "", client: str = "", since: str = "", until: str = "", limit: int = 50) -> list[Row]:
+    """The ``received`` record of each inbound message that matches, newest first: the console's browser.
+
+    Columns: seq, ts, message_id, actor, kind, client, correlation_id, outcome.
+    """
+    where: list[str] = ["action = 'received'"]
+    params: list[Any] = []
+    if message_ids:
+        where.append(f"message_id IN ({', '.join('?' for _ in message_ids)})")
+        params.extend(message_ids)
+    for column, value in (("correlation_id", correlation_id), ("kind", kind), ("actor", party),
+                          ("client", client)):
+        if value:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if since:
+        where.append("ts >= ?")
+        params.append(since)
+    if until:
+        where.append("ts <= ?")
+        params.append(until)
+    params.append(int(limit))
+    return db.execute("SELECT seq, ts, message_id, actor, kind, client, correlation_id, outcome FROM audit "
+                      f"WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?", params)
+
+
+def caused_by(db: Database, message_id: str) -> list[Row]:
+    """What the hub sent because of a message under ids of its own (``<id>:receipt``, ``:answer``,
+    ``:notice:...``): seq, ts, action, actor, recipient, kind, message_id, outcome, reason."""
+    return db.execute("SELECT seq, ts, action, actor, recipient, kind, message_id, outcome, reason FROM audit "
+                      "WHERE message_id > ? AND message_id < ? ORDER BY seq", (message_id + ":", message_id + ";"))
+
+
+def message_ids_from(db: Database, prefix: str, limit: int = 100) -> list[str]:
+    """The distinct message ids starting with ``prefix``, through the message-id index (a range, not a scan)."""
+    if not prefix:
+        return []
+    rows = db.execute("SELECT DISTINCT message_id FROM audit WHERE message_id >= ? AND message_id < ? "
+                      "ORDER BY message_id LIMIT ?", (prefix, prefix + "\U0010ffff", int(limit)))
+    return [str(r[0]) for r in rows]

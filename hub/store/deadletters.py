@@ -96,6 +96,12 @@ class DeadLetterStore:
         """How many there are (open ones only, unless asked), without loading them."""
         return int(self.db.execute(f"SELECT COUNT(*) FROM dead_letters{_where(include_requeued)}")[0][0])
 
+    def counts(self) -> builtins.list[tuple[str, str, int]]:
+        """Open dead letters by (rule, sender), most first: the operator's dashboard."""
+        rows = self.db.execute("SELECT rule, sender, COUNT(*) FROM dead_letters WHERE requeued_at IS NULL "
+                               "GROUP BY rule, sender ORDER BY COUNT(*) DESC, rule, sender")
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
     def history(self, message_id: str) -> builtins.list[DeadLetterEntry]:
         """Every entry of one message, oldest first: it is dead-lettered again if a requeue fails again."""
         return [DeadLetterEntry(*r) for r in self.db.execute(f"{_SELECT} WHERE message_id = ? ORDER BY seq",

@@ -51,6 +51,13 @@ class Management:
                                  "messages_unacknowledged,consumers,type")
         return [r for r in rows or [] if str(r.get("name", "")).startswith(prefix)]
 
+    def queues_with_rates(self, vhost: str, prefix: str = "") -> list[dict[str, Any]]:
+        """As ``queues``, with the publish and deliver rates (for the console's dashboard)."""
+        rows = self._call("GET", f"queues/{q(vhost)}?columns=name,messages,messages_ready,messages_unacknowledged,"
+                                 "consumers,type,message_stats.publish_details.rate,"
+                                 "message_stats.deliver_get_details.rate")
+        return [r for r in rows or [] if str(r.get("name", "")).startswith(prefix)]
+
     def put_vhost(self, vhost: str) -> None:
         self._call("PUT", f"vhosts/{q(vhost)}", {})
 
@@ -84,6 +91,12 @@ class Management:
 
 def party_password(party: Party) -> str:
     return party.password or f"{party.name}-secret"
+
+
+def vhost_of(url: str) -> str:
+    """The vhost an AMQP URL names (``/`` when it names none)."""
+    path = urllib.parse.urlparse(url).path
+    return urllib.parse.unquote(path[1:]) if path and path != "/" else "/"
 
 
 def q(value: str) -> str:

@@ -15,4 +15,5 @@ FLOW = Flow.at(
     install=handlers.install,
     cli="hub.flows.inkoop.cli:cli",
     demos={3: "hub.flows.inkoop.demo:seed003"},
+    pages="hub.flows.inkoop.pages:PAGES",
 )

@@ -16,5 +16,6 @@ FLOW = Flow.at(
     jobs={"delivery-calendar": handlers.job_calendar},
     cli="hub.flows.nza.cli:cli",
     demos={1: "hub.flows.nza.demo:seed001"},
+    pages="hub.flows.nza.pages:PAGES",
     receipts=(handlers.RECEIPT,),
 )

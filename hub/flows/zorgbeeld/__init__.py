@@ -16,4 +16,5 @@ FLOW = Flow.at(
     jobs={"stale-check": handlers.job_stale, "retention": handlers.job_retention},
     cli="hub.flows.zorgbeeld.cli:cli",
     demos={2: "hub.flows.zorgbeeld.demo:seed002"},
+    pages="hub.flows.zorgbeeld.pages:PAGES",
 )

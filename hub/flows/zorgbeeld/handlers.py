@@ -71,6 +71,8 @@ def subscribers(app: HubApp, reporter: str) -> list[tuple[str, str]]:
         for party in app.parties.with_role(sub["role"]):
             if party.name == reporter:
                 continue
+            if party.region and party.has_role("zorgverzekeraar") and party.region != region:
+                continue  # an insurer that buys care in one region hears of that region only
             if sub.get("scope", "all") == "all" or region_of(app, party.name) == region:
                 found.setdefault(party.name, f"subscriber ({sub['role']}, {sub.get('scope', 'all')})")
     return sorted(found.items())
@@ -122,22 +124,34 @@ def history(db: Database) -> list[dict[str, Any]]:
             for r in store.history(db)]
 
 
+def reader_region(app: HubApp, party: str, asked: str | None = None) -> str | None:
+    """The region ``party`` may read (``None``: all), or ``Forbidden``: the rule for every reader.
+
+    The NZa and the LCPS read any region; an insurer too, unless the registry gives it a ``region``
+    (the ROAZ region it buys care in), which it then reads only; a hospital reads its own region.
+    """
+    sender = app.parties.get(party)
+    if sender.has_role("nza") or sender.has_role("lcps"):
+        return asked
+    if sender.has_role("zorgverzekeraar"):
+        if sender.region and asked and asked != sender.region:
+            raise Forbidden(f"insurer {party!r} reads its own region ({sender.region}) only", rule="OTHER_REGION")
+        return sender.region or asked
+    own = region_of(app, party)
+    if own is None:
+        raise Forbidden(f"party {party!r} may not read Zorgbeeld", rule="NO_READ_ROLE")
+    if asked and asked != own:
+        raise Forbidden(f"a hospital reads its own ROAZ region ({own}) only", rule="OTHER_REGION")
+    return own
+
+
 def handle_query(checked: Checked, ctx: HandlerContext) -> list[Delivery]:
     doc = checked.document.json
     sender = ctx.app.parties.get(checked.envelope.sender)
-    asked = doc.get("regio")
     want_history = bool(doc.get("historie"))
     if want_history and not sender.has_role("nza"):
         raise Forbidden("only the NZa may read the report history", rule="HISTORY_NZA_ONLY")
-    if sender.has_role("nza") or sender.has_role("lcps") or sender.has_role("zorgverzekeraar"):
-        region = asked
-    else:
-        own = region_of(ctx.app, sender.name)
-        if own is None:
-            raise Forbidden(f"party {sender.name!r} may not read Zorgbeeld", rule="NO_READ_ROLE")
-        if asked and asked != own:
-            raise Forbidden(f"a hospital reads its own ROAZ region ({own}) only", rule="OTHER_REGION")
-        region = own
+    region = reader_region(ctx.app, sender.name, doc.get("regio"))
     reports = picture(ctx.app, ctx.db, region)
     if doc.get("behandeling"):
         reports = [r for r in reports if r["behandeling"] == doc["behandeling"]]

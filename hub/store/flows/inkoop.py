@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import orjson
+
 from hub.store.db import Database, Row
 
 DDL = """
@@ -52,6 +54,14 @@ def uitvraag(db: Database, uitvraag_id: str) -> Row | None:
     return rows[0] if rows else None
 
 
+def uitvragen_to(db: Database, provider: str) -> list[Row]:
+    """(id, insurer, created_at, answered_at or None) of every uitvraag addressed to ``provider``."""
+    rows = db.execute("SELECT u.id, u.insurer, u.created_at, a.created_at, u.addressed FROM ik_uitvraag u "
+                      "LEFT JOIN ik_answer a ON a.uitvraag_id = u.id AND a.provider = ? ORDER BY u.created_at, u.id",
+                      (provider,))
+    return [r[:4] for r in rows if provider in orjson.loads(r[4])]
+
+
 def answered(db: Database, uitvraag_id: str, provider: str) -> bool:
     return bool(db.execute("SELECT 1 FROM ik_answer WHERE uitvraag_id = ? AND provider = ?",
                            (uitvraag_id, provider)))
@@ -79,6 +89,12 @@ def proposal(db: Database, pid: str) -> Row | None:
     return rows[0] if rows else None
 
 
+def proposals_of(db: Database, party: str) -> list[Row]:
+    """(id, insurer, provider, status, body, created_at, decided_at) of every proposal to or from ``party``."""
+    return db.execute("SELECT id, insurer, provider, status, body, created_at, decided_at FROM ik_proposal "
+                      "WHERE insurer = ? OR provider = ? ORDER BY created_at, id", (party, party))
+
+
 def decide_proposal(db: Database, pid: str, status: str, decided_at: str, decision_message: str) -> None:
     db.execute("UPDATE ik_proposal SET status = ?, decided_at = ?, decision_message = ? WHERE id = ?",
                (status, decided_at, decision_message, pid))
@@ -90,6 +106,13 @@ def negotiation(db: Database, nid: str) -> Row | None:
     rows = db.execute("SELECT insurer, provider, product, status, last_party, price_cents, volume, rounds "
                       "FROM ik_negotiation WHERE id = ?", (nid,))
     return rows[0] if rows else None
+
+
+def negotiations_of(db: Database, party: str) -> list[Row]:
+    """(id, insurer, provider, product, status, last_party, price_cents, volume, rounds, updated_at) of ``party``."""
+    return db.execute("SELECT id, insurer, provider, product, status, last_party, price_cents, volume, rounds, "
+                      "updated_at FROM ik_negotiation WHERE insurer = ? OR provider = ? ORDER BY updated_at, id",
+                      (party, party))
 
 
 def open_negotiation(db: Database, nid: str, insurer: str, provider: str, product: str, last_party: str,
