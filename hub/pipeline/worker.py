@@ -151,6 +151,7 @@ class Worker:
 
     # ----- the batch ------------------------------------------------------------------
     def handle_batch(self, batch: list[RawMessage]) -> None:
+        self.relay.throttle()  # the batch before the last must be confirmed: bounded memory, bounded redo
         ids = [self.processing_key(r) for r in batch]
         done_before = self.app.processed.states(i for i in ids if i)
         confirmed = self.relay.take_confirmed()
