@@ -25,7 +25,8 @@ from bench import broker, console, http, report, scenarios
 from bench.scenarios import MODES, Bench
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ORDER = ("ceiling", "passthrough", "translate", "fanout", "query", "http", "audit", "backlog", "scaling", "console")
+ORDER = ("ceiling", "passthrough", "translate", "fanout", "query", "http", "audit", "backlog", "scaling",
+         "stages", "console")
 TITLES = {
     "ceiling": "Bare pika relay (quorum A -> quorum B, publisher confirms, ack A)",
     "passthrough": "Hub passthrough: echo JSON to one recipient",
@@ -37,6 +38,7 @@ TITLES = {
     "backlog": "Backlog: drain a queue filled before the hub starts",
     "scaling": "Scaling: passthrough with 1 and 2 worker processes",
     "console": "Console: dashboard and message page loads over the audit records",
+    "stages": "Stages: CPU per message per stage of passthrough, disk fsync latency",
 }
 
 
@@ -60,6 +62,7 @@ def scenario_functions() -> dict[str, Callable[[Bench], dict[str, Any]]]:
         "backlog": scenarios.backlog,
         "scaling": scenarios.scaling,
         "console": console.console,
+        "stages": scenarios.stages,
     }
 
 

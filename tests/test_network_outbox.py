@@ -1,12 +1,12 @@
 """Outbox atomicity: the hub is SIGKILLed after the register write commits, before the notification goes out.
 
 A subprocess worker gets a crash hook (environment ``ZORGHUB_TEST_CRASH=after-db-commit``):
-its transport's commit kills the process with SIGKILL as soon as a batch
-carries a notification, that is after the database transaction (register
-version, sequence number, audit records) committed and before the AMQP
-transaction that publishes and acks. After a restart the redelivered melding
-is recognised as done and its notification is rebuilt from the audit store:
-sent exactly once, with the register written once.
+the relay's publish kills the process with SIGKILL as soon as a batch carries a
+notification, that is after the database transaction (register version,
+sequence number, audit records, outbox entries) committed and the melding was
+acked, before anything is published. After a restart the worker publishes the
+unsent outbox entries: the notification is sent exactly once, with the
+register written once.
 """
 
 from __future__ import annotations
@@ -34,14 +34,14 @@ def _crash_worker() -> None:
     def setup(app: Any, worker: Any) -> None:
         if os.environ.get("ZORGHUB_TEST_CRASH") != "after-db-commit":
             return
-        commit = worker.transport.commit
+        publish = worker.transport.publish_pipelined
 
-        def crashing(outgoing: list[Any], tags: list[Any], **kwargs: Any) -> None:
+        def crashing(outgoing: list[Any], on_settled: Any) -> None:
             if any(o.properties.get("type") == "network.notificatie" for o in outgoing):
                 os.kill(os.getpid(), signal.SIGKILL)
-            commit(outgoing, tags, **kwargs)
+            publish(outgoing, on_settled)
 
-        worker.transport.commit = crashing
+        worker.transport.publish_pipelined = crashing
 
     stop = __import__("threading").Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -112,12 +112,14 @@ def test_notification_sent_exactly_once_after_sigkill_between_db_and_broker_comm
                       pika.BasicProperties(message_id=message_id, type="network.melden", user_id="ciz",
                                            content_type="application/json", delivery_mode=2))
     assert crashing.wait(timeout=60) == -signal.SIGKILL
-    # the database committed: one register version, its audit records, the outbox row for the notification
+    # the database committed: one register version, its audit records, the outbox entry for the notification
     db = Database(settings.effective_store_url)
     audit = AuditLog(db, b"outbox-test-key")
     assert db.execute("SELECT COUNT(*) FROM nw_record")[0][0] == 1
     delivered = [r for r in audit.for_message(message_id) if r.action == "delivered"]
     assert [r.recipient for r in delivered] == ["zk-utrecht"]
+    unsent = db.execute("SELECT stream FROM outbox WHERE sent = 0 AND stream LIKE 'zk-utrecht/%'")
+    assert len(unsent) == 1
     # the broker did not: nothing was published
     assert _drain(zk, "zk-utrecht") == [] and _drain(ciz, "ciz") == []
 
