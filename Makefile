@@ -4,27 +4,33 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench bench-quick clean
+.PHONY: demo test test-slow lint bench bench-quick clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml receiver/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,bench]'
+	$(PY) -m pip install -q -e '.[dev,bench]' -e ./receiver
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/zorghub demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check hub mappings tests bench
+	$(VENV)/bin/ruff check hub mappings tests bench receiver
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-# the suite on SQLite, then every store-touching test again on PostgreSQL
+# the suite on SQLite, then every store-touching test again on PostgreSQL; test-slow: the same for the
+# tests marked slow (crash and fault runs), which `make test` leaves out
+PG_PASS := --ignore=tests/test_bench_smoke.py --ignore-glob='tests/test_mappings_*' --ignore=tests/test_settings.py
+
 test: $(STAMP) lint
-	$(PY) -m pytest -q
-	ZORGHUB_TEST_STORE=postgres $(PY) -m pytest -q --ignore=tests/test_bench_smoke.py \
-		--ignore-glob='tests/test_mappings_*' --ignore=tests/test_settings.py
+	$(PY) -m pytest -q -m 'not slow'
+	ZORGHUB_TEST_STORE=postgres $(PY) -m pytest -q -m 'not slow' $(PG_PASS)
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
+	ZORGHUB_TEST_STORE=postgres $(PY) -m pytest -q -m slow $(PG_PASS)
 
 bench: $(STAMP)
 	$(PY) -m bench.run
