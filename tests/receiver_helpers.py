@@ -33,21 +33,28 @@ def effects_table(conn: Any) -> None:
     """The vendor's own table: no unique key, so a message applied twice would show as two rows."""
     serial = "INTEGER PRIMARY KEY AUTOINCREMENT" if isinstance(conn, sqlite3.Connection) else "BIGSERIAL PRIMARY KEY"
     conn.cursor().execute(f"CREATE TABLE IF NOT EXISTS effects (n {serial}, message_id TEXT NOT NULL, "
-                          "kind TEXT NOT NULL, stream TEXT, seq BIGINT)")
+                          "kind TEXT NOT NULL, stream TEXT, seq BIGINT, origin TEXT)")
     conn.commit()
 
 
 def record_effect(msg: Message, db: Any) -> None:
     """The vendor's callback: one row per message, in the receiver's transaction."""
     mark = "?" if isinstance(db, sqlite3.Connection) else "%s"
-    db.cursor().execute(f"INSERT INTO effects (message_id, kind, stream, seq) VALUES ({mark}, {mark}, {mark}, {mark})",
-                        (msg.message_id, msg.kind, msg.stream, msg.seq))
+    db.cursor().execute(f"INSERT INTO effects (message_id, kind, stream, seq, origin) VALUES "
+                        f"({mark}, {mark}, {mark}, {mark}, {mark})",
+                        (msg.message_id, msg.kind, msg.stream, msg.seq, msg.headers.get("x-origin-message-id")))
 
 
 def effects(conn: Any) -> list[tuple[str, str, str | None, int | None]]:
+    """(message id, kind, stream, seq) of every effect, in the order applied."""
+    return [(str(r[0]), str(r[1]), r[2], None if r[3] is None else int(r[3])) for r in effect_rows(conn)]
+
+
+def effect_rows(conn: Any) -> list[tuple[Any, ...]]:
+    """Every column of every effect (message id, kind, stream, seq, origin), in the order applied."""
     cur = conn.cursor()
-    cur.execute("SELECT message_id, kind, stream, seq FROM effects ORDER BY n")
-    rows = [(str(r[0]), str(r[1]), r[2], None if r[3] is None else int(r[3])) for r in cur.fetchall()]
+    cur.execute("SELECT message_id, kind, stream, seq, origin FROM effects ORDER BY n")
+    rows = [tuple(r) for r in cur.fetchall()]
     conn.commit()
     return rows
 
