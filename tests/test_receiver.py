@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pika
+import pika.exceptions
 import pytest
 from zorghub_receiver import Message, Receiver
 
@@ -189,3 +190,11 @@ def test_a_failing_callback_rolls_back_the_batch_and_stops(broker: str, db_url: 
     with running(receiver(broker, db_url)) as again:
         until(lambda: len(effects(open_db(db_url))) == 3, what="all three after the fix")
     assert seqs(db_url) == [1, 2, 3] and again.stats.duplicates == 0
+
+
+def test_a_queue_the_broker_refuses_stops_the_receiver(broker: str, tmp_path: Any) -> None:
+    r = receiver(broker, f"sqlite:///{tmp_path / 'v.sqlite3'}")
+    r.queue = "zorghub.inbox.nobody"
+    with pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused:
+        r.run()  # one error, not a reconnect loop
+    assert refused.value.reply_code == 404

@@ -45,6 +45,11 @@ CONNECTION_LOST = (pika.exceptions.AMQPConnectionError, pika.exceptions.Connecti
                    pika.exceptions.ChannelClosed, pika.exceptions.StreamLostError)
 
 
+def _refused(exc: Exception) -> bool:
+    """The broker said no (no such queue, no permission): trying again changes nothing."""
+    return isinstance(exc, pika.exceptions.ChannelClosedByBroker) and exc.reply_code in (403, 404, 406)
+
+
 @dataclass
 class Stats:
     """What this process has done; ``Receiver.totals()`` has the committed totals over all runs."""
@@ -112,7 +117,7 @@ class Receiver:
                 delay = 0.5
                 self._consume(conn)
             except CONNECTION_LOST as exc:
-                if not self.reconnect:
+                if not self.reconnect or _refused(exc):
                     raise
                 log.warning("broker connection lost (%s); reconnecting", type(exc).__name__)
             finally:
