@@ -1,7 +1,8 @@
 """A vendor's receiver as an OS process of its own, so a test can SIGKILL it.
 
-``python -m tests.receiverproc <amqp url> <sqlite file>``: receives the url's user's inbox into the
-file's ``effects`` table (tests/receiver_helpers.py) until SIGTERM.
+``python -m tests.receiverproc <amqp url> <database url>``: receives the url's user's inbox into the
+database's ``effects`` table (tests/receiver_helpers.py) until SIGTERM; the database is
+``sqlite:///<file>`` or a PostgreSQL url with ``?schema=<name>``.
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ from tests.receiver_helpers import effects_table, open_db, record_effect
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start(url: str, db_file: Path, log_file: Path) -> subprocess.Popen[bytes]:
+def start(url: str, db_url: str, log_file: Path) -> subprocess.Popen[bytes]:
     log = open(log_file, "ab")  # noqa: SIM115  (kept for the child)
-    return subprocess.Popen([sys.executable, "-m", "tests.receiverproc", url, str(db_file)], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "tests.receiverproc", url, db_url], cwd=ROOT,
                             env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=log)
 
 
-def main(url: str, db_file: str) -> None:
+def main(url: str, db_url: str) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    db = open_db(f"sqlite:///{db_file}")
+    db = open_db(db_url)
     effects_table(db)
     receiver = Receiver(url, db, record_effect, batch_size=200, tail_check=3.0, resend_after=5.0)
     signal.signal(signal.SIGTERM, lambda *_: receiver.stop())
