@@ -198,3 +198,35 @@ def test_a_queue_the_broker_refuses_stops_the_receiver(broker: str, tmp_path: An
     with pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused:
         r.run()  # one error, not a reconnect loop
     assert refused.value.reply_code == 404
+
+
+def test_sqlite_in_autocommit_mode_still_gets_one_transaction_a_batch(broker: str, tmp_path: Any) -> None:
+    import sqlite3
+
+    path = tmp_path / "v.sqlite3"
+    effects_table(sqlite3.connect(path))
+
+    def fail_on_m2(msg: Message, db: Any) -> None:
+        record_effect(msg, db)
+        if msg.message_id == "m2":
+            raise RuntimeError("no")
+
+    publish(broker, ("m1", 1), ("m2", 2))
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)  # no implicit BEGIN
+    r = Receiver(broker, db, fail_on_m2, queue=INBOX, tail_check=3600.0)
+    with pytest.raises(RuntimeError):
+        r.run()
+    check = sqlite3.connect(path)
+    applied = [r[0] for r in check.execute("SELECT message_id FROM effects ORDER BY n")]
+    marked = [r[0] for r in check.execute("SELECT message_id FROM zorghub_received ORDER BY seq")]
+    hwm = check.execute("SELECT hwm FROM zorghub_streams").fetchall()
+    assert applied in ([], ["m1"]) and marked == applied  # m2's batch rolled back whole, its marks with it
+    assert hwm == ([(1,)] if applied else [])
+
+
+def test_a_connection_in_autocommit_mode_is_refused(pg_url: str) -> None:
+    db = open_db(pg_url)
+    db.autocommit = True
+    with pytest.raises(ValueError, match="autocommit"):
+        Receiver("amqp://guest:guest@127.0.0.1:5672/%2F", db, record_effect)
+    db.close()
