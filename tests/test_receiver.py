@@ -230,3 +230,32 @@ def test_a_connection_in_autocommit_mode_is_refused(pg_url: str) -> None:
     with pytest.raises(ValueError, match="autocommit"):
         Receiver("amqp://guest:guest@127.0.0.1:5672/%2F", db, record_effect)
     db.close()
+
+
+def test_a_partial_answer_is_followed_by_a_request_for_the_rest_at_once(broker: str, db_url: str) -> None:
+    """The hub answers one request with at most its limit: the receiver asks for what is still missing."""
+    publish(broker, ("m1", 1), ("m7", 7))
+    with running(receiver(broker, db_url)) as r:  # resend_after is an hour: only the answer can prompt it
+        ((first, body),) = until(lambda: requests(broker), what="the first request")
+        assert body == {"stream": STREAM, "from": 2, "to": 6}
+        publish(broker, ("m2", 2), ("m3", 3))
+        publish(broker, ("a:receipt", 1), stream="acme/9", kind="zorghub.receipt", correlation_id=first.message_id,
+                body=json.dumps({"status": "accepted", "resent": 2}).encode())
+        ((_second, body),) = until(lambda: requests(broker), what="the second request")
+        assert body == {"stream": STREAM, "from": 4, "to": 6}
+        publish(broker, ("m4", 4), ("m5", 5), ("m6", 6))
+        until(lambda: r.stats.applied == 7, what="1..7")
+    assert seqs(db_url) == [1, 2, 3, 4, 5, 6, 7] and r.stats.gaps == 1
+
+
+def test_a_mark_raised_by_hand_over_a_lost_gap_frees_the_parked_messages(broker: str, db_url: str) -> None:
+    """What an operator does when the hub can no longer send a gap again: the receiver goes on from there."""
+    publish(broker, ("m1", 1), ("m3", 3), ("m4", 4))
+    with running(receiver(broker, db_url)) as r:
+        until(lambda: r.stats.parked == 2, what="3 and 4 parked")
+    db = open_db(db_url)
+    db.cursor().execute("UPDATE zorghub_streams SET hwm = 2")
+    db.commit()
+    with running(receiver(broker, db_url)) as r:
+        until(lambda: len(seqs(db_url)) == 3, what="the parked ones applied")
+    assert seqs(db_url) == [1, 3, 4] and r.stats.applied == 2

@@ -93,6 +93,8 @@ class Receiver:
         self._hwm: dict[str, int] = {}
         self._parked: dict[str, int] = {}  # stream -> lowest parked seq
         self._asked: dict[str, tuple[int, float]] = {}  # stream -> (last seq asked for, when)
+        self._requests: dict[str, str] = {}  # id of a resend request not answered yet -> its stream
+        self._progressed: set[str] = set()  # streams whose request was answered with messages, this batch
         self._traffic = True  # something other than a resend answer came since the last tail probe
         self._last_delivery = time.monotonic()
         self._publisher: BlockingChannel | None = None
@@ -102,6 +104,8 @@ class Receiver:
         """Consume until ``stop()``; a lost broker connection is reopened (with ``reconnect``)."""
         self.marks.setup()
         self._load()
+        if self._parked:  # a mark raised by hand over a gap the hub can no longer fill
+            self._apply(None, [])
         delay = 0.5
         while not self._stop.is_set():
             try:
@@ -161,22 +165,32 @@ class Receiver:
         channel.cancel()
 
     # ----- one batch, one transaction ----------------------------------------------------------------
-    def _apply(self, channel: BlockingChannel, batch: list[Delivery]) -> None:
+    def _apply(self, channel: BlockingChannel | None, batch: list[Delivery]) -> None:
+        """``batch`` in one transaction, then acked; with no batch, the parked messages a raised mark frees."""
         hwm = dict(self._hwm)
         counts: collections.Counter[str] = collections.Counter()
         self.marks.begin()
         try:
             for _method, props, body in batch:
                 self._take(Message.from_amqp(props, body), hwm, counts)
+            if not batch:
+                for stream in list(self._parked):
+                    self._unpark(stream, hwm, counts)
             self.marks.set_hwms((s, h) for s, h in hwm.items() if self._hwm.get(s) != h)
             self.marks.add_counters({n: counts[n] for n in COUNTERS})
             parked = self.marks.pending_bounds() if counts["parked"] or self._parked else self._parked
             self.db.commit()
         except BaseException:
             self.db.rollback()
+            self._progressed.clear()
             raise
         self._hwm, self._parked = hwm, parked
-        channel.basic_ack(batch[-1][0].delivery_tag, multiple=True)
+        for stream in self._progressed:  # the hub sent what it had (at most its limit): ask on at once
+            if stream in self._asked:
+                self._asked[stream] = (self._asked[stream][0], float("-inf"))
+        self._progressed.clear()
+        if channel is not None and batch:
+            channel.basic_ack(batch[-1][0].delivery_tag, multiple=True)
         for name in COUNTERS:
             setattr(self.stats, name, getattr(self.stats, name) + counts[name])
         if counts["traffic"]:
@@ -201,12 +215,14 @@ class Receiver:
         else:
             hwm[stream] = seq
             self._apply_one(msg, counts)
-            while stream in self._parked or counts["parked"]:
-                parked = self.marks.unpark(stream, hwm[stream] + 1)
-                if parked is None:
-                    break
-                hwm[stream] += 1
-                self._apply_one(Message.from_envelope(*parked), counts)
+            if stream in self._parked or counts["parked"]:
+                self._unpark(stream, hwm, counts)
+
+    def _unpark(self, stream: str, hwm: dict[str, int], counts: collections.Counter[str]) -> None:
+        """Apply the parked messages that now follow the stream's mark, in order."""
+        while (parked := self.marks.unpark(stream, hwm.get(stream, 0) + 1)) is not None:
+            hwm[stream] = hwm.get(stream, 0) + 1
+            self._apply_one(Message.from_envelope(*parked), counts)
 
     def _apply_one(self, msg: Message, counts: collections.Counter[str]) -> None:
         if not self.marks.claim(msg.message_id, msg.stream, msg.seq):
@@ -227,14 +243,19 @@ class Receiver:
             answer = json.loads(msg.body)
         except ValueError:
             answer = {}
+        stream = self._requests.pop(msg.correlation_id or "", None)
         if answer.get("status") == "accepted":
             log.info("resend request %s answered: %s message(s) sent again", msg.correlation_id, answer.get("resent"))
+            if stream is not None and int(answer.get("resent") or 0) > 0:
+                self._progressed.add(stream)
             return 0
         log.warning("resend request %s refused: %s (%s)", msg.correlation_id, answer.get("rule"), answer.get("reason"))
         return 1
 
     def _ask_for_gaps(self) -> None:
         """A resend request per open gap; again after ``resend_after`` while it is not filled."""
+        if self._publisher is None:  # not connected yet: asked once consuming starts
+            return
         now = time.monotonic()
         for stream, lowest in sorted(self._parked.items()):
             start = self._hwm.get(stream, 0) + 1
@@ -270,4 +291,5 @@ class Receiver:
             message_id=message_id, type=RESEND_KIND, content_type="application/json", user_id=self.user,
             delivery_mode=2))
         self.stats.resend_requests += 1
+        self._requests[message_id] = stream
         return message_id
