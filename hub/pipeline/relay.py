@@ -45,9 +45,12 @@ class Relay:
         """No publish waits for the broker."""
         return self._in_flight == 0
 
-    def send(self, items: Sequence[tuple[EntryKey, Outgoing]]) -> None:
-        """Publish committed entries now; they are marked sent once the broker confirmed them."""
+    def send(self, items: Sequence[tuple[EntryKey, Outgoing]], then: Callable[[], None] | None = None) -> None:
+        """Publish committed entries now; they are marked sent once the broker confirmed them, and ``then``
+        is called (at once when there is nothing to publish)."""
         if not items:
+            if then is not None:
+                then()
             return
         keys = [k for k, _ in items]
         self._in_flight += 1
@@ -56,6 +59,8 @@ class Relay:
             self._in_flight -= 1
             if ok:
                 self._confirmed.extend(keys)
+                if then is not None:
+                    then()
             else:  # left unsent: published again on resume
                 self._refused = True
 

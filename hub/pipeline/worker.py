@@ -177,12 +177,15 @@ class Worker:
             self.transport.commit(out.replayed, [], on_confirmed=lambda: self.app.processed.mark_published(
                 out.republished))
         self.transport.ack([r.tag for r in batch])
-        self.relay.send([*out.again, *(((stream, seq), o) for stream, seq, _, o in out.outgoing)])
+
+        def delivered() -> None:  # each message is heard of once the broker holds what it sent
+            for event, env, extra in out.events:
+                for observer in self.observers:
+                    observer.after_process_message(event, env, extra)
+
+        self.relay.send([*out.again, *(((stream, seq), o) for stream, seq, _, o in out.outgoing)], delivered)
         if self.relay.idle:  # settled at once (an in-process broker): mark them now
             self.relay.flush()
-        for event, env, extra in out.events:
-            for observer in self.observers:
-                observer.after_process_message(event, env, extra)
         for observer in self.observers:
             observer.after_batch(records)
 

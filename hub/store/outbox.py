@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from hub.store import migrations
 from hub.store.db import Database
 
 DDL = """
@@ -115,8 +116,13 @@ class OutboxStore:
                                                   int(limit)))
         return [_entry(r) for r in rows]
 
-    def unsent_count(self) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM outbox WHERE sent = 0")[0][0])
+
+
+def unsent_count(db: Database) -> int:
+    """How many outbox entries wait for the broker's confirm (0 in a store no worker has opened yet)."""
+    if "outbox" not in migrations.tables(db):
+        return 0
+    return int(db.execute("SELECT COUNT(*) FROM outbox WHERE sent = 0")[0][0])
 
 
 def _entry(row: Sequence[object]) -> Entry:

@@ -1,19 +1,13 @@
 """The RabbitMQ transport (pika).
 
-Each batch is committed in this order: the hub's database commit (audit
-records, idempotency marks) comes first; then every delivery is published on
-a confirm-mode channel with pipelined publisher confirms (all in flight at
-once, one wait for the lot); then ``on_confirmed`` lets the hub mark the batch
-published; only then are the inbound messages acked, with one multiple-ack.
-
-A crash before the published mark redelivers the inbound messages, and the
-hub re-publishes their deliveries from the message store: nothing is lost.
-A crash after the mark skips them. So only a crash between publishing and the
-mark can make a recipient see a message id twice (the hub cannot know whether
-the unconfirmed publishes landed), which is why deliveries keep the sender's
-message id. (AMQP transactions are no way out: RabbitMQ documents
-them as batching without atomicity, and a killed client can leave acks applied
-and publishes lost.)
+The hub commits a batch to its database first (audit records, idempotency marks, outbox entries),
+then acks the inbound messages with one multiple-ack (``ack``), then the relay publishes the
+batch's outbox entries on a confirm-mode channel with pipelined publisher confirms
+(``publish_pipelined``): all in flight at once, nothing waited for. Confirms are read while the
+worker consumes its next batch and settle each pipelined publish, in order, through its callback.
+What a crash leaves unconfirmed is published again from the outbox (``hub.pipeline.relay``), under
+the same deterministic message id, so a receiver drops the copy. (AMQP transactions are no way out:
+RabbitMQ documents them as batching without atomicity.)
 """
 
 from __future__ import annotations
