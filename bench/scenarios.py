@@ -376,13 +376,13 @@ def stages(b: Bench, count: int | None = None) -> dict[str, Any]:
 
     s = b.settings("benchstage", shards=1)
     topo = hubproc.declare(s)
-    n = count or max(1_000, b.mode.relay_n // 3)
+    n = count or max(200, b.mode.relay_n // 3)
 
     def fill(k: int) -> None:
         b.load(s, topo, "ciz", echo("zonnehof"), k)
 
     b.scratch.mkdir(parents=True, exist_ok=True)
-    disk = stage_profile.fsync_latency(b.scratch)
+    disk = stage_profile.fsync_latency(b.scratch, rounds=50 if b.mode.name == "smoke" else 200)
     prof = stage_profile.profile_passthrough(b.vh.url, s, n, fill)
     b.delete_queues(topo)
     unprofiled = (b.passthrough or {}).get("cpu_us_per_msg")

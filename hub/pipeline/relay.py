@@ -27,6 +27,8 @@ log = logging.getLogger("zorghub.relay")
 #: (stream, seq): an outbox entry's key
 EntryKey = tuple[str, int]
 PayloadReader = Callable[[str], "bytes | None"]
+#: batches published and not yet confirmed before the worker waits: one overlaps the next batch's work
+MAX_IN_FLIGHT = 2
 
 
 class Relay:
@@ -87,6 +89,12 @@ class Relay:
             except BaseException:
                 self.give_back(done)
                 raise
+
+    def throttle(self, in_flight: int = MAX_IN_FLIGHT, timeout: float = 30.0) -> None:
+        """Before the next batch: wait until fewer than ``in_flight`` batches wait for confirms, so a fast
+        worker over a slow broker keeps a bounded number of messages in memory (and in flight)."""
+        if self._in_flight >= in_flight and not self.transport.settle(timeout, pending=in_flight - 1):
+            raise RetryLater(f"the broker left {self._in_flight} published batches unconfirmed for {timeout:.0f}s")
 
     def drain(self, timeout: float = 30.0) -> None:
         """Wait for every confirm (a stopping worker), then mark them sent."""

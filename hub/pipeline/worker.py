@@ -74,6 +74,8 @@ class _Batch:
     bodies: list[tuple[bytes, str]] = field(default_factory=list)
     #: entries sent before, to be published again as they were (a resend request)
     again: list[tuple[EntryKey, Outgoing]] = field(default_factory=list)
+    #: when the batch was taken in: the time of its idempotency marks (one clock read a batch, not a message)
+    ts: str = field(default_factory=now_iso)
     #: messages a store from before the outbox left unconfirmed, rebuilt from the audit log
     replayed: list[Outgoing] = field(default_factory=list)
     marks: list[tuple[str, str, str, str]] = field(default_factory=list)
@@ -149,6 +151,7 @@ class Worker:
 
     # ----- the batch ------------------------------------------------------------------
     def handle_batch(self, batch: list[RawMessage]) -> None:
+        self.relay.throttle()  # the batch before the last must be confirmed: bounded memory, bounded redo
         ids = [self.processing_key(r) for r in batch]
         done_before = self.app.processed.states(i for i in ids if i)
         confirmed = self.relay.take_confirmed()
@@ -354,7 +357,7 @@ class Worker:
                 payload_sha256=digest if same else "", content_type=d.envelope.content_type,
                 detail=detail))
         out.records.extend(records)
-        out.marks.append((env.message_id, env.sender, "delivered", now_iso()))
+        out.marks.append((env.message_id, env.sender, "delivered", out.ts))
         out.events.append(("delivered", env, deliveries))
 
     def delivery_outgoing(self, d: Delivery, origin: str | None = None) -> Outgoing:
@@ -397,7 +400,7 @@ class Worker:
         out.records.extend(records)
         message_id = env.message_id or f"(none)-{uuid.uuid4()}"
         if env.message_id:
-            out.marks.append((env.message_id, env.sender, "rejected" if rejected else "dead_lettered", now_iso()))
+            out.marks.append((env.message_id, env.sender, "rejected" if rejected else "dead_lettered", out.ts))
         out.dead.append(DeadLetterEntry(
             message_id=message_id, seq=time.time_ns(), ts=now_iso(), sender=env.sender, kind=env.kind,
             content_type=env.content_type, routing_key=raw.routing_key, error_class=error_class,

@@ -250,9 +250,9 @@ class AmqpTransport:
         if tags:
             self._channel._impl.basic_ack(max(tags), multiple=True)
 
-    def settle(self, timeout: float = 30.0) -> bool:
+    def settle(self, timeout: float = 30.0, pending: int = 0) -> bool:
         deadline = time.monotonic() + timeout
-        while self._waiting:
+        while len(self._waiting) > pending:
             if time.monotonic() > deadline:
                 return False
             self._conn.process_data_events(time_limit=0.05)

@@ -92,8 +92,9 @@ class Transport(Protocol):
         confirmed or refused them all. Publishes keep their order."""
         ...
 
-    def settle(self, timeout: float = 30.0) -> bool:
-        """Wait until every pipelined publish is settled; False if some still are not after ``timeout``."""
+    def settle(self, timeout: float = 30.0, pending: int = 0) -> bool:
+        """Wait until at most ``pending`` pipelined publishes are unsettled; False if more still are after
+        ``timeout``."""
         ...
 
     def commit(self, outgoing: list[Outgoing], tags: list[Any],
