@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench bench-quick clean
+.PHONY: demo test test-slow lint bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +20,17 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-# the suite on SQLite, then every store-touching test again on PostgreSQL
-test: $(STAMP) lint
-	$(PY) -m pytest -q
-	ZORGHUB_TEST_STORE=postgres $(PY) -m pytest -q --ignore=tests/test_bench_smoke.py \
+# the suite on SQLite, then every store-touching test again on PostgreSQL; the slow tests apart
+PG_RUN := ZORGHUB_TEST_STORE=postgres $(PY) -m pytest -q --ignore=tests/test_bench_smoke.py \
 		--ignore-glob='tests/test_mappings_*' --ignore=tests/test_settings.py
+test: $(STAMP) lint
+	$(PY) -m pytest -q -m 'not slow'
+	$(PG_RUN) -m 'not slow'
+
+# crashes, restarts and the 3-node RabbitMQ cluster (started by the tests themselves, as root)
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
+	$(PG_RUN) -m slow
 
 bench: $(STAMP)
 	$(PY) -m bench.run

@@ -21,6 +21,7 @@ import jsonschema
 from hub.errors import ConfigError
 from hub.store import private
 from hub.store.errors import StoreMissing
+from hub.transports.hosts import BrokerUrl
 
 _PACKAGE_DATA = resources.files("hub") / "data"
 
@@ -170,4 +171,9 @@ def validate(settings: Settings) -> Settings:
         first = errors[0]
         where = ".".join(str(p) for p in first.path) or "settings"
         raise ConfigError(f"invalid setting {where}: {first.message}")
+    if not settings.broker_url.startswith("memory://"):
+        try:
+            BrokerUrl.parse(settings.broker_url)
+        except ConfigError as exc:
+            raise ConfigError(f"invalid setting broker_url: {exc.reason}") from None
     return settings
