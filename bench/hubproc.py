@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 from typing import Any
@@ -67,6 +68,18 @@ class HubWorkers:
         values = [proc_status_kb(p.pid) for p in self.procs if p.pid]
         known = [v for v in values if v is not None]
         return round(sum(known) / 1024.0, 1) if known else None
+
+    def cpu_seconds(self) -> float | None:
+        """The workers' CPU time so far (user and system, from /proc), added up."""
+        total = 0.0
+        for p in self.procs:
+            try:
+                with open(f"/proc/{p.pid}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                return None
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
 
     def stop(self, timeout: float = 20.0) -> float | None:
         rss = self.peak_rss_mb()

@@ -68,13 +68,22 @@ def markdown(doc: dict[str, Any], chart_name: str) -> str:
         lines.append(f"| {s['scenario']} | {_fmt(s['msgs_per_s'])} | {_fmt(s['ratio_vs_ceiling'], 3)} | "
                      f"{_fmt(s['p50_ms'], 2)} | {_fmt(s['p99_ms'], 2)} | {_fmt(s.get('p999_ms'), 2)} | "
                      f"{_fmt(s['peak_rss_mb'])} |")
+    staged = doc["scenarios"].get("stages", {})
+    if staged.get("stages_cpu_us_per_msg"):
+        from bench.stages import markdown_table
+
+        table = markdown_table(staged["stages_cpu_us_per_msg"])
+        lines += ["", "## CPU per message per stage (passthrough)", "", *table,
+                  "", f"Profiled total {_fmt(staged.get('profiled_cpu_us_per_msg'))} µs CPU per message; unprofiled "
+                  f"worker {_fmt(staged.get('cpu_us_per_msg_unprofiled'))} µs. Disk fsync (4 KiB): p50 "
+                  f"{_fmt(staged.get('fsync_p50_ms'), 3)} ms, p99 {_fmt(staged.get('fsync_p99_ms'), 3)} ms."]
     lines += ["", "Latencies are publish-to-inbox times under a light paced load (see each scenario's "
               "`latency_load_msgs_per_s`); throughput is the drain rate of a queue filled before the consumer "
               "started.", "", "## Notes", ""]
     for s in doc["scenarios"].values():
         extras = {k: v for k, v in s.items() if k not in {"scenario", "title", "available", "note", "msgs_per_s",
                                                            "p50_ms", "p99_ms", "p999_ms", "peak_rss_mb",
-                                                           "ratio_vs_ceiling"}}
+                                                           "ratio_vs_ceiling", "stages_cpu_us_per_msg"}}
         lines.append(f"- **{s['scenario']}** ({s['title']}): {s['note'] or ''}")
         if extras:
             lines.append("  " + ", ".join(f"{k}={_fmt(v)}" for k, v in extras.items()))

@@ -25,7 +25,7 @@ from bench import broker, report, scenarios
 from bench.scenarios import MODES, Bench
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ORDER = ("ceiling", "passthrough", "translate", "fanout", "query", "audit", "backlog", "scaling")
+ORDER = ("ceiling", "passthrough", "translate", "fanout", "query", "audit", "backlog", "scaling", "stages")
 TITLES = {
     "ceiling": "Bare pika relay (quorum A -> quorum B, publisher confirms, ack A)",
     "passthrough": "Hub passthrough: echo JSON to one recipient",
@@ -35,6 +35,7 @@ TITLES = {
     "audit": "Audit: appends under passthrough, verify, dry-run replay",
     "backlog": "Backlog: drain a queue filled before the hub starts",
     "scaling": "Scaling: passthrough with 1 and 2 worker processes",
+    "stages": "Stages: CPU per message per stage of passthrough, disk fsync latency",
 }
 
 
@@ -56,6 +57,7 @@ def scenario_functions() -> dict[str, Callable[[Bench], dict[str, Any]]]:
         "audit": scenarios.audit,
         "backlog": scenarios.backlog,
         "scaling": scenarios.scaling,
+        "stages": scenarios.stages,
     }
 
 

@@ -114,6 +114,8 @@ class Bench:
             started = time.perf_counter()
             with hubproc.HubWorkers(settings, workers) as hub:
                 drain = broker.measure_drain(watcher, count * copies, self.mode.drain_timeout, started=started)
+                cpu = hub.cpu_seconds()
+                stats["cpu_us_per_msg"] = rounded(cpu / count * 1e6) if cpu is not None and count else None
                 stats["peak_rss_mb"] = hub.peak_rss_mb()
                 stats["drain_seconds"] = round(drain.seconds, 2)
                 stats["deliveries"] = drain.reached
@@ -365,6 +367,32 @@ def scaling(b: Bench) -> dict[str, Any]:
                   one_worker_peak_rss_mb=rss1, two_workers_msgs_per_s=rate2, speedup=speedup, messages=n,
                   note="msgs_per_s is with 2 workers (peak RSS per worker); both share one SQLite audit chain; "
                        f"{broker.cores()} cores shared with RabbitMQ and the harness")
+
+
+# ----- 8 stages -------------------------------------------------------------------------
+def stages(b: Bench, count: int | None = None) -> dict[str, Any]:
+    """CPU µs per message per stage of passthrough (profiled in this process), and the disk's fsync latency."""
+    from bench import stages as stage_profile
+
+    s = b.settings("benchstage", shards=1)
+    topo = hubproc.declare(s)
+    n = count or max(1_000, b.mode.relay_n // 3)
+
+    def fill(k: int) -> None:
+        b.load(s, topo, "ciz", echo("zonnehof"), k)
+
+    b.scratch.mkdir(parents=True, exist_ok=True)
+    disk = stage_profile.fsync_latency(b.scratch)
+    prof = stage_profile.profile_passthrough(b.vh.url, s, n, fill)
+    b.delete_queues(topo)
+    unprofiled = (b.passthrough or {}).get("cpu_us_per_msg")
+    return result("stages", "Stages: CPU per message per stage of passthrough (cProfile), disk fsync latency",
+                  **prof, **disk, cpu_us_per_msg_unprofiled=unprofiled,
+                  note="one worker in the harness process under cProfile with a per-thread CPU clock (the "
+                       "profiler inflates each stage alike: read the proportions); stages overlap where one calls "
+                       "another (a commit inside the audit append is not counted twice: it is outside it); "
+                       "cpu_us_per_msg_unprofiled is the passthrough worker's own CPU time per message; fsync on "
+                       "the disk of the hub's store")
 
 
 # ----- 7 backlog ------------------------------------------------------------------------

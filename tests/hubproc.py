@@ -50,6 +50,11 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def origin_id(props: pika.BasicProperties) -> str:
+    """The sender's own message id of a delivery (delivery contract v2: ``x-origin-message-id``)."""
+    return str((props.headers or {})["x-origin-message-id"])
+
+
 def drain_queue(url: str, queue: str, expect: int, timeout: float,
                 on_message: Callable[[pika.BasicProperties, bytes], None]) -> int:
     """Consume until ``expect`` distinct message ids arrived (then one idle second for stragglers) or time is up."""

@@ -14,6 +14,7 @@ import pytest
 
 from hub.app import HubApp
 from hub.ops.runner import run_worker
+from hub.pipeline.outbox import delivery_id
 from hub.settings import Settings
 from hub.transports import open_transport
 from hub.transports.management import Management
@@ -67,7 +68,10 @@ def test_pika_vendor_publishes_and_receives(running_hub: Settings, rabbitmq_vhos
         user_id="ciz", delivery_mode=2))
     zk = vendor(rabbitmq_vhost, "zk-utrecht").channel()
     props, got = wait_get(zk, "zorghub.inbox.zk-utrecht")
-    assert props.message_id == message_id and props.type == "indicatiebesluit"
+    # delivery contract v2: a deterministic id of its own, the sender's id in x-origin-message-id
+    assert props.message_id == delivery_id("ciz", message_id, "zk-utrecht", "indicatiebesluit|")
+    assert props.headers["x-origin-message-id"] == message_id and props.type == "indicatiebesluit"
+    assert props.headers["x-zorghub-stream"].startswith("zk-utrecht/") and props.headers["x-zorghub-seq"] == 1
     assert props.headers["x-sender"] == "ciz" and props.headers["x-sender-id-type"] == "OIN"
     assert json.loads(got) == json.loads(body)
     # a bad message comes back to the sender's own inbox as a receipt

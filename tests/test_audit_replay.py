@@ -42,8 +42,10 @@ def test_order_preserving_replay_into_a_sandbox(hub: Hub) -> None:
     by_client: dict[str, list[str]] = defaultdict(list)
     for m, r in zip(got, selected, strict=True):
         assert m.body == log.payload(r.payload_sha256)  # exact bytes
-        assert m.properties["message_id"] == r.message_id and m.properties["type"] == r.kind
-        by_client[r.client].append(m.properties["message_id"])
+        # the recorded delivery's own (contract v2) id, and the sender's id where the record has it
+        assert m.properties["message_id"] == r.detail_json()["p"]["message_id"] and m.properties["type"] == r.kind
+        assert m.headers["x-origin-message-id"] == r.message_id
+        by_client[r.client].append(m.headers["x-origin-message-id"])
     for client, ids in by_client.items():
         original = [r.message_id for r in selected if r.client == client]
         assert ids == original

@@ -8,6 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from hub.pipeline.outbox import delivery_id
 from hub.settings import Settings
 from hub.testing import GEELHOED, TestHub
 
@@ -41,7 +42,11 @@ def test_indicatie_reaches_exactly_the_right_parties(hub: TestHub) -> None:
     assert receivers == {"zk-utrecht", "pgo-geelhoed", "bos-en-duin", "cak"}
     for p in receivers:
         (msg,) = got[p]
-        assert msg.properties["message_id"] == message_id
+        # delivery contract v2: a deterministic id per (sender, message, recipient, route), the sender's own
+        # id in x-origin-message-id, and the first number of the recipient's stream
+        assert msg.properties["message_id"] == delivery_id("ciz", message_id, p, "indicatiebesluit|")
+        assert msg.headers["x-origin-message-id"] == message_id
+        assert msg.headers["x-zorghub-stream"] == f"{p}/0" and msg.headers["x-zorghub-seq"] == 1
         assert msg.properties["type"] == "indicatiebesluit"
         assert msg.headers["x-sender"] == "ciz"
         assert orjson.loads(msg.body) == INDICATIE

@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 import uuid
+from typing import Any
 
 import pika
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from hub.app import HubApp
 from hub.settings import Settings
 from hub.transports import open_transport
-from tests.hubproc import drain_queue, start_worker, stop
+from tests.hubproc import drain_queue, origin_id, start_worker, stop
 
 pytestmark = pytest.mark.slow
 
@@ -60,14 +61,22 @@ def received_count(settings: Settings) -> int:
 
 
 def unconfirmed(settings: Settings) -> set[str]:
-    """Messages done in the store whose output the broker had not confirmed yet."""
+    """Messages done in the store whose output the broker had not confirmed yet: the sender's ids of the
+    deliveries still unsent in the outbox."""
     from hub.store.db import Database
 
     db = Database(settings.effective_store_url)
     try:
-        return {str(r[0]) for r in db.execute("SELECT message_id FROM processed WHERE published = 0")}
+        return unsent_origins(db)
     finally:
         db.close()
+
+
+def unsent_origins(db: Any) -> set[str]:
+    """The sender's message ids of the outbox entries not marked sent (``x-origin-message-id``)."""
+    rows = db.execute("SELECT detail FROM outbox WHERE sent = 0")
+    return {str(h["x-origin-message-id"]) for (detail,) in rows
+            if "x-origin-message-id" in (h := json.loads(detail).get("h", {}))}
 
 
 def indicatie(n: int) -> bytes:
@@ -105,7 +114,7 @@ def test_sigkill_twice_loses_and_duplicates_nothing(amqp_settings: Settings) -> 
         for party in RECIPIENTS:
             counter: collections.Counter[str] = collections.Counter()
             drain_queue(settings.broker_url, f"zorghub.inbox.{party}", 10_000, 180,
-                        lambda props, body, c=counter: c.update([props.message_id]))
+                        lambda props, body, c=counter: c.update([origin_id(props)]))
             counts[party] = counter
     finally:
         stop(worker)
@@ -114,7 +123,7 @@ def test_sigkill_twice_loses_and_duplicates_nothing(amqp_settings: Settings) -> 
         # nothing lost
         assert set(counter) == ids, f"{party} is missing {len(ids - set(counter))} messages"
         # exactly once, except what a kill caught between publishing and the broker's confirmation: those
-        # may arrive twice, with their own message id, and never more often than there were kills
+        # may arrive twice, with the same message id, and never more often than there were kills
         dupes = {k for k, v in counter.items() if v > 1}
         assert dupes <= in_flight, f"{party} got {len(dupes - in_flight)} messages twice outside a kill"
         assert max(counter.values()) <= 3

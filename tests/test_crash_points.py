@@ -1,14 +1,15 @@
 """The commit protocol under SIGKILL at each step, injected deterministically into a real worker process.
 
-Steps of one batch: database commit, publish with confirms, published mark, ack. A kill
-- after the database commit, before publishing: the redelivered messages are sent from the message store,
-  and each recipient gets each exactly once;
-- after the published mark, before the ack: the redelivered messages are skipped: exactly once;
-- half-way through publishing, or after the broker confirmed it all but before the published mark: the hub
-  cannot know what landed, so it re-sends the whole batch from the message store: nothing is lost, and
-  exactly the deliveries that had landed arrive twice (same message id);
-- half-way through publishing, and again half-way through re-sending after the restart: the same, at most
-  twice more.
+Steps of one batch: the database commit (audit records, idempotency marks, outbox entries), the ack,
+the relay's publish with pipelined confirms, the sent mark. A kill
+- after the commit and the ack, before publishing: the restarted worker's relay publishes the unsent
+  entries, and each recipient gets each exactly once;
+- after the sent mark: nothing is published again: exactly once;
+- half-way through publishing, or after the broker confirmed it all but before the sent mark: the hub
+  cannot know what landed, so the relay publishes every unsent entry again: nothing is lost, and
+  exactly the deliveries that had landed arrive twice (same message id, same stream sequence number);
+- half-way through publishing, and again half-way through publishing again after the restart: the same,
+  at most twice more.
 The audit log holds every message once in every case.
 """
 
@@ -41,26 +42,27 @@ def _crash_worker() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
     def setup(app: Any, worker: Any) -> None:
-        commit = worker.transport.commit
+        publish = worker.transport.publish_pipelined
 
-        def crashing(outgoing: list[Any], tags: list[Any], on_confirmed: Any = None, **kw: Any) -> None:
+        def crashing(outgoing: list[Any], on_settled: Any) -> None:
             if not outgoing:
-                commit(outgoing, tags, on_confirmed=on_confirmed, **kw)
+                publish(outgoing, on_settled)
             elif where == "before-publish":
                 kill()
             elif where == "mid-publish":  # the first half reaches the broker, confirmed; the rest never
-                commit(outgoing[:len(outgoing) // 2], [], on_confirmed=kill, **kw)
-            elif where == "after-publish":  # all confirmed, the published mark never written
-                commit(outgoing, tags, on_confirmed=kill, **kw)
+                publish(outgoing[:len(outgoing) // 2], lambda ok: kill())
+            elif where == "after-publish":  # all confirmed, the sent mark never written
+                publish(outgoing, lambda ok: kill())
             else:  # after-mark
 
-                def marked() -> None:
-                    on_confirmed()
+                def marked(ok: bool) -> None:
+                    on_settled(ok)
+                    worker.relay.flush()
                     kill()
 
-                commit(outgoing, tags, on_confirmed=marked, **kw)
+                publish(outgoing, marked)
 
-        worker.transport.commit = crashing
+        worker.transport.publish_pipelined = crashing
 
     run_worker(Settings.load(), stop=threading.Event(), setup=setup)
 
@@ -73,8 +75,8 @@ if __name__ == "__main__":
 
 from hub.app import HubApp  # noqa: E402
 from hub.settings import Settings  # noqa: E402
-from tests.hubproc import drain_queue, env_for, start_worker, stop  # noqa: E402
-from tests.test_crash_order import indicatie, prepare, publish  # noqa: E402
+from tests.hubproc import drain_queue, env_for, origin_id, start_worker, stop  # noqa: E402
+from tests.test_crash_order import indicatie, prepare, publish, unsent_origins  # noqa: E402
 
 
 def broker_depth(settings: Settings, queue: str) -> int:
@@ -110,12 +112,16 @@ def test_a_kill_at_each_step_loses_nothing(amqp_settings: Settings, kills: list[
     app = HubApp.build(settings)
     try:
         committed = int(app.db.execute("SELECT COUNT(*) FROM processed")[0][0])
-        published = int(app.db.execute("SELECT COUNT(*) FROM processed WHERE published = 1")[0][0])
-        unconfirmed = {str(r[0]) for r in app.db.execute("SELECT message_id FROM processed WHERE published = 0")}
+        entries = int(app.db.execute("SELECT COUNT(*) FROM outbox")[0][0])
+        sent = int(app.db.execute("SELECT COUNT(*) FROM outbox WHERE sent = 1")[0][0])
+        unconfirmed = unsent_origins(app.db)
     finally:
         app.close()
-    assert committed > 0  # the kill came after the database commit ...
-    assert published == (committed if kills[-1] == "after-mark" else 0)  # ... and before or after the mark
+    assert committed > 0 and entries >= 4 * 50  # the kill came after the database commit ...
+    if kills[-1] == "after-mark":  # ... and after the sent mark of the first batch's entries
+        assert sent >= 4 * 50
+    else:  # ... or before any sent mark
+        assert sent == 0
     if kills == ["mid-publish"]:  # some deliveries had landed when the worker died, and not all
         inbox = sum(broker_depth(settings, f"zorghub.inbox.{p}") for p in RECIPIENTS)
         assert 0 < inbox < 4 * committed
@@ -125,7 +131,7 @@ def test_a_kill_at_each_step_loses_nothing(amqp_settings: Settings, kills: list[
         for party in RECIPIENTS:
             counter: Counter[str] = Counter()
             drain_queue(settings.broker_url, f"zorghub.inbox.{party}", len(messages), 60,
-                        lambda props, body, c=counter: c.update([props.message_id]))
+                        lambda props, body, c=counter: c.update([origin_id(props)]))
             counts[party] = counter
     finally:
         stop(worker)
@@ -143,7 +149,7 @@ def test_a_kill_at_each_step_loses_nothing(amqp_settings: Settings, kills: list[
     try:
         received = Counter(r[0] for r in app.db.execute("SELECT message_id FROM audit WHERE action = 'received'"))
         assert set(received) == ids and max(received.values()) == 1
-        assert int(app.db.execute("SELECT COUNT(*) FROM processed WHERE published = 0")[0][0]) == 0
+        assert int(app.db.execute("SELECT COUNT(*) FROM outbox WHERE sent = 0")[0][0]) == 0
         assert app.audit.verify().ok
     finally:
         app.close()

@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from hub.ops.requeue import Selection, select
+from hub.pipeline.outbox import delivery_id
 from hub.store.audit import AuditRecord
 from hub.store.idempotency import HUB_ACTOR, ORIGIN_FIELD, REQUEUED_ACTION, generation_records, sender_records
 from hub.testing import TestHub
@@ -26,8 +27,11 @@ def test_same_message_id_from_two_parties_is_processed_for_both(hub: TestHub) ->
     _echo(hub, "ciz", {"to": "cak", "note": "from ciz"})
     _echo(hub, "zk-utrecht", {"to": "cak", "note": "from the zorgkantoor"})
     got = hub["cak"].wait(2)
-    assert sorted((m.properties["message_id"], m.headers["x-sender"], m.json()["note"]) for m in got) == [
+    # contract v2: the sender's id is in x-origin-message-id; each delivery's own id names its sender too
+    assert sorted((m.headers["x-origin-message-id"], m.headers["x-sender"], m.json()["note"]) for m in got) == [
         (SHARED_ID, "ciz", "from ciz"), (SHARED_ID, "zk-utrecht", "from the zorgkantoor")]
+    assert sorted(m.properties["message_id"] for m in got) == sorted(
+        delivery_id(s, SHARED_ID, "cak", "echo|") for s in ("ciz", "zk-utrecht"))
     received = [r.actor for r in hub.app.audit.for_message(SHARED_ID) if r.action == "received"]
     assert sorted(received) == ["ciz", "zk-utrecht"]
     assert hub.app.processed.seen([("ciz", SHARED_ID), ("zk-utrecht", SHARED_ID), ("cak", SHARED_ID)]) == {

@@ -45,7 +45,7 @@ def test_a_valid_aw35_is_routed_and_answered_with_an_aw36(hub: TestHub, schema_d
     aw35 = golden("AW35")
     message_id = hub.send("aanbieder", "iwlz.AW35", aw35, content_type="application/xml", client_key="c1")
     (delivered,) = hub.inbox("zk-groningen")
-    assert delivered.body == aw35 and delivered.properties["message_id"] == message_id
+    assert delivered.body == aw35 and delivered.headers["x-origin-message-id"] == message_id
     assert hub.inbox("zk-zeeland") == []
     (retour,) = hub.inbox("aanbieder")
     assert retour.properties["type"] == "iwlz.AW36" and retour.properties["correlation_id"] == message_id

@@ -108,7 +108,7 @@ def test_requeued_dead_letter_is_processed_again_and_reaches_its_recipient(
     assert f"requeued {message_id} (generation 1)" in out and "requeued 1 message(s)" in out
     settle(ctx, 1)
     (delivered,) = ctx.inbox(NEW_PARTY)
-    assert delivered.properties["message_id"] == message_id
+    assert delivered.headers["x-origin-message-id"] == message_id  # contract v2: the sender's id is here
     assert orjson.loads(delivered.body) == {"to": NEW_PARTY, "note": "hello"}
     assert delivered.headers["x-sender"] == "ciz"  # processed as the original sender, not as the hub
     assert delivered.headers["traceparent"] == TRACE  # the original's headers travel with the requeue

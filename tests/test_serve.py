@@ -14,7 +14,7 @@ import pytest
 
 from hub.app import HubApp
 from hub.settings import Settings
-from tests.hubproc import Serve, drain_queue, running, wait_for
+from tests.hubproc import Serve, drain_queue, origin_id, running, wait_for
 from tests.test_crash_order import prepare, publish, received_count, unconfirmed
 
 pytestmark = pytest.mark.slow
@@ -28,7 +28,7 @@ def echo_messages(n: int, tag: str = "") -> list[tuple[str, str, bytes]]:
 def collect(settings: Settings, expect: int, timeout: float = 240) -> collections.Counter[str]:
     counter: collections.Counter[str] = collections.Counter()
     drain_queue(settings.broker_url, "zorghub.inbox.nza", expect, timeout,
-                lambda props, body: counter.update([str(props.message_id)]))
+                lambda props, body: counter.update([origin_id(props)]))
     return counter
 
 

@@ -26,6 +26,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from hub.errors import HubError
 from hub.settings import Settings
 from hub.store import auditqueries, idempotency
+from hub.store import outbox as outbox_store
 from hub.store.db import Database
 from hub.transports import has_management
 
@@ -76,6 +77,7 @@ class StoreCollector(Collector):
         with self._lock:
             self._catch_up()
             unpublished = idempotency.unpublished_count(self.db)
+            unsent = outbox_store.unsent_count(self.db)
             open_dead = self.dead_letters.count()
             counts = dict(self._counts)
             head = self._counted_to
@@ -90,6 +92,8 @@ class StoreCollector(Collector):
                                 value=open_dead)
         yield GaugeMetricFamily("zorghub_unpublished_messages", "Messages processed whose output the broker has "
                                 "not confirmed yet: in flight, or left by a crashed worker", value=unpublished)
+        yield GaugeMetricFamily("zorghub_outbox_unsent", "Outbox entries the broker has not confirmed yet: in "
+                                "flight, or left by a crashed worker for its restart to publish", value=unsent)
 
 
 class BrokerCollector(Collector):

@@ -77,10 +77,15 @@ def run_worker(settings: Settings, index: int = 0, count: int = 1, stop: threadi
                     if setup:
                         setup(app, worker)
                     queues = transport.worker_queues(app.topology, index, count)
+                    resumed = worker.resume(queues)  # what a crashed worker of these shards left unsent
+                    if resumed:
+                        log.info("%s published %d outbox entries left unsent", name, resumed)
                     log.info("%s consuming %s", name, ", ".join(queues))
                     backoff.reset()
                     batches = _BatchRunner(worker, app.db, watched, stop, name)
-                    transport.consume(queues, batches, batch_size=settings.batch_size, stop=stop)
+                    transport.consume(queues, batches, batch_size=settings.batch_size, stop=stop,
+                                      on_idle=worker.idle)
+                    worker.relay.drain()  # stopping: the last batches' confirms, and their sent marks
                 finally:
                     transport.close()
             except StoreUnavailable as exc:  # outside a batch, or given up on because we are stopping
@@ -112,9 +117,8 @@ class _AckWatch:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
 
-    def commit(self, outgoing: list[Any], tags: list[Any], on_confirmed: Callable[[], None] | None = None,
-               **options: Any) -> None:
-        self._transport.commit(outgoing, tags, on_confirmed=on_confirmed, **options)
+    def ack(self, tags: list[Any]) -> None:
+        self._transport.ack(tags)
         self.acked = True
 
 

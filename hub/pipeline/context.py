@@ -37,6 +37,8 @@ class HandlerContext:
     #: each message with the audit record of its sending (None: not audited); the worker binds the record
     #: to the message's bytes and route (``hub.pipeline.record.sent``)
     outgoing: list[tuple[Outgoing, AuditRecord | None]] = field(default_factory=list)
+    #: outbox entries sent before, published again byte for byte after the batch commits (a resend request)
+    again: list[tuple[tuple[str, int], Outgoing]] = field(default_factory=list)
     #: set by ``refuse``: the message is parked as refused although the handler's own writes and answer stand
     refused: Rejected | None = None
 

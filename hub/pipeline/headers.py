@@ -14,7 +14,7 @@ from typing import Any
 
 #: header names the hub sets, matched as prefixes (``x-sender`` covers ``x-sender-id`` too)
 HUB_PREFIXES = (
-    "x-network-", "x-sender", "x-original-", "x-mapping", "x-retries", "x-retry-", "x-delay", "x-reason",
+    "x-network-", "x-sender", "x-original-", "x-origin-", "x-mapping", "x-retries", "x-retry-", "x-delay", "x-reason",
     "x-rule", "x-status", "x-error-", "x-requeued", "x-period", "x-reply-to", "x-zorghub",
     # the broker's own dead-lettering and routing headers: never a sender's to give
     "x-death", "x-first-death-", "x-last-death-", "x-received-from", "x-match", "x-consistent-hash",

@@ -54,7 +54,8 @@ class Observer:
     """
 
     def after_process_message(self, event: Event, envelope: Envelope, extra: object) -> None:
-        """One message is done: ``extra`` is its deliveries, or the error that stopped it."""
+        """One message is done and the broker holds what it sent: ``extra`` is its deliveries, or the error
+        that stopped it. Called once its batch's outbox entries are confirmed (while the next batch runs)."""
 
     def after_batch(self, records: Sequence[AuditRecord]) -> None:
         """One batch is committed: ``records`` are the audit records it appended."""

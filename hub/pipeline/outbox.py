@@ -2,8 +2,11 @@
 
 Message ids of what the hub sends:
 
-- ``<origin>``: a delivery of the message itself (routed, translated), a retry and a dead-letter
-  copy keep the sender's own ``message_id``, so a recipient can drop a repeat after a crash;
+- ``d-<32 hex>``: a delivery of the message itself (routed, translated) to one recipient: the first
+  32 hex digits of the SHA-256 over (sender, message id, recipient, route with mapping@version)
+  joined by NUL (``delivery_id``). The same input always gives the same id, so a copy sent again
+  after a crash is recognisable; the sender's own id stays visible in ``x-origin-message-id``;
+- ``<origin>``: a retry and a dead-letter copy keep the sender's own ``message_id``;
 - ``<origin>:receipt``: the JSON receipt (``zorghub.receipt``) to the sender;
 - ``<origin>:answer``: the one answer to the sender in its own standard: an iWlz retourbericht,
   the ``antwoord`` to a network query;
@@ -15,10 +18,15 @@ and may send again later (network notifications per subscription, terugmelding m
 id the flow derives and stores itself; the outbox takes it as given. Each message's exchange,
 routing key, properties and headers are kept in its audit record's ``detail`` (``detail``), from
 which a crashed batch's output is rebuilt byte for byte (``from_detail``).
+
+Every message for a party's inbox also counts in a stream: ``x-zorghub-stream`` is
+``<recipient>/<shard>`` (the inbound shard the worker consumed) and ``x-zorghub-seq`` numbers the
+stream's messages 1, 2, 3 ... without gaps (``sequenced``), so a receiver sees a gap.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +42,33 @@ if TYPE_CHECKING:
     from hub.catalogue.topology import Topology
 
 RECEIPT_KIND = "zorghub.receipt"
+RESEND_KIND = "zorghub.resend"
 HUB_SENDER = "zorghub"
+#: the stream a message counts in (``<recipient>/<shard>``), its number there, and a delivery's origin id
+STREAM_HEADER = "x-zorghub-stream"
+SEQ_HEADER = "x-zorghub-seq"
+ORIGIN_HEADER = "x-origin-message-id"
+
+
+def delivery_id(sender: str, origin: str, recipient: str, route: str) -> str:
+    """The deterministic id of a delivery: ``d-`` and 32 hex of SHA-256 over the four, NUL-joined."""
+    return "d-" + hashlib.sha256("\0".join((sender, origin, recipient, route)).encode()).hexdigest()[:32]
+
+
+def route_of(env: Envelope) -> str:
+    """The route part of a delivery's id: its kind and the mapping@version that made it ('' if none)."""
+    mapping = f"{env.mapping}@{env.mapping_version}" if env.mapping else ""
+    return f"{env.kind}|{mapping}"
+
+
+def stream_of(recipient: str, shard: int) -> str:
+    return f"{recipient}/{shard}"
+
+
+def sequenced(o: Outgoing, stream: str, seq: int) -> Outgoing:
+    """``o`` numbered in its stream (the two headers a receiver tracks)."""
+    return Outgoing(o.exchange, o.routing_key, o.body, o.properties,
+                    {**o.headers, STREAM_HEADER: stream, SEQ_HEADER: seq})
 
 
 def message_id(origin: str, purpose: str, recipient: str | None = None, n: int | None = None) -> str:
@@ -47,10 +81,19 @@ def message_id(origin: str, purpose: str, recipient: str | None = None, n: int |
     return ":".join(parts)
 
 
-def delivery(d: Delivery, topology: Topology, parties: PartyRegistry) -> Outgoing:
-    """A routed (possibly translated) message to one recipient's inbox, under its own message id."""
+def delivery(d: Delivery, topology: Topology, parties: PartyRegistry, origin: str | None = None) -> Outgoing:
+    """A routed (possibly translated) message to one recipient's inbox.
+
+    A delivery of the inbound message ``origin`` (its message id) gets its deterministic id
+    (``delivery_id``) and names ``origin`` in ``x-origin-message-id``; a message a flow keeps under an
+    id of its own (a notification) keeps that id.
+    """
     env = d.envelope
     headers: dict[str, Any] = {"x-sender": env.sender}
+    message_id_ = env.message_id
+    if origin is not None and origin == env.message_id:
+        message_id_ = delivery_id(env.sender, origin, d.recipient, route_of(env))
+        headers[ORIGIN_HEADER] = origin
     sender = parties.find(env.sender)
     if sender is not None and sender.id_type != "BSN":
         headers.update({"x-sender-id-type": sender.id_type, "x-sender-id": sender.id})
@@ -63,7 +106,7 @@ def delivery(d: Delivery, topology: Topology, parties: PartyRegistry) -> Outgoin
         exchange=topology.outbound,
         routing_key=d.recipient,
         body=env.payload,
-        properties={"message_id": env.message_id, "correlation_id": env.correlation_id,
+        properties={"message_id": message_id_, "correlation_id": env.correlation_id,
                     "type": env.kind, "content_type": env.content_type},
         headers=headers,
     )

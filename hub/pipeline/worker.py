@@ -1,23 +1,22 @@
-"""The worker: receive a batch, check, route, translate, audit, deliver, ack.
+"""The worker: receive a batch, check, route, translate, audit, record in the outbox, ack.
 
 Order of commitment for each batch, which is what makes a crash harmless:
-1. the audit records, the idempotency marks and the dead-letter records are
-   committed in one database transaction (group commit);
-2. every outgoing message is published, and the broker confirms them all;
-3. the batch is marked published in the database;
-4. the inbound messages are acked.
-A crash before 1 redelivers and reprocesses. A crash between 1 and 3
-redelivers a message already marked done but not published: its outgoing
-messages are rebuilt from the message store and published, not computed
-again. A crash after 3 redelivers messages that are skipped. Only a crash
-between publishing (2) and the mark (3) can send a delivery twice: whether
-unconfirmed publishes landed is unknowable. It keeps its message id, so the
-recipient can tell.
+1. the audit records, the idempotency marks, the dead-letter records and one outbox entry per
+   message the batch sends are committed in one database transaction (the transactional outbox),
+   together with the sent marks of earlier entries the broker has confirmed since;
+2. the inbound messages are acked;
+3. the relay publishes the batch's entries with pipelined confirms and the worker goes on with the
+   next batch meanwhile; confirmed entries are marked sent in a later transaction (step 1 again).
+A crash before 1 redelivers and reprocesses. A crash between 1 and 2 redelivers messages that are
+done: they are skipped. A crash after 1 leaves entries unsent, and the relay of the restarted worker
+publishes them again (``Relay.resume``), byte for byte: an entry the broker had taken before the crash
+arrives twice, under the same deterministic message id and stream sequence number, and the receiver
+drops it. So nothing is lost and nothing is processed or audited twice.
 
-Step 1 is ``BatchTransaction``, opened in ``handle_batch``; steps 2 to 4 are
-the transport's ``commit``. The messages are built by ``hub.pipeline.outbox``,
-the audit records by ``hub.pipeline.record``; flows take part through the
-app's handlers, validators (in the checker), answer hooks and observers.
+Step 1 is ``BatchTransaction``, opened in ``handle_batch``. The messages are built by
+``hub.pipeline.outbox`` and numbered in their streams here (``_emit``), the audit records by
+``hub.pipeline.record``; flows take part through the app's handlers, validators (in the checker),
+answer hooks and observers.
 """
 
 from __future__ import annotations
@@ -35,11 +34,12 @@ import orjson
 from hub.envelope import Delivery, Envelope
 from hub.errors import DeadLetter, HubError, Rejected, RetryLater
 from hub.formats import bsn as bsnlib
-from hub.pipeline import outbox, record
+from hub.pipeline import outbox, record, resend
 from hub.pipeline.check import Checked
 from hub.pipeline.context import HandlerContext
 from hub.pipeline.headers import strip_hub_headers
 from hub.pipeline.hooks import Event, Observer
+from hub.pipeline.relay import EntryKey, Relay
 from hub.store.audit import AuditRecord, PayloadAltered, now_iso, sha256
 from hub.store.db import Database
 from hub.store.deadletters import DeadLetterEntry
@@ -52,6 +52,7 @@ from hub.store.idempotency import (
     sender_records,
     split_key,
 )
+from hub.store.outbox import Entry, OutboxStore
 from hub.transports.base import Outgoing, RawMessage, Transport
 
 if TYPE_CHECKING:
@@ -67,7 +68,14 @@ class _Batch:
     """What one batch comes to: committed together, then published together."""
 
     records: list[AuditRecord] = field(default_factory=list)
-    outgoing: list[Outgoing] = field(default_factory=list)
+    #: every new message, numbered in its stream: (stream, seq, shard, message)
+    outgoing: list[tuple[str, int, int, Outgoing]] = field(default_factory=list)
+    #: bodies of messages no audit record stores (a flow's unaudited message): (body, content type)
+    bodies: list[tuple[bytes, str]] = field(default_factory=list)
+    #: entries sent before, to be published again as they were (a resend request)
+    again: list[tuple[EntryKey, Outgoing]] = field(default_factory=list)
+    #: messages a store from before the outbox left unconfirmed, rebuilt from the audit log
+    replayed: list[Outgoing] = field(default_factory=list)
     marks: list[tuple[str, str, str, str]] = field(default_factory=list)
     dead: list[DeadLetterEntry] = field(default_factory=list)
     events: list[tuple[Event, Envelope, object]] = field(default_factory=list)
@@ -105,6 +113,34 @@ class Worker:
         self.adapter = adapter or transport.name
         #: called after each message and each committed batch; starts with the app's own
         self.observers: list[Observer] = list(app.observers)
+        self._outbox = OutboxStore(app.db)
+        self.relay = Relay(transport, self._outbox, lambda digest: self.app.audit.payload(digest, verify=True))
+        app.handlers.setdefault(outbox.RESEND_KIND, resend.handle)
+        self._seqs: dict[str, int] = {}  # each stream's last sequence number, as committed (or about to be)
+        self._shard = 0  # the shard of the message being processed
+
+    @property
+    def outbox(self) -> OutboxStore:
+        """The outbox of the app's store (an app may be given a reopened store)."""
+        if self._outbox.db is not self.app.db:
+            self._outbox = self.relay.store = OutboxStore(self.app.db)
+        return self._outbox
+
+    def resume(self, queues: list[str]) -> int:
+        """Publish what a crashed worker of these shards committed and never saw confirmed."""
+        _ = self.outbox
+        return self.relay.resume([self.shard_of(q) for q in queues])
+
+    def idle(self) -> None:
+        """Nothing to consume: mark what the broker confirmed meanwhile as sent."""
+        _ = self.outbox
+        self.relay.flush()
+
+    def shard_of(self, queue: str) -> int:
+        """The inbound shard index of a work queue (``<prefix>.work.<n>``); 0 for any other queue."""
+        prefix = self.app.topology.shard(0)[:-1]
+        tail = queue[len(prefix):] if queue.startswith(prefix) else ""
+        return int(tail) if tail.isdigit() else 0
 
     @property
     def source(self) -> str:
@@ -115,23 +151,61 @@ class Worker:
     def handle_batch(self, batch: list[RawMessage]) -> None:
         ids = [self.processing_key(r) for r in batch]
         done_before = self.app.processed.states(i for i in ids if i)
-        with contextlib.ExitStack() as stack:
-            tx = BatchTransaction(self.app.db, self.app.audit.LOCK, stack)
-            out = self._walk(batch, ids, done_before, tx)
-            records = record.stamp(out.records, self.source)
-            if records or out.marks or out.dead:
-                tx.join()
-                self.app.audit.append_in_tx(records, returning=False)
-                self.app.processed.mark_in_tx(out.marks)
-                self.app.dead_letters.add_in_tx(out.dead)
-        sent = [(m[1], m[0]) for m in out.marks] + out.republished
-        self.transport.commit(out.outgoing, [r.tag for r in batch],
-                              on_confirmed=lambda: self.app.processed.mark_published(sent))
-        for event, env, extra in out.events:
-            for observer in self.observers:
-                observer.after_process_message(event, env, extra)
+        confirmed = self.relay.take_confirmed()
+        store = self.outbox
+        try:
+            with contextlib.ExitStack() as stack:
+                tx = BatchTransaction(self.app.db, self.app.audit.LOCK, stack)
+                out = self._walk(batch, ids, done_before, tx)
+                records = record.stamp(out.records, self.source)
+                entries = [Entry(stream, seq, shard, str(o.properties.get("message_id") or ""), outbox.detail(o),
+                                 sha256(o.body)) for stream, seq, shard, o in out.outgoing]
+                if records or out.marks or out.dead or entries or confirmed:
+                    tx.join()
+                    self.app.audit.append_in_tx(records, returning=False)
+                    self.app.audit.store_payloads_in_tx(out.bodies)
+                    # the outbox owns the output now: nothing of these is ever rebuilt from the audit log
+                    self.app.processed.mark_in_tx(out.marks, published=True)
+                    self.app.dead_letters.add_in_tx(out.dead)
+                    store.add_in_tx(entries)
+                    store.mark_sent_in_tx(confirmed)
+        except BaseException:
+            self._seqs.clear()  # what was numbered did not commit: read the streams afresh
+            self.relay.give_back(confirmed)
+            raise
+        if out.replayed:  # a store from before the outbox: publish, confirm, mark, as it did then
+            self.transport.commit(out.replayed, [], on_confirmed=lambda: self.app.processed.mark_published(
+                out.republished))
+        self.transport.ack([r.tag for r in batch])
+
+        def delivered() -> None:  # each message is heard of once the broker holds what it sent
+            for event, env, extra in out.events:
+                for observer in self.observers:
+                    observer.after_process_message(event, env, extra)
+
+        self.relay.send([*out.again, *(((stream, seq), o) for stream, seq, _, o in out.outgoing)], delivered)
+        if self.relay.idle:  # settled at once (an in-process broker): mark them now
+            self.relay.flush()
         for observer in self.observers:
             observer.after_batch(records)
+
+    def _emit(self, o: Outgoing, out: _Batch) -> Outgoing:
+        """``o`` numbered in its stream and added to the batch's output.
+
+        A party's inbox counts in ``<recipient>/<shard>`` and the message carries its number; the hub's own
+        channels (retry, dead letters) count in ``<exchange>/<shard>`` for the outbox alone.
+        """
+        inbox = o.exchange == self.app.topology.outbound
+        stream = outbox.stream_of(o.routing_key if inbox else f"~{o.exchange}", self._shard)
+        last = self._seqs.get(stream)
+        if last is None:
+            last = self.outbox.last_seqs([stream])[stream]
+        seq = last + 1
+        self._seqs[stream] = seq
+        if inbox:
+            o = outbox.sequenced(o, stream, seq)
+        out.outgoing.append((stream, seq, self._shard, o))
+        return o
 
     def _walk(self, batch: list[RawMessage], ids: list[Key | None], done_before: dict[Key, bool],
               tx: BatchTransaction) -> _Batch:
@@ -142,7 +216,7 @@ class Worker:
                 if (raw.redelivered and key in done_before and not done_before[key]
                         and key not in seen_now):
                     # done, but the broker never confirmed its output: send it again from the message store
-                    out.outgoing.extend(self._replay_outgoing(key))
+                    out.replayed.extend(self._replay_outgoing(key))
                     out.republished.append(key)
                 seen_now.add(key)
                 log.info("message %s from %s is a duplicate of one already processed: skipped", key[1],
@@ -151,6 +225,7 @@ class Worker:
                 continue
             if key:
                 seen_now.add(key)
+            self._shard = self.shard_of(raw.queue)
             marks = len(out.marks)
             self._process(raw, out, tx)
             if key and key[1] != raw.properties.get("message_id"):  # a requeue: its own key
@@ -239,11 +314,15 @@ class Worker:
 
     def _take_handler_output(self, ctx: HandlerContext, out: _Batch) -> None:
         out.records.extend(ctx.records)
+        out.again.extend(ctx.again)
         for o, rec in ctx.outgoing:
-            out.outgoing.append(o)
+            o = self._emit(o, out)
+            content_type = str(o.properties.get("content_type", ""))
             if rec is not None:
-                out.records.append(record.sent(rec, o.body, str(o.properties.get("content_type", "")),
+                out.records.append(record.sent(rec, o.body, content_type,
                                                _with_origin(outbox.detail(o), ctx.envelope.sender)))
+            else:
+                out.bodies.append((o.body, content_type))
 
     def _answer(self, checked: Checked, role: str, out: _Batch) -> None:
         """The kind's answer hook may answer an accepted message (iWlz senders get their retourbericht)."""
@@ -252,8 +331,7 @@ class Worker:
         if answer is None:
             return
         env = checked.envelope
-        o = outbox.answer(self.app.topology, env, answer)
-        out.outgoing.append(o)
+        o = self._emit(outbox.answer(self.app.topology, env, answer), out)
         out.records.append(record.about(env, role, "answered", recipient=env.sender, payload=answer.body,
                                         content_type=answer.content_type, detail=outbox.detail(o),
                                         reason=f"{answer.kind}: accepted"))
@@ -266,8 +344,7 @@ class Worker:
             record.about(env, role, "routed", reason="; ".join(f"{d.recipient}: {d.reason}" for d in deliveries)),
         ]
         for d in deliveries:
-            o = self.delivery_outgoing(d)
-            out.outgoing.append(o)
+            o = self._emit(self.delivery_outgoing(d, env.message_id), out)
             # an untranslated delivery is the received payload: store its bytes once, name them by digest
             same = d.envelope.payload is env.payload
             records.append(record.about(
@@ -279,8 +356,8 @@ class Worker:
         out.marks.append((env.message_id, env.sender, "delivered", now_iso()))
         out.events.append(("delivered", env, deliveries))
 
-    def delivery_outgoing(self, d: Delivery) -> Outgoing:
-        return outbox.delivery(d, self.app.topology, self.app.parties)
+    def delivery_outgoing(self, d: Delivery, origin: str | None = None) -> Outgoing:
+        return outbox.delivery(d, self.app.topology, self.app.parties, origin)
 
     def _retry(self, raw: RawMessage, env: Envelope, role: str, exc: RetryLater, out: _Batch) -> None:
         attempt = int(env.headers.get("x-retries", 0)) + 1
@@ -289,8 +366,8 @@ class Worker:
             self._fail(raw, env, role, DeadLetter(f"gave up after {attempt - 1} retries: {exc.reason}",
                                                   rule=exc.rule), out)
             return
-        o = outbox.retry(self.app.topology, raw, env, self.transport.user, attempt, delay, exc.reason)
-        out.outgoing.append(o)
+        o = self._emit(outbox.retry(self.app.topology, raw, env, self.transport.user, attempt, delay, exc.reason),
+                       out)
         out.records.append(record.about(env, role, "deferred", outcome="retry",
                                         reason=f"attempt {attempt}, retry in {delay} ms: "
                                                f"{bsnlib.redact(exc.reason)}",
@@ -306,14 +383,13 @@ class Worker:
         records = [record.about(env, role, "received", outcome="failure", payload=raw.body,
                                 content_type=env.content_type or "application/octet-stream")]
         if env.sender in self.app.parties and not answered:  # every failure answers a known sender
-            receipt = self._refusal(env, raw.body, exc, reason, "rejected" if rejected else "dead_lettered")
-            out.outgoing.append(receipt)
+            receipt = self._emit(self._refusal(env, raw.body, exc, reason, "rejected" if rejected else "dead_lettered"),
+                                 out)
             records.append(record.about(env, role, "rejected" if rejected else "answered", outcome="failure",
                                         recipient=env.sender, reason=f"{exc.rule}: {reason}", payload=receipt.body,
                                         content_type=str(receipt.properties.get("content_type", "")),
                                         detail=outbox.detail(receipt)))
-        dead = outbox.dead_letter(self.app.topology, raw, env, error_class, exc.rule, reason)
-        out.outgoing.append(dead)
+        dead = self._emit(outbox.dead_letter(self.app.topology, raw, env, error_class, exc.rule, reason), out)
         records.append(record.about(env, role, "dead_lettered", outcome="failure",
                                     reason=f"{error_class} {exc.rule}: {reason}", detail=outbox.detail(dead),
                                     payload=raw.body, content_type=env.content_type or "application/octet-stream"))

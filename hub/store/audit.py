@@ -212,10 +212,7 @@ class AuditLog:
             if returning:
                 done.append(dataclasses.replace(rec, **changes, prev_hash=prev, hash=digest, payload=None))
             prev = digest
-        self.db.executemany(
-            "INSERT OR IGNORE INTO payloads (sha256, content_type, body, stored_at) VALUES (?, ?, ?, ?)",
-            payload_rows,
-        )
+        self._insert_payloads(payload_rows)
         placeholders = ", ".join("?" for _ in COLUMNS)
         self.db.executemany(f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({placeholders})", rows)
         if rows:
@@ -225,6 +222,18 @@ class AuditLog:
             if checkpoints:
                 meta.raise_to(self.db, meta.AUDIT_CHECKPOINT_SEQ, checkpoints[-1])
         return done
+
+    def store_payloads_in_tx(self, bodies: Iterable[tuple[bytes, str]]) -> None:
+        """Keep bodies that no record of the batch carries (a flow's unaudited message), named by SHA-256,
+        beside the audited ones: the outbox refers to every body it sends by digest."""
+        ts = now_iso()
+        self._insert_payloads([(sha256(body), content_type or "application/octet-stream", body, ts)
+                               for body, content_type in bodies])
+
+    def _insert_payloads(self, rows: list[tuple[Any, ...]]) -> None:
+        """(sha256, content_type, body, stored_at) rows; a body stored before is kept as it is."""
+        self.db.executemany(
+            "INSERT OR IGNORE INTO payloads (sha256, content_type, body, stored_at) VALUES (?, ?, ?, ?)", rows)
 
     # ----- reading ---------------------------------------------------------------
     def records(self, where: str = "", params: Sequence[Any] = (), *, order: str = "seq") -> list[AuditRecord]:

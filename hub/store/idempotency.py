@@ -160,11 +160,12 @@ class ProcessedIds:
     def seen(self, keys: Iterable[Key]) -> set[Key]:
         return set(self.states(keys))
 
-    def mark_in_tx(self, rows: Iterable[tuple[str, str, str, str]]) -> None:
-        """Rows of (processing key, sender, outcome, ts)."""
+    def mark_in_tx(self, rows: Iterable[tuple[str, str, str, str]], *, published: bool = False) -> None:
+        """Rows of (processing key, sender, outcome, ts). ``published``: the output is in the transactional
+        outbox, whose relay sends it, so a redelivery never rebuilds it from the audit log."""
         self.db.executemany(
-            "INSERT OR IGNORE INTO processed (message_id, sender, outcome, ts) VALUES (?, ?, ?, ?)", list(rows)
-        )
+            "INSERT OR IGNORE INTO processed (message_id, sender, outcome, ts, published) VALUES (?, ?, ?, ?, ?)",
+            [(*r, int(published)) for r in rows])
 
     def mark_published(self, keys: list[Key]) -> None:
         """After the broker confirmed the output: a redelivery of these needs nothing sent again."""

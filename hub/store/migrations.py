@@ -105,10 +105,20 @@ def _v4_sender_key(db: Database) -> None:
     db.execute("ALTER TABLE processed_v4 RENAME TO processed")
 
 
+def _v5_outbox(db: Database) -> None:
+    """Version 5: the transactional outbox (``hub.store.outbox``): what the hub sends, committed with its batch.
+
+    Its two tables are new, so their own DDL makes them whole when the outbox is first opened; a mark
+    written before counts as published already (its output went out under the old protocol).
+    """
+
+
 STEPS: tuple[Step, ...] = (
     Step(2, "meta: schema version, key fingerprint, highest audit seq written, last checkpoint", _v2_meta),
     Step(3, "dead letters: original headers, requeue generation, who requeued and why", _v3_requeue),
     Step(4, "processed: keyed by (sender, message id), not the message id alone", _v4_sender_key),
+    Step(5, "outbox: every message the hub sends, per stream and sequence number, and each stream's last number",
+         _v5_outbox),
 )
 LATEST = STEPS[-1].version
 

@@ -1,23 +1,18 @@
 """The RabbitMQ transport (pika).
 
-Each batch is committed in this order: the hub's database commit (audit
-records, idempotency marks) comes first; then every delivery is published on
-a confirm-mode channel with pipelined publisher confirms (all in flight at
-once, one wait for the lot); then ``on_confirmed`` lets the hub mark the batch
-published; only then are the inbound messages acked, with one multiple-ack.
-
-A crash before the published mark redelivers the inbound messages, and the
-hub re-publishes their deliveries from the message store: nothing is lost.
-A crash after the mark skips them. So only a crash between publishing and the
-mark can make a recipient see a message id twice (the hub cannot know whether
-the unconfirmed publishes landed), which is why deliveries keep the sender's
-message id. (AMQP transactions are no way out: RabbitMQ documents
-them as batching without atomicity, and a killed client can leave acks applied
-and publishes lost.)
+The hub commits a batch to its database first (audit records, idempotency marks, outbox entries),
+then acks the inbound messages with one multiple-ack (``ack``), then the relay publishes the
+batch's outbox entries on a confirm-mode channel with pipelined publisher confirms
+(``publish_pipelined``): all in flight at once, nothing waited for. Confirms are read while the
+worker consumes its next batch and settle each pipelined publish, in order, through its callback.
+What a crash leaves unconfirmed is published again from the outbox (``hub.pipeline.relay``), under
+the same deterministic message id, so a receiver drops the copy. (AMQP transactions are no way out:
+RabbitMQ documents them as batching without atomicity.)
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
@@ -30,7 +25,7 @@ import pika.exceptions
 from hub.catalogue.parties import PartyRegistry
 from hub.catalogue.topology import Topology
 from hub.errors import RetryLater
-from hub.transports.base import BatchHandler, Outgoing, RawMessage
+from hub.transports.base import BatchHandler, Outgoing, RawMessage, Settled
 from hub.transports.hosts import BrokerUrl, Host, split_hosts
 
 QUORUM = {"x-queue-type": "quorum"}
@@ -122,7 +117,10 @@ class AmqpTransport:
         self._publisher_wrapper: Any = None
         self._published = 0  # the publisher channel's last delivery tag
         self._outstanding: set[int] = set()  # published, not yet confirmed
+        self._low = 1  # the lowest delivery tag that may still be unconfirmed
         self._nacked = False
+        #: pipelined publishes not settled yet: (their last delivery tag, whom to tell), in publish order
+        self._waiting: collections.deque[tuple[int, Settled]] = collections.deque()
 
     @classmethod
     def with_credentials(cls, url: str, user: str, password: str) -> str:
@@ -163,6 +161,7 @@ class AmqpTransport:
         batch_size: int,
         stop: threading.Event,
         idle_seconds: float = 0.005,
+        on_idle: Callable[[], None] | None = None,
     ) -> None:
         ch = self._channel
         ch.basic_qos(prefetch_count=max(self.prefetch, batch_size))
@@ -176,6 +175,8 @@ class AmqpTransport:
             if buffer and (len(buffer) >= batch_size or len(buffer) == before):
                 batch, buffer[:] = buffer[:batch_size], buffer[batch_size:]
                 handler(batch)
+            elif not buffer and on_idle is not None:
+                on_idle()
 
     def _publisher_channel(self) -> Any:
         """A confirm-mode channel whose confirms are counted, not waited for one by one."""
@@ -195,31 +196,70 @@ class AmqpTransport:
         if isinstance(method, pika.spec.Basic.Nack):
             self._nacked = True
         tag = int(method.delivery_tag)
-        if method.multiple:
-            self._outstanding = {t for t in self._outstanding if t > tag}
+        outstanding = self._outstanding
+        if method.multiple:  # every tag up to this one: walk up from the lowest unsettled (amortised O(1))
+            for t in range(self._low, tag + 1):
+                outstanding.discard(t)
         else:
-            self._outstanding.discard(tag)
+            outstanding.discard(tag)
+        while self._low <= self._published and self._low not in outstanding:
+            self._low += 1
+        self._settle_callbacks()
+
+    def _settle_callbacks(self) -> None:
+        """Call back, in order, every pipelined publish whose tags are all confirmed."""
+        low = self._low  # the lowest tag not yet confirmed
+        while self._waiting and self._waiting[0][0] < low:
+            _, callback = self._waiting.popleft()
+            ok = not self._nacked
+            if not self._waiting:
+                self._nacked = False
+            callback(ok)
+
+    def publish_pipelined(self, outgoing: list[Outgoing], on_settled: Settled) -> None:
+        """Publish every message now, in order, and return; confirms settle them later (``on_settled``)."""
+        if not outgoing:
+            on_settled(True)
+            return
+        publisher = self._publisher_channel()
+        publish = publisher.basic_publish
+        outstanding = self._outstanding
+        tag = self._published
+        for out in outgoing:
+            publish(out.exchange, out.routing_key, out.body, _props(out))
+            tag += 1
+            outstanding.add(tag)
+        self._published = tag
+        self._waiting.append((tag, on_settled))
+
+    def ack(self, tags: list[Any]) -> None:
+        if tags:
+            self._channel.basic_ack(max(tags), multiple=True)
+
+    def settle(self, timeout: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while self._waiting:
+            if time.monotonic() > deadline:
+                return False
+            self._conn.process_data_events(time_limit=0.05)
+        return True
 
     def commit(self, outgoing: list[Outgoing], tags: list[Any],
                on_confirmed: Callable[[], None] | None = None, timeout: float = 30.0) -> None:
-        publisher: Any = self._publisher_channel() if outgoing else None
-        for out in outgoing:
-            publisher.basic_publish(out.exchange, out.routing_key, out.body, _props(out))
-            self._published += 1
-            self._outstanding.add(self._published)
+        """Publish ``outgoing`` and wait for its confirms, then ``on_confirmed``, then ack ``tags``."""
+        settled: list[bool] = []
+        self.publish_pipelined(outgoing, settled.append)
         deadline = time.monotonic() + timeout
-        while self._outstanding:
+        while not settled:
             if time.monotonic() > deadline:
                 raise RetryLater(f"the broker left {len(self._outstanding)} of {len(outgoing)} publishes "
                                  "unconfirmed")
             self._conn.process_data_events(time_limit=0.05)
-        if self._nacked:
-            self._nacked = False
+        if not settled[0]:
             raise RetryLater("the broker refused (nacked) a delivery: the batch will be redelivered")
         if on_confirmed is not None:
             on_confirmed()
-        if tags:
-            self._channel.basic_ack(max(tags), multiple=True)
+        self.ack(tags)
 
     # ----- tools and clients ---------------------------------------------------------
     def publish(self, outgoing: list[Outgoing]) -> None:

@@ -41,6 +41,8 @@ class Outgoing:
 
 
 BatchHandler = Callable[[list[RawMessage]], None]
+#: told, once the broker settled a pipelined publish, whether it holds every message (False: one was nacked)
+Settled = Callable[[bool], None]
 
 
 class Transport(Protocol):
@@ -76,7 +78,23 @@ class Transport(Protocol):
         batch_size: int,
         stop: threading.Event,
         idle_seconds: float = 0.005,
-    ) -> None: ...
+        on_idle: Callable[[], None] | None = None,
+    ) -> None:
+        """Hand batches to ``handler`` until ``stop``; ``on_idle`` runs when a wait found nothing to do."""
+        ...
+
+    def ack(self, tags: list[Any]) -> None:
+        """Ack inbound messages (after their batch's database commit)."""
+        ...
+
+    def publish_pipelined(self, outgoing: list[Outgoing], on_settled: Settled) -> None:
+        """Publish without waiting: ``on_settled`` is called (while consuming or settling) once the broker
+        confirmed or refused them all. Publishes keep their order."""
+        ...
+
+    def settle(self, timeout: float = 30.0) -> bool:
+        """Wait until every pipelined publish is settled; False if some still are not after ``timeout``."""
+        ...
 
     def commit(self, outgoing: list[Outgoing], tags: list[Any],
                on_confirmed: Callable[[], None] | None = None) -> None:

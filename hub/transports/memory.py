@@ -17,7 +17,7 @@ from kombu import Connection, Exchange, Producer, Queue
 
 from hub.catalogue.parties import PartyRegistry
 from hub.catalogue.topology import Topology
-from hub.transports.base import BatchHandler, Outgoing, RawMessage
+from hub.transports.base import BatchHandler, Outgoing, RawMessage, Settled
 
 _PROPERTY_NAMES = ("message_id", "correlation_id", "type", "user_id", "reply_to", "timestamp", "expiration")
 
@@ -80,6 +80,7 @@ class MemoryTransport:
         batch_size: int,
         stop: threading.Event,
         idle_seconds: float = 0.005,
+        on_idle: Callable[[], None] | None = None,
     ) -> None:
         while not stop.is_set():
             self._release_due()
@@ -91,6 +92,8 @@ class MemoryTransport:
             if batch:
                 handler(batch)
             else:
+                if on_idle is not None:
+                    on_idle()
                 time.sleep(idle_seconds)
 
     def drain(self, queues: list[str], handler: BatchHandler, *, batch_size: int, max_wait: float = 15.0) -> int:
@@ -115,8 +118,20 @@ class MemoryTransport:
             self.publish(outgoing)
             if on_confirmed is not None:
                 on_confirmed()
+            self.ack(tags)
+
+    def ack(self, tags: list[Any]) -> None:
+        with self._lock:
             for message in tags:
                 message.ack()
+
+    def publish_pipelined(self, outgoing: list[Outgoing], on_settled: Settled) -> None:
+        """In-process publishes are held at once: settled before this returns."""
+        self.publish(outgoing)
+        on_settled(True)
+
+    def settle(self, timeout: float = 30.0) -> bool:
+        return True
 
     def _release_due(self) -> None:
         """Move retries whose delay has passed back into the inbound exchange."""
