@@ -53,6 +53,8 @@ class Settings:
     zip_max_ratio: int = 200
     audit_checkpoint_every: int = 10_000  # records between signed checkpoints a worker appends; 0: never
     retry_delays_ms: tuple[int, ...] = (1000, 10000, 60000)
+    # the stream protocol's hosts (stream inboxes); "" = broker_url's hosts on port 5552
+    stream_url: str = ""
     management_url: str = "http://127.0.0.1:15672"
     management_user: str = "guest"
     management_password: str = "guest"
@@ -171,9 +173,11 @@ def validate(settings: Settings) -> Settings:
         first = errors[0]
         where = ".".join(str(p) for p in first.path) or "settings"
         raise ConfigError(f"invalid setting {where}: {first.message}")
-    if not settings.broker_url.startswith("memory://"):
-        try:
-            BrokerUrl.parse(settings.broker_url)
-        except ConfigError as exc:
-            raise ConfigError(f"invalid setting broker_url: {exc.reason}") from None
+    for name in ("broker_url", "stream_url"):
+        url = getattr(settings, name)
+        if url and not url.startswith("memory://"):
+            try:
+                BrokerUrl.parse(url)
+            except ConfigError as exc:
+                raise ConfigError(f"invalid setting {name}: {exc.reason}") from None
     return settings
