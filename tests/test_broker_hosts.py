@@ -55,3 +55,19 @@ def test_a_bad_host_list_is_a_setting_error(url: str, says: str) -> None:
 def test_settings_take_a_cluster_url() -> None:
     settings = Settings.load(environ={"ZORGHUB_BROKER_URL": CLUSTER})
     assert settings.broker_url == CLUSTER
+
+
+def test_the_stream_url_is_checked_like_the_broker_url() -> None:
+    with pytest.raises(ConfigError, match="invalid setting stream_url"):
+        Settings.load(environ={"ZORGHUB_STREAM_URL": "amqp://h1:5552"})
+    with pytest.raises(ConfigError, match="invalid setting stream_url: .*empty host"):
+        Settings.load(environ={"ZORGHUB_STREAM_URL": "rabbitmq-stream://u:p@h1:5552,/v"})
+    url = "rabbitmq-stream://u:p@h1:5552,h2:5553/v"
+    assert Settings.load(environ={"ZORGHUB_STREAM_URL": url}).stream_url == url
+
+
+def test_the_stream_hosts_default_to_the_broker_hosts_on_the_stream_port() -> None:
+    from hub.transports.streams import stream_url
+
+    assert str(stream_url(CLUSTER)) == "rabbitmq-stream://hub:s%40cret@rmq-1:5552,rmq-2:5552,[::1]:5552/zorg%2Fhub?heartbeat=30"
+    assert str(stream_url(CLUSTER, "rabbitmq-stream://a:b@s1:6000/v")) == "rabbitmq-stream://a:b@s1:6000/v"

@@ -94,9 +94,9 @@ def test_node_loss_loses_nothing_and_the_hub_carries_on(cluster: Cluster, cluste
         resumed_after = time.monotonic() - killed_at
         publisher.join(300)
         assert not publisher.is_alive() and not errors, errors
-        counter: collections.Counter[str] = collections.Counter()
+        counter: collections.Counter[str] = collections.Counter()  # by the sender's message id
         drain_queue(cluster.node_url(third, vhost), "zorghub.inbox.nza", TOTAL, 180,
-                    lambda props, body: counter.update([props.message_id]))
+                    lambda props, body: counter.update([(props.headers or {}).get("x-origin-message-id")]))
         # the hub carried on: the same worker process, never restarted, now on a surviving node
         assert worker.poll() is None, log_path.read_text()[-3000:]
         log = log_path.read_text()

@@ -15,13 +15,15 @@ from pathlib import Path
 import pytest
 from rstream import Consumer, ConsumerOffsetSpecification, OffsetType, amqp_decoder
 
+from hub.app import HubApp
 from hub.catalogue.topology import Topology
 from hub.settings import Settings
 from hub.testing import vhost_of
 from hub.transports.base import Outgoing
 from hub.transports.hosts import BrokerUrl
+from hub.transports.management import Management, party_password
 from hub.transports.streams import StreamPublisher, stream_url, to_stream_message
-from tests.conftest import _port_open, need
+from tests.conftest import MGMT_URL, _port_open, need
 from tests.hubproc import start_worker, stop
 from tests.test_crash_order import prepare, publish, received_count
 
@@ -129,8 +131,12 @@ def test_a_stream_inbox_holds_each_delivery_once_through_two_hub_sigkills(
             at_kill.append(received_count(settings))
             worker = start_worker(settings)
         assert 0 < at_kill[0] < at_kill[1] < TOTAL, at_kill
-        stored = read_stream(stream_url(settings.broker_url), Topology(prefix=settings.prefix).stream_inbox("nza"),
-                             TOTAL, timeout=180)
+        # read as the party itself, with the least-privilege permissions `parties sync` gives it
+        app = HubApp.build(settings)
+        Management(MGMT_URL, "guest", "guest").sync_parties(vhost_of(settings.broker_url), app.parties, app.topology)
+        as_nza = stream_url(settings.broker_url).with_credentials("nza", party_password(app.parties.get("nza")))
+        app.close()
+        stored = read_stream(as_nza, Topology(prefix=settings.prefix).stream_inbox("nza"), TOTAL, timeout=180)
     finally:
         stop(worker)
     log = (Path(settings.home) / "worker-0.log").read_text()
@@ -138,6 +144,7 @@ def test_a_stream_inbox_holds_each_delivery_once_through_two_hub_sigkills(
     counts = collections.Counter(m for m, _ in stored)
     assert len(counts) == TOTAL, f"{TOTAL - len(counts)} deliveries missing from the stream"
     assert max(counts.values()) == 1, [m for m, c in counts.items() if c > 1][:5]
+    assert {str(props["x-origin-message-id"]) for _, props in stored} == {m[0] for m in messages}
     # each shard's sequence is in the stream once, in order, without gaps
     seqs: dict[str, list[int]] = collections.defaultdict(list)
     for _, props in stored:
