@@ -258,7 +258,8 @@ class LatencyProbe:
 
             def on_message(c: Any, method: Any, props: Any, body: bytes) -> None:
                 now = time.perf_counter()
-                t = self.sent.get(str(props.message_id or ""))
+                # a delivery names the sent message in x-origin-message-id (its own id is the hub's)
+                t = self.sent.get(str((props.headers or {}).get("x-origin-message-id") or props.message_id or ""))
                 if t is None:  # a reply: matched by the request's id
                     t = self.sent.get(str(props.correlation_id or ""))
                 if t is not None:

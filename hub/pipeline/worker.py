@@ -68,12 +68,14 @@ class _Batch:
     """What one batch comes to: committed together, then published together."""
 
     records: list[AuditRecord] = field(default_factory=list)
-    #: every new message, numbered in its stream: (stream, seq, shard, message)
-    outgoing: list[tuple[str, int, int, Outgoing]] = field(default_factory=list)
+    #: every new message, numbered in its stream: its outbox entry and the message itself
+    outgoing: list[tuple[Entry, Outgoing]] = field(default_factory=list)
     #: bodies of messages no audit record stores (a flow's unaudited message): (body, content type)
     bodies: list[tuple[bytes, str]] = field(default_factory=list)
     #: entries sent before, to be published again as they were (a resend request)
     again: list[tuple[EntryKey, Outgoing]] = field(default_factory=list)
+    #: when the batch was taken in: the time of its idempotency marks (one clock read a batch, not a message)
+    ts: str = field(default_factory=now_iso)
     #: messages a store from before the outbox left unconfirmed, rebuilt from the audit log
     replayed: list[Outgoing] = field(default_factory=list)
     marks: list[tuple[str, str, str, str]] = field(default_factory=list)
@@ -158,8 +160,7 @@ class Worker:
                 tx = BatchTransaction(self.app.db, self.app.audit.LOCK, stack)
                 out = self._walk(batch, ids, done_before, tx)
                 records = record.stamp(out.records, self.source)
-                entries = [Entry(stream, seq, shard, str(o.properties.get("message_id") or ""), outbox.detail(o),
-                                 sha256(o.body)) for stream, seq, shard, o in out.outgoing]
+                entries = [e for e, _ in out.outgoing]
                 if records or out.marks or out.dead or entries or confirmed:
                     tx.join()
                     self.app.audit.append_in_tx(records, returning=False)
@@ -183,17 +184,18 @@ class Worker:
                 for observer in self.observers:
                     observer.after_process_message(event, env, extra)
 
-        self.relay.send([*out.again, *(((stream, seq), o) for stream, seq, _, o in out.outgoing)], delivered)
+        self.relay.send([*out.again, *(((e.stream, e.seq), o) for e, o in out.outgoing)], delivered)
         if self.relay.idle:  # settled at once (an in-process broker): mark them now
             self.relay.flush()
         for observer in self.observers:
             observer.after_batch(records)
 
-    def _emit(self, o: Outgoing, out: _Batch) -> Outgoing:
-        """``o`` numbered in its stream and added to the batch's output.
+    def _emit(self, o: Outgoing, out: _Batch, digest: str = "") -> tuple[Outgoing, str]:
+        """``o`` numbered in its stream and added to the batch's output, with its ``detail``.
 
         A party's inbox counts in ``<recipient>/<shard>`` and the message carries its number; the hub's own
-        channels (retry, dead letters) count in ``<exchange>/<shard>`` for the outbox alone.
+        channels (retry, dead letters) count in ``~<exchange>/<shard>`` for the outbox alone. ``digest`` is
+        the body's SHA-256 when the caller has it already.
         """
         inbox = o.exchange == self.app.topology.outbound
         stream = outbox.stream_of(o.routing_key if inbox else f"~{o.exchange}", self._shard)
@@ -204,8 +206,10 @@ class Worker:
         self._seqs[stream] = seq
         if inbox:
             o = outbox.sequenced(o, stream, seq)
-        out.outgoing.append((stream, seq, self._shard, o))
-        return o
+        detail = outbox.detail(o)
+        out.outgoing.append((Entry(stream, seq, self._shard, str(o.properties.get("message_id") or ""), detail,
+                                   digest or sha256(o.body)), o))
+        return o, detail
 
     def _walk(self, batch: list[RawMessage], ids: list[Key | None], done_before: dict[Key, bool],
               tx: BatchTransaction) -> _Batch:
@@ -316,11 +320,10 @@ class Worker:
         out.records.extend(ctx.records)
         out.again.extend(ctx.again)
         for o, rec in ctx.outgoing:
-            o = self._emit(o, out)
+            o, detail = self._emit(o, out)
             content_type = str(o.properties.get("content_type", ""))
             if rec is not None:
-                out.records.append(record.sent(rec, o.body, content_type,
-                                               _with_origin(outbox.detail(o), ctx.envelope.sender)))
+                out.records.append(record.sent(rec, o.body, content_type, _with_origin(detail, ctx.envelope.sender)))
             else:
                 out.bodies.append((o.body, content_type))
 
@@ -331,9 +334,9 @@ class Worker:
         if answer is None:
             return
         env = checked.envelope
-        o = self._emit(outbox.answer(self.app.topology, env, answer), out)
+        o, detail = self._emit(outbox.answer(self.app.topology, env, answer), out)
         out.records.append(record.about(env, role, "answered", recipient=env.sender, payload=answer.body,
-                                        content_type=answer.content_type, detail=outbox.detail(o),
+                                        content_type=answer.content_type, detail=detail,
                                         reason=f"{answer.kind}: accepted"))
 
     def _deliver(self, env: Envelope, role: str, deliveries: list[Delivery], out: _Batch) -> None:
@@ -344,16 +347,16 @@ class Worker:
             record.about(env, role, "routed", reason="; ".join(f"{d.recipient}: {d.reason}" for d in deliveries)),
         ]
         for d in deliveries:
-            o = self._emit(self.delivery_outgoing(d, env.message_id), out)
             # an untranslated delivery is the received payload: store its bytes once, name them by digest
             same = d.envelope.payload is env.payload
+            _, detail = self._emit(self.delivery_outgoing(d, env.message_id), out, digest if same else "")
             records.append(record.about(
                 env, role, "delivered", recipient=d.recipient, mapping=d.envelope.mapping or "",
                 mapping_version=d.envelope.mapping_version or "", payload=None if same else d.envelope.payload,
                 payload_sha256=digest if same else "", content_type=d.envelope.content_type,
-                detail=outbox.detail(o)))
+                detail=detail))
         out.records.extend(records)
-        out.marks.append((env.message_id, env.sender, "delivered", now_iso()))
+        out.marks.append((env.message_id, env.sender, "delivered", out.ts))
         out.events.append(("delivered", env, deliveries))
 
     def delivery_outgoing(self, d: Delivery, origin: str | None = None) -> Outgoing:
@@ -366,12 +369,12 @@ class Worker:
             self._fail(raw, env, role, DeadLetter(f"gave up after {attempt - 1} retries: {exc.reason}",
                                                   rule=exc.rule), out)
             return
-        o = self._emit(outbox.retry(self.app.topology, raw, env, self.transport.user, attempt, delay, exc.reason),
-                       out)
+        _, detail = self._emit(outbox.retry(self.app.topology, raw, env, self.transport.user, attempt, delay,
+                                            exc.reason), out)
         out.records.append(record.about(env, role, "deferred", outcome="retry",
                                         reason=f"attempt {attempt}, retry in {delay} ms: "
                                                f"{bsnlib.redact(exc.reason)}",
-                                        payload=raw.body, content_type=env.content_type, detail=outbox.detail(o)))
+                                        payload=raw.body, content_type=env.content_type, detail=detail))
         out.events.append(("deferred", env, exc))
 
     def _fail(self, raw: RawMessage, env: Envelope, role: str, exc: HubError, out: _Batch, *,
@@ -383,20 +386,20 @@ class Worker:
         records = [record.about(env, role, "received", outcome="failure", payload=raw.body,
                                 content_type=env.content_type or "application/octet-stream")]
         if env.sender in self.app.parties and not answered:  # every failure answers a known sender
-            receipt = self._emit(self._refusal(env, raw.body, exc, reason, "rejected" if rejected else "dead_lettered"),
-                                 out)
+            receipt, detail = self._emit(self._refusal(env, raw.body, exc, reason,
+                                                       "rejected" if rejected else "dead_lettered"), out)
             records.append(record.about(env, role, "rejected" if rejected else "answered", outcome="failure",
                                         recipient=env.sender, reason=f"{exc.rule}: {reason}", payload=receipt.body,
                                         content_type=str(receipt.properties.get("content_type", "")),
-                                        detail=outbox.detail(receipt)))
-        dead = self._emit(outbox.dead_letter(self.app.topology, raw, env, error_class, exc.rule, reason), out)
+                                        detail=detail))
+        dead, detail = self._emit(outbox.dead_letter(self.app.topology, raw, env, error_class, exc.rule, reason), out)
         records.append(record.about(env, role, "dead_lettered", outcome="failure",
-                                    reason=f"{error_class} {exc.rule}: {reason}", detail=outbox.detail(dead),
+                                    reason=f"{error_class} {exc.rule}: {reason}", detail=detail,
                                     payload=raw.body, content_type=env.content_type or "application/octet-stream"))
         out.records.extend(records)
         message_id = env.message_id or f"(none)-{uuid.uuid4()}"
         if env.message_id:
-            out.marks.append((env.message_id, env.sender, "rejected" if rejected else "dead_lettered", now_iso()))
+            out.marks.append((env.message_id, env.sender, "rejected" if rejected else "dead_lettered", out.ts))
         out.dead.append(DeadLetterEntry(
             message_id=message_id, seq=time.time_ns(), ts=now_iso(), sender=env.sender, kind=env.kind,
             content_type=env.content_type, routing_key=raw.routing_key, error_class=error_class,

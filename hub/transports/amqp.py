@@ -75,6 +75,30 @@ def _props(out: Outgoing) -> pika.BasicProperties:
     )
 
 
+def coalesce_writes(conn: pika.BlockingConnection) -> None:
+    """Send what is buffered for the socket in one write instead of one per frame.
+
+    pika queues every frame (three a message: method, header, body) as a buffer of its own and sends
+    them one ``send`` call each; a batch's pipelined publishes and its ack are hundreds of frames. Joining
+    the queued buffers before pika's own send loop keeps its partial-send handling and makes it one
+    system call a flush. Connections whose transport does not look like pika 1.x's are left alone.
+    """
+    transport = getattr(conn._impl, "_transport", None)
+    buffers = getattr(transport, "_tx_buffers", None)
+    produce = getattr(transport, "_produce", None)
+    if buffers is None or produce is None:
+        return
+
+    def joined_produce() -> None:
+        if len(buffers) > 1:
+            whole = b"".join(buffers)
+            buffers.clear()
+            buffers.append(whole)
+        produce()
+
+    transport._produce = joined_produce  # type: ignore[union-attr]
+
+
 def _raw(method: Any, props: pika.BasicProperties, body: bytes, queue: str) -> RawMessage:
     return RawMessage(
         body=body,
@@ -112,6 +136,7 @@ class AmqpTransport:
             raise RetryLater(f"cannot connect to RabbitMQ: {exc.__class__.__name__}") from exc
         peer = self._conn._impl.params
         log.info("connected to RabbitMQ at %s:%s", peer.host, peer.port)  # which host of a cluster's list
+        coalesce_writes(self._conn)
         self._channel = self._conn.channel()
         self._publisher: Any = None  # the confirm-mode channel behind commit()
         self._publisher_wrapper: Any = None
@@ -233,8 +258,9 @@ class AmqpTransport:
         self._waiting.append((tag, on_settled))
 
     def ack(self, tags: list[Any]) -> None:
+        """One multiple-ack, written with the next flush (the relay's publishes or the next poll), not waited on."""
         if tags:
-            self._channel.basic_ack(max(tags), multiple=True)
+            self._channel._impl.basic_ack(max(tags), multiple=True)
 
     def settle(self, timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout
