@@ -153,3 +153,18 @@ def test_a_stream_inbox_holds_each_delivery_once_through_two_hub_sigkills(
         assert numbers == list(range(1, len(numbers) + 1)), name
     print(f"\nstream inbox: kills at {at_kill} committed inputs; {resumed} outbox entries published again "
           f"after the kills; {len(stored)} messages in the stream for {TOTAL} deliveries")
+
+
+def test_the_stream_publisher_passes_over_a_host_that_refuses(stream_settings: Settings) -> None:
+    from tests.cluster import free_port
+
+    vhost = vhost_of(stream_settings.broker_url)
+    url = BrokerUrl.parse(f"rabbitmq-stream://guest:guest@127.0.0.1:{free_port()},127.0.0.1:5552/{vhost}")
+    publisher = StreamPublisher(url)
+    try:
+        publisher.declare(["failover-probe"])
+        publisher.publish("failover-probe", "cak/0", [to_stream_message(delivery("cak", 0, 1, "f-1"))])
+    finally:
+        publisher.close()
+    assert [m for m, _ in read_stream(BrokerUrl.parse(f"rabbitmq-stream://guest:guest@127.0.0.1:5552/{vhost}"),
+                                      "failover-probe", 1)] == ["m-f-1"]
