@@ -241,6 +241,11 @@ class Cluster:
         hosts = ",".join(n.host_port for n in (nodes or self.nodes))
         return f"amqp://{self.user}:{self.password}@{hosts}/{vhost}"
 
+    def stream_url(self, vhost: str = "", nodes: list[Node] | None = None) -> str:
+        """The stream protocol's hosts, as the hub's ``stream_url`` takes them."""
+        hosts = ",".join(f"127.0.0.1:{n.stream}" for n in (nodes or self.nodes))
+        return f"rabbitmq-stream://{self.user}:{self.password}@{hosts}/{vhost}"
+
     def node_url(self, node: Node, vhost: str = "") -> str:
         return f"amqp://{self.user}:{self.password}@{node.host_port}/{vhost}"
 

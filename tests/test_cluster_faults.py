@@ -112,3 +112,43 @@ def test_node_loss_loses_nothing_and_the_hub_carries_on(cluster: Cluster, cluste
     duplicates = sum(v - 1 for v in counter.values())
     print(f"\nnode loss: killed at {at_kill} committed inputs; the worker committed again "
           f"{resumed_after:.1f} s after the kill; {duplicates} duplicate deliveries (at-least-once)")
+
+
+def test_node_loss_under_a_stream_inbox_stores_each_delivery_once(
+        cluster: Cluster, cluster_settings: Settings, cluster_vhost: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub.catalogue.topology import Topology
+    from hub.transports.hosts import BrokerUrl
+    from tests.test_stream_inbox import parties_with_stream_inbox, read_stream
+
+    first, second, third = cluster.nodes
+    vhost = urllib.parse.quote(cluster_vhost, safe="")
+    parties = parties_with_stream_inbox(tmp_path, "nza")
+    monkeypatch.setenv("ZORGHUB_PARTIES_FILE", str(parties))
+    monkeypatch.setenv("ZORGHUB_STREAM_URL", cluster.stream_url(vhost))
+    settings = cluster_settings.replace(shards=2, parties_file=str(parties), stream_url=cluster.stream_url(vhost))
+    prepare(settings)
+    total = 3000
+    messages = [(str(uuid.uuid4()), f"client-{i % 97}", json.dumps({"to": "nza", "n": i}).encode())
+                for i in range(total)]
+    publish(cluster.node_url(second, vhost), messages, "echo")
+    worker = start_worker(settings)
+    try:
+        deadline = time.monotonic() + 120
+        while received_count(settings) < 600 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        at_kill = received_count(settings)
+        assert 0 < at_kill < total, at_kill
+        first.kill()
+        stored = read_stream(BrokerUrl.parse(cluster.stream_url(vhost, [third])),
+                             Topology(prefix=settings.prefix).stream_inbox("nza"), total, timeout=180)
+        assert worker.poll() is None, (Path(settings.home) / "worker-0.log").read_text()[-3000:]
+    finally:
+        stop(worker)
+        if first.proc is None:
+            cluster.restart(first)
+    origins = collections.Counter(str(props["x-origin-message-id"]) for _, props in stored)
+    assert set(origins) == {m[0] for m in messages}, f"{total - len(origins)} deliveries missing from the stream"
+    assert max(origins.values()) == 1, [m for m, c in origins.items() if c > 1][:5]
+    print(f"\nstream inbox, node loss: killed at {at_kill} committed inputs; {len(stored)} messages in the stream "
+          f"for {total} deliveries")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from rstream import Consumer, ConsumerOffsetSpecification, OffsetType, amqp_decoder
+from rstream.exceptions import LeaderNotAvailable
 
 from hub.app import HubApp
 from hub.catalogue.topology import Topology
@@ -58,9 +59,16 @@ def read_stream(url: BrokerUrl, stream: str, expect: int, timeout: float = 60) -
             got.append((text(mid), {text(k): text(v) if isinstance(v, bytes) else v
                                     for k, v in (msg.application_properties or {}).items()}))
 
-        await consumer.subscribe(stream, on_message, decoder=amqp_decoder,
-                                 offset_specification=ConsumerOffsetSpecification(OffsetType.FIRST, None))
         deadline = time.monotonic() + timeout
+        while True:  # after a node loss the stream may still be electing its leader
+            try:
+                await consumer.subscribe(stream, on_message, decoder=amqp_decoder,
+                                         offset_specification=ConsumerOffsetSpecification(OffsetType.FIRST, None))
+                break
+            except LeaderNotAvailable:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(1.0)
         while len(got) < expect and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
         await asyncio.sleep(1.0)  # a quiet second: anything beyond ``expect`` shows too
