@@ -16,7 +16,7 @@ import pytest
 from hub.settings import Settings
 from hub.transports import open_transport
 from hub.transports.management import Management
-from tests.cluster import Cluster
+from tests.cluster import Cluster, Node
 from tests.hubproc import drain_queue, start_worker, stop, wait_for
 from tests.test_crash_order import prepare, publish, received_count
 
@@ -30,6 +30,17 @@ def publish_noting_errors(url: str, messages: list[tuple[str, str, bytes]], erro
         publish(url, messages, "echo")
     except BaseException as exc:  # the test reports it: a publish the broker refused is a lost message
         errors.append(exc)
+
+
+def kill_mid_stream(settings: Settings, node: Node, after: int, total: int) -> int:
+    """SIGKILL ``node`` once the worker committed ``after`` inputs (some, not all); how many it had."""
+    deadline = time.monotonic() + 120
+    while received_count(settings) < after and time.monotonic() < deadline:
+        time.sleep(0.05)
+    at_kill = received_count(settings)
+    assert 0 < at_kill < total, at_kill
+    node.kill()
+    return at_kill
 
 
 def hub_queues(cluster: Cluster, vhost: str) -> list[dict[str, str]]:
@@ -80,14 +91,9 @@ def test_node_loss_loses_nothing_and_the_hub_carries_on(cluster: Cluster, cluste
     log_path = Path(settings.home) / "worker-0.log"
     publisher.start()
     try:
-        # the kill comes mid-stream: some inputs committed, most not
-        deadline = time.monotonic() + 120
-        while received_count(settings) < 1500 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        at_kill = received_count(settings)
-        assert 0 < at_kill < TOTAL, at_kill
+        # the node the worker is connected to, and the leader of the queues it declared
+        at_kill = kill_mid_stream(settings, first, 1500, TOTAL)
         killed_at = time.monotonic()
-        first.kill()  # the node the worker is connected to, and the leader of the queues it declared
         deadline = time.monotonic() + 120
         while received_count(settings) <= at_kill + 50 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -134,12 +140,7 @@ def test_node_loss_under_a_stream_inbox_stores_each_delivery_once(
     publish(cluster.node_url(second, vhost), messages, "echo")
     worker = start_worker(settings)
     try:
-        deadline = time.monotonic() + 120
-        while received_count(settings) < 600 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        at_kill = received_count(settings)
-        assert 0 < at_kill < total, at_kill
-        first.kill()
+        at_kill = kill_mid_stream(settings, first, 600, total)
         stored = read_stream(BrokerUrl.parse(cluster.stream_url(vhost, [third])),
                              Topology(prefix=settings.prefix).stream_inbox("nza"), total, timeout=180)
         assert worker.poll() is None, (Path(settings.home) / "worker-0.log").read_text()[-3000:]
