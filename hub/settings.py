@@ -21,6 +21,7 @@ import jsonschema
 from hub.errors import ConfigError
 from hub.store import private
 from hub.store.errors import StoreMissing
+from hub.transports.hosts import BrokerUrl
 
 _PACKAGE_DATA = resources.files("hub") / "data"
 
@@ -52,6 +53,8 @@ class Settings:
     zip_max_ratio: int = 200
     audit_checkpoint_every: int = 10_000  # records between signed checkpoints a worker appends; 0: never
     retry_delays_ms: tuple[int, ...] = (1000, 10000, 60000)
+    # the stream protocol's hosts (stream inboxes); "" = broker_url's hosts on port 5552
+    stream_url: str = ""
     management_url: str = "http://127.0.0.1:15672"
     management_user: str = "guest"
     management_password: str = "guest"
@@ -187,4 +190,11 @@ def validate(settings: Settings) -> Settings:
         first = errors[0]
         where = ".".join(str(p) for p in first.path) or "settings"
         raise ConfigError(f"invalid setting {where}: {first.message}")
+    for name in ("broker_url", "stream_url"):
+        url = getattr(settings, name)
+        if url:  # every host of a list (memory:// has none, and passes)
+            try:
+                BrokerUrl.parse(url)
+            except ConfigError as exc:
+                raise ConfigError(f"invalid setting {name}: {exc.reason}") from None
     return settings

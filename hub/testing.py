@@ -308,12 +308,13 @@ class PikaParty(Party):
     def __init__(self, hub: TestHub, name: str) -> None:
         import pika
 
+        from hub.transports.amqp import parameters
         from hub.transports.management import party_password
 
         super().__init__(hub, name)
         url = with_credentials(hub.settings.broker_url, name, party_password(hub.app.parties.get(name)))
         self._pika = pika
-        self.conn = pika.BlockingConnection(pika.URLParameters(url))
+        self.conn = pika.BlockingConnection(parameters(url))
         self.ch = self.conn.channel()
         self.ch.confirm_delivery()
 

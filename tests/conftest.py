@@ -20,6 +20,8 @@ import pytest
 
 from hub.settings import Settings
 from hub.testing import TestHub
+from tests.cluster import Cluster
+from tests.cluster import why_unavailable as cluster_unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = ROOT.parent / "shared" / "standards"
@@ -175,3 +177,38 @@ def browser() -> Iterator[Any]:
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    """Three RabbitMQ nodes of the tests' own, clustered to each other, shared by the session's tests."""
+    why = cluster_unavailable()
+    need("a 3-node RabbitMQ cluster", not why, why)
+    running = Cluster.create(ROOT / ".cluster")
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+        running.remove()
+
+
+@pytest.fixture
+def cluster_vhost(cluster: Cluster) -> Iterator[str]:
+    """A fresh vhost on the cluster, deleted afterwards."""
+    from hub.transports.management import Management
+
+    mgmt = Management(cluster.mgmt_url(cluster.live()[0]), cluster.user, cluster.password)
+    vhost = f"zh-test-{uuid.uuid4().hex[:10]}"
+    mgmt.put_vhost(vhost)
+    mgmt.put_permissions(vhost, cluster.user, ".*", ".*", ".*")
+    try:
+        yield vhost
+    finally:
+        Management(cluster.mgmt_url(cluster.live()[0]), cluster.user, cluster.password).delete_vhost(vhost)
+
+
+@pytest.fixture
+def cluster_settings(settings: Settings, cluster: Cluster, cluster_vhost: str) -> Settings:
+    """The test's settings with a broker URL that lists all three cluster nodes."""
+    return settings.replace(broker_url=cluster.url(cluster_vhost), shards=4, batch_size=200, prefetch=400)

@@ -32,6 +32,8 @@ class Party:
     mappings: tuple[tuple[str, str], ...] = ()
     region: str = ""
     password: str = ""
+    #: deliveries go to the party's RabbitMQ stream (``Topology.stream_inbox``) instead of its inbox queue
+    stream_inbox: bool = False
     extra: tuple[tuple[str, str], ...] = field(default=())
 
     def has_role(self, role: str) -> bool:
@@ -114,6 +116,7 @@ class PartyRegistry:
                     mappings=tuple(sorted(raw.get("mappings", {}).items())),
                     region=raw.get("region", ""),
                     password=raw.get("password", ""),
+                    stream_inbox=bool(raw.get("stream_inbox", False)),
                 )
             )
         return cls(parties)

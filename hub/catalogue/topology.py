@@ -45,6 +45,10 @@ class Topology:
     def inbox(self, party: str) -> str:
         return f"{self.prefix}.inbox.{party}"
 
+    def stream_inbox(self, party: str) -> str:
+        """The RabbitMQ stream of a party configured with ``stream_inbox``."""
+        return f"{self.prefix}.stream.{party}"
+
     def shard(self, n: int) -> str:
         return f"{self.prefix}.work.{n}"
 

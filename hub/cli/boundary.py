@@ -24,6 +24,7 @@ from hub.cli.kit import CliState
 from hub.cli.status import ExitStatus
 from hub.errors import HubError
 from hub.formats.bsn import redact
+from hub.transports.hosts import BrokerUrl
 
 _CREDENTIALS = re.compile(r"(\w+://)[^/@\s]*@")
 
@@ -178,7 +179,12 @@ def _pg_reason(exc: BaseException) -> str:
 
 
 def _broker(state: CliState) -> str:
-    return _host_port(_broker_url(state), 5672)
+    """Every host of the broker URL (a cluster's may list several), with the default port filled in."""
+    try:
+        hosts = BrokerUrl.parse(_broker_url(state)).hosts
+    except HubError:
+        return "(unparseable URL)"
+    return ",".join(f"{h.host or '127.0.0.1'}:{h.port or 5672}" for h in hosts)
 
 
 def _store(state: CliState) -> str:

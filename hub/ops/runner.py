@@ -41,6 +41,7 @@ from hub.store.db import Database, StoreUnavailable
 from hub.store.mapping_defaults import MappingDefaults
 from hub.transports import open_transport
 from hub.transports.base import RawMessage, Transport
+from hub.transports.streams import with_stream_inboxes
 
 log = logging.getLogger("zorghub.runner")
 
@@ -69,7 +70,8 @@ def run_worker(settings: Settings, index: int = 0, count: int = 1, stop: threadi
         announce_new_defaults(app.translator.registry, app.parties, MappingDefaults(app.db))
         while not stop.is_set():
             try:
-                transport = open_transport(settings.broker_url, prefetch=settings.prefetch)
+                transport = with_stream_inboxes(open_transport(settings.broker_url, prefetch=settings.prefetch),
+                                                app.topology, app.parties, settings.broker_url, settings.stream_url)
                 try:
                     transport.declare(app.topology, app.parties)
                     watched = _AckWatch(transport)

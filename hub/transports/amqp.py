@@ -13,11 +13,11 @@ RabbitMQ documents them as batching without atomicity.)
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar
-from urllib.parse import quote, unquote, urlparse, urlunparse
 
 import pika
 import pika.exceptions
@@ -26,29 +26,38 @@ from hub.catalogue.parties import PartyRegistry
 from hub.catalogue.topology import Topology
 from hub.errors import RetryLater
 from hub.transports.base import BatchHandler, Outgoing, RawMessage, Settled
+from hub.transports.hosts import BrokerUrl, Host, split_hosts
 
 QUORUM = {"x-queue-type": "quorum"}
+# a retry queue hands its messages back on expiry: at-least-once, so a node loss in between loses none
+RETRY_QUORUM = {**QUORUM, "x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+log = logging.getLogger("zorghub.amqp")
 
 
-def parameters(url: str) -> pika.URLParameters:
-    params = pika.URLParameters(url)
-    params.heartbeat = 60
-    params.blocked_connection_timeout = 60
-    params.connection_attempts = 3
-    params.retry_delay = 1
-    return params
+def parameters(url: str) -> list[pika.URLParameters]:
+    """One set of connection parameters per host of ``url``: pika tries them in order (failover)."""
+    found = []
+    for single in split_hosts(url):
+        params = pika.URLParameters(single)
+        params.heartbeat = 60
+        params.blocked_connection_timeout = 60
+        params.connection_attempts = 3  # rounds over all the hosts
+        params.retry_delay = 1
+        params.socket_timeout = 5  # a host that does not answer is passed over quickly
+        found.append(params)
+    return found
 
 
 def url_user(url: str) -> str:
-    return unquote(urlparse(url).username or "guest")
+    return BrokerUrl.parse(url).user or "guest"
 
 
 def with_credentials(url: str, user: str, password: str) -> str:
-    """``url`` with ``user:password`` in place of its credentials (host, port and vhost kept)."""
-    p = urlparse(url)
-    host = p.hostname or "127.0.0.1"
-    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}" + (f":{p.port}" if p.port else "")
-    return urlunparse(p._replace(netloc=netloc))
+    """``url`` with ``user:password`` in place of its credentials (hosts, ports and vhost kept)."""
+    parsed = BrokerUrl.parse(url)
+    if not parsed.hosts[0].host:
+        parsed = BrokerUrl(parsed.scheme, parsed.userinfo, (Host("127.0.0.1", None),), parsed.path, parsed.query)
+    return str(parsed.with_credentials(user, password))
 
 
 def _props(out: Outgoing) -> pika.BasicProperties:
@@ -125,6 +134,8 @@ class AmqpTransport:
             self._conn = pika.BlockingConnection(parameters(url))
         except pika.exceptions.AMQPError as exc:
             raise RetryLater(f"cannot connect to RabbitMQ: {exc.__class__.__name__}") from exc
+        peer = self._conn._impl.params
+        log.info("connected to RabbitMQ at %s:%s", peer.host, peer.port)  # which host of a cluster's list
         coalesce_writes(self._conn)
         self._channel = self._conn.channel()
         self._publisher: Any = None  # the confirm-mode channel behind commit()
@@ -160,7 +171,8 @@ class AmqpTransport:
         ch.exchange_declare(topology.retry, "headers", durable=True)
         for delay in topology.retry_delays_ms:
             queue = topology.retry_queue(delay)
-            ch.queue_declare(queue, durable=True, arguments={
+            # quorum too (TTL on quorum queues needs RabbitMQ 3.10): a classic queue dies with its one node
+            ch.queue_declare(queue, durable=True, arguments={**RETRY_QUORUM,
                 "x-message-ttl": delay, "x-dead-letter-exchange": topology.inbound})
             ch.queue_bind(queue, topology.retry, arguments={"x-match": "all", "x-delay-ms": delay})
         ch.close()

@@ -82,9 +82,10 @@ class Management:
             self.put_permissions(vhost, hub_user, ".*", ".*", ".*")
         for party in parties:
             self.put_user(party.name, party_password(party))
+            inbox = topology.stream_inbox(party.name) if party.stream_inbox else topology.inbox(party.name)
             self.put_permissions(vhost, party.name, configure="^$",
                                  write=f"^{re.escape(topology.inbound)}$",
-                                 read=f"^{re.escape(topology.inbox(party.name))}$")
+                                 read=f"^{re.escape(inbox)}$")
             done.append(party.name)
         return done
 
