@@ -105,10 +105,18 @@ def _v4_sender_key(db: Database) -> None:
     db.execute("ALTER TABLE processed_v4 RENAME TO processed")
 
 
+def _v5_webhooks(db: Database) -> None:
+    """Version 5: webhook subscriptions and their numbered events (``hub.store.webhooks``)."""
+    from hub.store import webhooks
+
+    db.script(webhooks.DDL)
+
+
 STEPS: tuple[Step, ...] = (
     Step(2, "meta: schema version, key fingerprint, highest audit seq written, last checkpoint", _v2_meta),
     Step(3, "dead letters: original headers, requeue generation, who requeued and why", _v3_requeue),
     Step(4, "processed: keyed by (sender, message id), not the message id alone", _v4_sender_key),
+    Step(5, "webhooks: rest-hook subscriptions and their numbered events", _v5_webhooks),
 )
 LATEST = STEPS[-1].version
 

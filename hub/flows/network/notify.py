@@ -31,11 +31,13 @@ from hub.catalogue.regions import RegionTable
 from hub.envelope import Delivery, Envelope
 from hub.errors import ConfigError, Rejected
 from hub.flows.network.authz import Authz
+from hub.flows.network.fhir import RESOURCE_TYPES
 from hub.flows.network.registers import SUBJECTS, Record, Registers
 from hub.formats import bsn as bsnlib
 from hub.store.audit import AuditRecord, now_iso
 from hub.store.db import Database
 from hub.store.flows.network import Subscriptions
+from hub.store.webhooks import WebhookRows
 
 NOTIFICATION_KIND = "network.notificatie"
 NAMESPACE = uuid.UUID("6f1d3c55-2f0e-4d8e-9a51-6b7c1a0e4c21")
@@ -98,6 +100,7 @@ class Notifier:
         self.registers = registers
         self.authz = authz
         self.rows = Subscriptions(db)
+        self.webhooks = WebhookRows(db)
 
     @staticmethod
     def check(rules: Iterable[dict[str, Any]]) -> None:
@@ -240,8 +243,10 @@ class Notifier:
             "subjectList": [rec.ref()],
         })
         message_id = str(uuid.uuid5(NAMESPACE, f"{env.message_id}|{sub_id}|{seq}"))
-        self.rows.add_notification((sub_id, seq, party.name, event, rec.subject, rec.record_id, message_id, body,
-                                    now_iso()))
+        ts = now_iso()
+        self.rows.add_notification((sub_id, seq, party.name, event, rec.subject, rec.record_id, message_id, body, ts))
+        # the party's webhook subscriptions get it too, numbered in this same transaction (their outbox)
+        self.webhooks.record(party.name, event, f"{RESOURCE_TYPES[rec.subject]}/{rec.record_id}", body, ts)
         return Delivery(party.name, self._envelope(env, message_id, body, sub_id, seq, event),
                         f"{event} ({why} {sub_id} #{seq})")
 

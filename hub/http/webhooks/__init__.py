@@ -1,0 +1,1 @@
+"""Rest-hook subscriptions: their store-backed service, FHIR shapes and the dispatcher."""
