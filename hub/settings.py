@@ -56,6 +56,18 @@ class Settings:
     management_user: str = "guest"
     management_password: str = "guest"
     pseudonym_key: str = ""
+    # ----- the HTTP front door (hub.http) -------------------------------------------
+    http_port: int = 0  # `serve` also runs the HTTP server on this port; 0: it does not
+    http_bind: str = "127.0.0.1"
+    http_jwks: str = ""  # a JWKS file or https URL the access tokens are verified against; "": the dev key's
+    http_issuer: str = "zorghub-dev"
+    http_audience: str = "zorghub"
+    http_mtls: str = "off"  # "header": a TLS proxy passes the client certificate (X-Client-Cert, URL-encoded PEM)
+    http_pdp_url: str = ""  # an external AuthZEN decision point; "": the built-in one
+    http_rate_per_minute: int = 1200  # requests per party per minute
+    http_public_url: str = ""  # how other parties reach this server (status URLs); "": the request's own
+    #: external netwerkpunten that receive this hub's notifications: "party=url" (the party they serve)
+    netwerkpunten: tuple[str, ...] = ()
 
     # ----- derived ---------------------------------------------------------------
     @property
@@ -143,8 +155,9 @@ class Settings:
         unknown = set(values) - set(fields)
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        if "retry_delays_ms" in values:
-            values["retry_delays_ms"] = tuple(values["retry_delays_ms"])
+        for name in ("retry_delays_ms", "netwerkpunten"):
+            if name in values:
+                values[name] = tuple(values[name])
         return validate(cls(**values))
 
 
@@ -165,6 +178,7 @@ def validate(settings: Settings) -> Settings:
     schema = json.loads((resources.files("hub") / "data" / "settings.schema.json").read_text())
     data = dataclasses.asdict(settings)
     data["retry_delays_ms"] = list(settings.retry_delays_ms)
+    data["netwerkpunten"] = list(settings.netwerkpunten)
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: e.path)
     if errors:
         first = errors[0]

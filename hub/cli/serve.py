@@ -23,12 +23,22 @@ def _logging() -> None:
 @click.option("--workers", type=click.IntRange(min=1), help="worker processes (default: settings.workers)")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), help="also serve Prometheus metrics on this port")
 @click.option("--metrics-bind", default="127.0.0.1", show_default=True, help="address for --metrics-port")
+@click.option("--http-port", type=click.IntRange(0, 65535), help="also serve the HTTP front door on this port "
+                                                                 "(default: settings.http_port; 0 there: none)")
 @pass_settings
-def serve(settings: Settings, workers: int | None, metrics_port: int | None, metrics_bind: str) -> int:
-    """Run the hub workers (and, with --metrics-port, the metrics exporter)."""
+def serve(settings: Settings, workers: int | None, metrics_port: int | None, metrics_bind: str,
+          http_port: int | None) -> int:
+    """Run the hub workers (and, with --metrics-port, the metrics exporter; with http_port, the HTTP server)."""
     from hub.ops.runner import serve as run
 
     _logging()
+    port = settings.http_port if http_port is None else http_port
+    if port:
+        from hub.plugins.registry import resolve
+
+        # named, not imported: the HTTP part reads the flows' registers, and the flows use the CLI's kit
+        running = resolve("hub.http.server:start_for", "the HTTP server")(settings, port=port)
+        logging.getLogger("zorghub").info("http on %s", running.url)
     if metrics_port:
         from hub.ops import metrics
 
