@@ -55,6 +55,9 @@ class HttpContext:
         return await asyncio.get_running_loop().run_in_executor(self._store_thread, fn, *args)
 
     def close(self) -> None:
+        for part in self.extensions.values():  # a part's own threads (the webhook dispatcher) end with the server
+            if hasattr(part, "close") and callable(part.close):
+                part.close()
         self._store_thread.shutdown(wait=True)
 
     @property
