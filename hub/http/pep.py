@@ -66,22 +66,30 @@ async def caller(request: HTTPConnection) -> Principal:
     return who
 
 
-async def authorize(request: HTTPConnection, action: str, resource_type: str, resource_id: str,
-                    **context: Any) -> Principal:
-    """The caller, if the decision point allows ``action`` on the resource; else 403, audited either way."""
-    ctx = context_of(request)
-    who = await caller(request)
+def decide(ctx: HttpContext, who: Principal, action: str, resource_type: str, resource_id: str, trace: str,
+           **context: Any) -> str | None:
+    """Ask the decision point and audit its answer: None when allowed, else the one-line reason."""
     party = ctx.hub.parties.get(who.party)
     answer = ctx.pdp.evaluate(authzen.evaluation(who.party, party.roles, who.scopes, action, resource_type,
                                                  resource_id, **context))
     allowed = answer.get("decision") is True
     rule = str((answer.get("context") or {}).get("rule", ""))
     ctx.audit([record.new(None, action="authz.http", actor=who.party, outcome="allow" if allowed else "deny",
-                          actor_role=",".join(party.roles), trace_id=trace_of(request),
+                          actor_role=",".join(party.roles), trace_id=trace,
                           reason=f"rule {rule}: {action} {resource_type}/{resource_id}"
                                  f"{'' if allowed else ': ' + authzen.reason_of(answer)}")])
-    if not allowed:
-        raise HTTPException(403, authzen.reason_of(answer))
+    return None if allowed else authzen.reason_of(answer)
+
+
+async def authorize(request: HTTPConnection, action: str, resource_type: str, resource_id: str,
+                    **context: Any) -> Principal:
+    """The caller, if the decision point allows ``action`` on the resource; else 403, audited either way."""
+    ctx = context_of(request)
+    who = await caller(request)
+    denied = await ctx.run(lambda: decide(ctx, who, action, resource_type, resource_id, trace_of(request),
+                                          **context))
+    if denied is not None:
+        raise HTTPException(403, denied)
     return who
 
 
