@@ -76,6 +76,11 @@ class Subscription:
                 "abonnementStatus": self.status, "laatsteVolgnummer": self.last_seq}
 
 
+def mandatory_event(rule: dict[str, Any], action: str) -> str:
+    """The event type a policy notification rule sends for a register action."""
+    return str(rule["event"]).replace("{ACTIE}", ACTIE[action])
+
+
 def mandatory_id(party: str) -> str:
     return f"VERPLICHT-{party}"
 
@@ -110,6 +115,12 @@ class Notifier:
             if not to.startswith("role:") and to not in RECIPIENTS:
                 raise ConfigError(f"policy: notification rule for {rule.get('subject')!r} has unknown recipient "
                                   f"{to!r}; known: {', '.join(RECIPIENTS)}, role:<role>")
+
+    @staticmethod
+    def all_event_types(rules: Iterable[dict[str, Any]]) -> list[str]:
+        """Every event type a party can be notified of: the subscribable ones and the policy's mandatory ones."""
+        mandatory = {mandatory_event(rule, action) for rule in rules for action in rule.get("on", ())}
+        return sorted(mandatory | set(EVENT_TYPES))
 
     # ----- subscriptions ---------------------------------------------------------------
     def subscribe(self, party: Party, event_types: Iterable[str], filt: dict[str, Any]) -> Subscription:
@@ -152,7 +163,7 @@ class Notifier:
         for rule in rules:
             if rule.get("subject") != rec.subject or action not in rule.get("on", ()):
                 continue
-            event = str(rule["event"]).replace("{ACTIE}", ACTIE[action])
+            event = mandatory_event(rule, action)
             for party in self._resolve(str(rule["to"]), rec):
                 out.append((party, event))
         return out

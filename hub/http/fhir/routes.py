@@ -85,9 +85,9 @@ def webhooks_of(ctx: HttpContext) -> Webhooks:
     """The subscriptions service on the hub's store (used on the store's thread only)."""
     found = ctx.extensions.get("webhooks.service")
     if found is None:
-        from hub.flows.network.notify import EVENT_TYPES
-
-        found = ctx.extensions["webhooks.service"] = Webhooks(ctx.hub.db, ctx.hub.audit, EVENT_TYPES)
+        net = ctx.network
+        found = ctx.extensions["webhooks.service"] = Webhooks(ctx.hub.db, ctx.hub.audit,
+                                                              net.notifier.all_event_types(net.policy.notify))
     assert isinstance(found, Webhooks)
     return found
 
