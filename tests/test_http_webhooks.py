@@ -183,7 +183,9 @@ def _start_http(settings: Settings, port: int) -> subprocess.Popen[bytes]:
 
 
 def test_sigkill_between_event_and_webhook_call_loses_nothing(amqp_settings: Settings, pg_url: str) -> None:
-    settings = _settings(amqp_settings, pg_url, (500, 1000, 2000, 4000), 60000)
+    # a call may take 10 s: long enough to kill the server in the middle of one (its lease is 15 s, which the
+    # restarted server waits out before it takes over)
+    settings = _settings(amqp_settings, pg_url, (500, 1000, 2000, 4000), 10000)
     endpoint = Endpoint().up()
     port = free_port()
     with TestHub(settings, out=lambda _: None) as hub:

@@ -43,6 +43,11 @@ CREATE TABLE IF NOT EXISTS wh_event (
     body BLOB NOT NULL,
     ts TEXT NOT NULL,
     PRIMARY KEY (subscription_id, event_number)
+);
+CREATE TABLE IF NOT EXISTS wh_dispatcher (
+    id INTEGER PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires DOUBLE PRECISION NOT NULL
 )
 """
 
@@ -94,6 +99,20 @@ class WebhookRows:
         """Events up to ``number`` reached the endpoint: the attempt count starts again."""
         self.db.execute("UPDATE wh_subscription SET delivered = ?, attempts = 0, next_try = 0, reason = '' "
                         "WHERE id = ? AND delivered < ?", (number, sub_id, number))
+
+    # ----- the one dispatcher ---------------------------------------------------------
+    def lease(self, owner: str, now: float, seconds: float) -> bool:
+        """Hold (or renew) the dispatcher's lease until ``now + seconds``: True when ``owner`` has it.
+
+        Runs in the caller's transaction, so two processes asking at once get one answer each.
+        """
+        self.db.execute("INSERT OR IGNORE INTO wh_dispatcher (id, owner, expires) VALUES (1, '', 0)")
+        self.db.execute("UPDATE wh_dispatcher SET owner = ?, expires = ? WHERE id = 1 AND (owner = ? OR expires < ?)",
+                        (owner, now + seconds, owner, now))
+        return str(self.db.execute("SELECT owner FROM wh_dispatcher WHERE id = 1")[0][0]) == owner
+
+    def release(self, owner: str) -> None:
+        self.db.execute("UPDATE wh_dispatcher SET expires = 0 WHERE id = 1 AND owner = ?", (owner,))
 
     # ----- events -------------------------------------------------------------------
     def record(self, party: str, event_type: str, focus: str, body: bytes, ts: str) -> list[tuple[str, int]]:

@@ -8,23 +8,28 @@ sends that event again, with the same event number, by which the subscriber tell
 A failed call is tried again after each delay of ``delays`` in turn; after the last one the
 subscription goes to ``error`` (audited) and stops being called, while its events are still
 numbered and kept: ``$events`` hands them over, and setting it ``requested`` again restarts it
-from the first event its endpoint did not take. One dispatcher per store: it runs in the HTTP
-server's process, on a connection and a thread of its own.
+from the first event its endpoint did not take. It runs in the HTTP server's process, on a connection
+and a thread of its own; with several servers on one store, one at a time works (a lease in the store,
+renewed each round, taken over when its holder stopped renewing it), so events keep their order.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 import httpx
 import orjson
 
+from hub.errors import HubError
+from hub.formats import bsn as bsnlib
 from hub.http.webhooks.shapes import Event, Hook, notification
-from hub.store.audit import AuditLog, AuditRecord
+from hub.store.audit import NODE, AuditLog, AuditRecord
 from hub.store.db import Database
 from hub.store.webhooks import WebhookRows
 
@@ -34,6 +39,8 @@ HUB_ACTOR = "zorghub"
 #: seconds before each retry; the sum (about 1.8 hours) is how long an endpoint may stay away
 DEFAULT_DELAYS_S: tuple[float, ...] = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600)
 BURST = 50  # events delivered to one subscription per round, so one busy subscriber cannot starve the rest
+LEASE_LOCK = "zorghub.webhooks"
+LEASE_S = 5.0  # beyond one call's timeout: how long a dispatcher that was killed keeps the others waiting
 
 
 class Dispatcher:
@@ -46,15 +53,32 @@ class Dispatcher:
         self.base = base
         self.clock = clock
         self.client = httpx.Client(timeout=timeout, follow_redirects=False)
+        self.owner = f"{NODE}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+        self.lease_s = LEASE_S + timeout  # outlasts the longest call it may be in
+        self._held_until = 0.0
 
     # ----- one round ----------------------------------------------------------------
     def tick(self) -> int:
         """Work through every subscription that is due now; returns how many calls succeeded."""
+        if not self._hold():
+            return 0  # another dispatcher works on this store
         done = 0
         for row in self.rows.due(self.clock()):
+            if not self._hold():
+                break
             hook = Hook.of(row)
             done += self._handshake(hook) if hook.status == "requested" else self._deliver(hook)
         return done
+
+    def _hold(self) -> bool:
+        """Take or renew the lease, long enough for one more call; False when another dispatcher holds it."""
+        now = self.clock()
+        if self._held_until - now > self.lease_s / 2:
+            return True  # still well inside the lease: no write to the store each round
+        with self.db.transaction(lock=LEASE_LOCK):
+            held = self.rows.lease(self.owner, now, self.lease_s)
+        self._held_until = now + self.lease_s if held else 0.0
+        return held
 
     def _post(self, hook: Hook, body: dict[str, object]) -> str:
         """'' when the endpoint took it (any 2xx), else why not, in one line."""
@@ -65,7 +89,7 @@ class Dispatcher:
         try:
             answer = self.client.post(hook.endpoint, content=orjson.dumps(body), headers=headers)
         except httpx.HTTPError as exc:
-            return f"{exc.__class__.__name__}: {str(exc)[:120] or 'no answer'}"
+            return bsnlib.redact(f"{exc.__class__.__name__}: {str(exc)[:120] or 'no answer'}")
         return "" if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
 
     def _handshake(self, hook: Hook) -> int:
@@ -85,8 +109,8 @@ class Dispatcher:
             ev = Event.of(row)
             now = self.rows.get(hook.id)
             current = Hook.of(now) if now else None
-            if current is None or current.status != "active":
-                break  # ended or restarted by its owner meanwhile
+            if current is None or current.status != "active" or not self._hold():
+                break  # ended or restarted by its owner meanwhile, or the lease went to another dispatcher
             why = self._post(current, notification(current, "event-notification", [ev], base=self.base))
             if why:
                 self._failed(current, f"event {ev.number}", why)
@@ -137,6 +161,12 @@ class Dispatcher:
 
     def close(self) -> None:
         self.client.close()
+        try:
+            with self.db.transaction(lock=LEASE_LOCK):
+                self.rows.release(self.owner)
+            self._held_until = 0.0
+        except HubError:  # the store is away: the lease runs out by itself
+            log.warning("webhook dispatcher could not hand back its lease; it expires in %g s", self.lease_s)
 
 
 class DispatcherThread:
