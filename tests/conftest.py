@@ -12,6 +12,7 @@ import socket
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -60,9 +61,9 @@ def schema_dir() -> Path:
     return SCHEMA_DIR
 
 
-@pytest.fixture
-def rabbitmq_vhost() -> Iterator[str]:
-    """A fresh vhost per test on the real broker, deleted afterwards."""
+@contextmanager
+def temporary_vhost() -> Iterator[str]:
+    """A fresh vhost on the real broker, deleted afterwards (a test may need more than one)."""
     need("RabbitMQ", _port_open(5672), "nothing listens on 127.0.0.1:5672")
     need("RabbitMQ management", _port_open(15672), "the management plugin is not enabled (port 15672)")
     from hub.transports.management import Management
@@ -75,6 +76,13 @@ def rabbitmq_vhost() -> Iterator[str]:
         yield vhost
     finally:
         mgmt.delete_vhost(vhost)
+
+
+@pytest.fixture
+def rabbitmq_vhost() -> Iterator[str]:
+    """A fresh vhost per test on the real broker, deleted afterwards."""
+    with temporary_vhost() as vhost:
+        yield vhost
 
 
 @pytest.fixture

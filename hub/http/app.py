@@ -66,9 +66,15 @@ def create_app(settings: Settings, *, hub: HubApp | None = None, transport: Tran
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from hub.http import relay
+
+        stop, relays = relay.start_all(settings, hub)
         try:
             yield
         finally:
+            stop.set()
+            for thread in relays:
+                thread.join(15)
             ctx.close()
             if own_transport:
                 transport.close()

@@ -37,6 +37,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from hub.formats import bsn as bsnlib
 from hub.http.auth import Principal
 from hub.http.context import HttpContext, context_of
 from hub.http.pep import caller, decide, trace_of
@@ -190,6 +191,16 @@ def field_resolver(source: Any, info: Any, **args: Any) -> Any:
     return default_field_resolver(source, info, **args)
 
 
+def _formatted(errors: Any) -> list[dict[str, Any]]:
+    """The errors as GraphQL formats them, every BSN masked (an error may echo the variables)."""
+    out = []
+    for e in errors:
+        item = dict(e.formatted)
+        item["message"] = bsnlib.redact(str(item.get("message", "")))
+        out.append(item)
+    return out
+
+
 def run(ctx: HttpContext, endpoint: Endpoint, who: Principal, trace: str, body: dict[str, Any]) -> tuple[int, Any]:
     """Parse, validate and execute one GraphQL request; (status, answer) as GraphQL over HTTP says."""
     query = body.get("query")
@@ -201,10 +212,10 @@ def run(ctx: HttpContext, endpoint: Endpoint, who: Principal, trace: str, body: 
     try:
         document = parse(query)
     except GraphQLError as exc:
-        return 400, {"errors": [exc.formatted]}
+        return 400, {"errors": _formatted([exc])}
     errors = validate(endpoint.schema, document)
     if errors:
-        return 400, {"errors": [e.formatted for e in errors]}
+        return 400, {"errors": _formatted(errors)}
     op_name = body.get("operationName")
     if op_name is not None and not isinstance(op_name, str):
         return 400, {"errors": [{"message": "operationName must be a string"}]}
@@ -214,7 +225,9 @@ def run(ctx: HttpContext, endpoint: Endpoint, who: Principal, trace: str, body: 
         raise RuntimeError("an async resolver in a synchronous schema")
     answer: dict[str, Any] = {"data": result.data}  # type: ignore[union-attr]
     if result.errors:  # type: ignore[union-attr]
-        answer["errors"] = [e.formatted for e in result.errors]  # type: ignore[union-attr]
+        answer["errors"] = _formatted(result.errors)  # type: ignore[union-attr]
+        if result.data is None and all(e.path is None for e in result.errors):  # type: ignore[union-attr]
+            return 400, {"errors": answer["errors"]}  # a request error (the variables): nothing ran
     return 200, answer
 
 
