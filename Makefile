@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench bench-quick clean
+.PHONY: demo test test-slow lint bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP) lint
 	$(PY) -m pytest -q
 	ZORGHUB_TEST_STORE=postgres $(PY) -m pytest -q --ignore=tests/test_bench_smoke.py \
 		--ignore-glob='tests/test_mappings_*' --ignore=tests/test_settings.py
+
+# only the tests marked slow (each is part of `make test` too): to rerun them on their own
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
 
 bench: $(STAMP)
 	$(PY) -m bench.run

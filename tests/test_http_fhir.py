@@ -33,33 +33,25 @@ def valid(resource: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Seed 000 walked over RabbitMQ into a PostgreSQL store, and the HTTP server on that store."""
-    from tests import conftest
-
-    conftest.need("PostgreSQL", conftest.pg_available(), f"cannot connect to {conftest.PG_URL}")
-    conftest.need("RabbitMQ", conftest._port_open(5672), "nothing listens on 127.0.0.1:5672")
-    conftest.need("RabbitMQ management", conftest._port_open(15672), "the management plugin is not enabled")
     import uuid
 
     import psycopg
 
-    from hub.transports.management import Management
+    from tests import conftest
 
-    mgmt = Management(conftest.MGMT_URL, "guest", "guest")
-    vhost = f"zh-test-{uuid.uuid4().hex[:10]}"
-    mgmt.put_vhost(vhost)
-    mgmt.put_permissions(vhost, "guest", ".*", ".*", ".*")
+    conftest.need("PostgreSQL", conftest.pg_available(), f"cannot connect to {conftest.PG_URL}")
     schema = f"zh_{uuid.uuid4().hex[:12]}"
     home = tmp_path_factory.mktemp("fhir") / "home"
     settings = Settings.load(environ={"ZORGHUB_HOME": str(home), "ZORGHUB_SCHEMA_DIR": str(conftest.SCHEMA_DIR)})
-    settings = settings.replace(broker_url=f"amqp://guest:guest@{conftest.AMQP_HOST}:5672/{vhost}",
-                                store_url=f"{conftest.PG_URL}?schema={schema}", shards=2)
     try:
-        with TestHub(settings, out=lambda _: None) as hub:
-            assert seed000(hub), "seed 000 itself must pass before its FHIR views are tried"
-            with http_server(settings) as running:
-                yield {"settings": settings, "hub": hub, "url": running.url}
+        with conftest.temporary_vhost() as vhost:
+            settings = settings.replace(broker_url=f"amqp://guest:guest@{conftest.AMQP_HOST}:5672/{vhost}",
+                                        store_url=f"{conftest.PG_URL}?schema={schema}", shards=2)
+            with TestHub(settings, out=lambda _: None) as hub:
+                assert seed000(hub), "seed 000 itself must pass before its FHIR views are tried"
+                with http_server(settings) as running:
+                    yield {"settings": settings, "hub": hub, "url": running.url}
     finally:
-        mgmt.delete_vhost(vhost)
         with psycopg.connect(conftest.PG_URL, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
