@@ -96,3 +96,31 @@ def test_one_dispatcher_at_a_time(store_url: str) -> None:
             assert rows.lease("a", 110.0, 5)  # handed back at once
     finally:
         db.close()
+
+
+@pytest.mark.parametrize(("change", "rule"), [
+    ({"criteria": "Patient?name=x"}, "SUBSCRIPTION_TOPIC"),
+    ({"channel": {"type": "email", "endpoint": "mailto:x@example.org"}}, "SUBSCRIPTION_CHANNEL"),
+    ({"channel": {"type": "rest-hook", "endpoint": "ftp://example.org/x"}}, "SUBSCRIPTION_ENDPOINT"),
+    ({"channel": "rest-hook"}, "SUBSCRIPTION_BODY"),
+    ({"_criteria": {"extension": [{"url": "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
+                                          "backport-filter-criteria", "valueString": "eventType=NO_SUCH"}]}},
+     "SUBSCRIPTION_FILTER"),
+    ({"_criteria": {"extension": [{"url": "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
+                                          "backport-filter-criteria", "valueString": "patient=123"}]}},
+     "SUBSCRIPTION_FILTER"),
+    ({"resourceType": "Patient"}, "SUBSCRIPTION_BODY"),
+])
+def test_a_subscription_the_hub_cannot_serve_is_refused_with_its_rule(tmp_path: object, change: dict[str, object],
+                                                                     rule: str) -> None:
+    from hub.errors import Rejected
+
+    db = Database(f"sqlite:///{tmp_path}/s.sqlite3")
+    try:
+        hooks = Webhooks(db, AuditLog(db, KEY), TYPES)
+        with pytest.raises(Rejected) as refused:
+            hooks.create("zk", {**_sub("http://127.0.0.1:9/a"), **change})
+        assert refused.value.rule == rule
+        assert hooks.of("zk") == []  # nothing half-made
+    finally:
+        db.close()

@@ -29,6 +29,7 @@ from hub.http.webhooks.shapes import status as status_of
 
 FHIR_JSON = "application/fhir+json"
 Handler = Callable[[Request], Awaitable[Response]]
+MAX_NUMBER = 2**62  # an event number the store's BIGINT holds
 
 
 def fhir_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -179,6 +180,8 @@ def routes(ctx: HttpContext) -> list[BaseRoute]:
             until = int(q["eventsUntilNumber"]) if q.get("eventsUntilNumber") else None
         except ValueError:
             raise Rejected("eventsSinceNumber and eventsUntilNumber are whole numbers", rule="EVENTS_PARAM") from None
+        if max(since, until or 0) > MAX_NUMBER:
+            raise Rejected(f"event numbers go up to {MAX_NUMBER}", rule="EVENTS_PARAM")
         hook, events = await ctx.run(webhooks_of(ctx).events, party, request.path_params["id"], since, until)
         return fhir_response(notification(hook, "query-event", events, base=base_url(ctx, request)))
 

@@ -31,8 +31,10 @@ class NotFound(Rejected):
 
 
 def _ext(element: Any, url: str) -> Any:
-    for ext in (element or {}).get("extension") or []:
-        if ext.get("url") == url:
+    if not isinstance(element, dict):
+        return None
+    for ext in element.get("extension") or []:
+        if isinstance(ext, dict) and ext.get("url") == url:
             return next((v for k, v in ext.items() if k.startswith("value")), None)
     return None
 
