@@ -44,11 +44,12 @@ def load_demos() -> dict[int, Callable[[TestHub], bool]]:
     return demos(load_flows())
 
 
-def run_demo(settings: Settings, seeds: list[int], out: Printer = print) -> int:
+def run_demo(settings: Settings, seeds: list[int], out: Printer = print,
+             demos: Mapping[int, Callable[[TestHub], bool]] | None = None) -> int:
     hub = TestHub(settings, out)
     try:
         ok = True
-        demos = load_demos()
+        demos = load_demos() if demos is None else demos
         for n in seeds:
             demo = demos.get(n)
             if demo is None:
@@ -121,7 +122,8 @@ def _fresh_home(root: Path, now: datetime | None) -> Path:
     return home
 
 
-def run_demo_command(settings: Settings, seeds: list[int], *, reset: bool = False, out: Printer = print) -> int:
+def run_demo_command(settings: Settings, seeds: list[int], *, reset: bool = False, out: Printer = print,
+                     demos: Mapping[int, Callable[[TestHub], bool]] | None = None) -> int:
     """``zorghub demo``: the walk-throughs in a fresh state, saying where that state is."""
     state = demo_state(settings, reset=reset)
     out(f"State of this run: {state.where}.")
@@ -130,7 +132,7 @@ def run_demo_command(settings: Settings, seeds: list[int], *, reset: bool = Fals
 
     if not is_embedded(state.settings.broker_url):
         _purge_broker(state.settings)
-    rc = run_demo(state.settings, seeds, out)
+    rc = run_demo(state.settings, seeds, out, demos)
     out(f"State of this run: {state.where}; {state.verify_hint}.")
     return rc
 

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,6 +28,8 @@ class HttpParty:
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30.0))
     #: prints each call as a curl line when set
     show: Printer | None = None
+    #: where the curl lines' request bodies are written (``--data-binary @file``): no payload, no BSN, printed
+    body_dir: Path | None = None
 
     @property
     def auth(self) -> dict[str, str]:
@@ -38,7 +41,12 @@ class HttpParty:
         line = f'curl -sS -X {method} {shlex.quote(self.base + path)} -H "Authorization: Bearer ${var}"'
         for k, v in headers.items():
             line += " -H " + shlex.quote(f"{k}: {v}")
-        if body is not None:
+        if body is not None and self.body_dir is not None:
+            self.body_dir.mkdir(parents=True, exist_ok=True)
+            saved = self.body_dir / f"{len(list(self.body_dir.iterdir())) + 1:03d}-{self.party}.json"
+            saved.write_bytes(body)
+            line += " --data-binary " + shlex.quote(f"@{saved}")
+        elif body is not None:
             line += " --data-binary " + shlex.quote(body.decode())
         return line
 

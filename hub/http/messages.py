@@ -45,6 +45,7 @@ def accepted(request: Request, ctx: HttpContext, message_id: str) -> dict[str, A
 
 async def submit(request: Request) -> Response:
     ctx = context_of(request)
+    await caller(request)  # who asks comes first: an anonymous caller learns nothing about the headers
     kind = _required(request, KIND_HEADER)
     message_id = _required(request, ID_HEADER)
     if not _ID.match(message_id):

@@ -71,8 +71,14 @@ class TraceAndLog:
 
     @staticmethod
     def _log(scope: Scope, status: int, started: float, span: Any) -> None:
+        from hub.http.ops import LATENCY, REQUESTS
+
         principal = scope.get("zorghub.principal")
         trace_id, _ = tracing.ids(span)
+        route = getattr(scope.get("route"), "path", None)
+        label = f"{scope.get('root_path', '')}{route}" if route else "unmatched"
+        REQUESTS.labels(label, str(status)).inc()
+        LATENCY.labels(label).observe(time.perf_counter() - started)
         access_log.info("%s", orjson.dumps({
             "method": scope["method"], "path": bsnlib.redact(scope["path"]), "status": status,
             "ms": round((time.perf_counter() - started) * 1000, 2),
