@@ -7,6 +7,7 @@ the store's thread. Every refusal is an ``OperationOutcome`` with the status it 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -15,7 +16,8 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Receive, Scope, Send
 
 from hub.errors import Forbidden, HubError, Rejected
 from hub.http.context import HttpContext, context_of
@@ -82,6 +84,29 @@ async def _reader(request: Request, action: str, resource_type: str, rid: str = 
     return Reader(ctx.hub.parties.get(who.party), who.patient or "")
 
 
+async def _json_body(request: Request) -> Any:
+    """The body as JSON (the standard library's parser: JSON allows a lone escaped surrogate, orjson not)."""
+    try:
+        return json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        raise Rejected("the body is not JSON", rule="SUBSCRIPTION_BODY") from None
+
+
+class NoSuchPath(BaseRoute):
+    """Last under ``/fhir``: any other path (also one no route's pattern can hold) is a FHIR 404."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        return (Match.FULL, {}) if scope["type"] == "http" else (Match.NONE, {})
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        from starlette.routing import NoMatchFound
+
+        raise NoMatchFound(name, path_params)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await outcome(404, "no such FHIR path; see /fhir/metadata", "not-found")(scope, receive, send)
+
+
 def webhooks_of(ctx: HttpContext) -> Webhooks:
     """The subscriptions service on the hub's store (used on the store's thread only)."""
     found = ctx.extensions.get("webhooks.service")
@@ -140,10 +165,7 @@ def routes(ctx: HttpContext) -> list[BaseRoute]:
     @guarded
     async def subscription_create(request: Request) -> Response:
         party = await _party(request, "create")
-        try:
-            body = orjson.loads(await request.body())
-        except orjson.JSONDecodeError:
-            raise Rejected("the body is not JSON", rule="SUBSCRIPTION_BODY") from None
+        body = await _json_body(request)
         if not isinstance(body, dict):
             raise Rejected("the body must be a FHIR Subscription", rule="SUBSCRIPTION_BODY")
         hook = await ctx.run(webhooks_of(ctx).create, party, body)
@@ -156,10 +178,7 @@ def routes(ctx: HttpContext) -> list[BaseRoute]:
         if request.method == "DELETE":
             wanted = "off"
         else:
-            try:
-                body = orjson.loads(await request.body())
-            except orjson.JSONDecodeError:
-                raise Rejected("the body is not JSON", rule="SUBSCRIPTION_BODY") from None
+            body = await _json_body(request)
             wanted = str((body or {}).get("status", "")) if isinstance(body, dict) else ""
         hook = await ctx.run(webhooks_of(ctx).set_status, party, request.path_params["id"], wanted)
         return fhir_response(subscription(hook))
@@ -194,4 +213,5 @@ def routes(ctx: HttpContext) -> list[BaseRoute]:
         Route(sub, subscription_update, methods=["PUT", "DELETE"]),
         Route("/{type}", search, methods=["GET"]),
         Route("/{type}/{id}", read, methods=["GET"]),
+        NoSuchPath(),
     ]
