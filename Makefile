@@ -24,7 +24,8 @@ lint: $(STAMP)
 test: $(STAMP) lint
 	$(PY) -m pytest -q
 	ZORGHUB_TEST_STORE=postgres $(PY) -m pytest -q --ignore=tests/test_bench_smoke.py \
-		--ignore-glob='tests/test_mappings_*' --ignore=tests/test_settings.py
+		--ignore-glob='tests/test_mappings_*' --ignore=tests/test_settings.py \
+		--ignore-glob='tests/test_http_*'
 
 # only the tests marked slow (each is part of `make test` too): to rerun them on their own
 test-slow: $(STAMP)

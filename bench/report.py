@@ -11,6 +11,8 @@ TARGETS: list[tuple[str, str, str, float, str]] = [
     ("translate", "ratio_vs_ceiling", ">=", 0.35, "translate >= 0.35x ceiling"),
     ("fanout", "ratio_vs_ceiling", ">=", 0.2, "fanout-4 >= 0.2x ceiling (inbound msgs/s)"),
     ("query", "p99_ms", "<=", 10.0, "query p99 at light load <= 10 ms"),
+    ("http", "submit_ratio_vs_bare", ">=", 0.3, "HTTP submit >= 0.3x bare uvicorn"),
+    ("http", "p99_ms", "<=", 15.0, "GraphQL query p99 at light load <= 15 ms"),
     ("audit", "verify_records_per_s", ">=", 200_000, "audit verify >= 200,000 records/s"),
     ("audit", "replay_msgs_per_s", ">=", 5_000, "dry-run replay >= 5,000 msgs/s"),
     ("backlog", "total_peak_rss_mb", "<=", 300, "backlog peak RSS <= 300 MB (all workers)"),

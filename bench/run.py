@@ -21,17 +21,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import broker, report, scenarios
+from bench import broker, http, report, scenarios
 from bench.scenarios import MODES, Bench
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ORDER = ("ceiling", "passthrough", "translate", "fanout", "query", "audit", "backlog", "scaling")
+ORDER = ("ceiling", "passthrough", "translate", "fanout", "query", "http", "audit", "backlog", "scaling")
 TITLES = {
     "ceiling": "Bare pika relay (quorum A -> quorum B, publisher confirms, ack A)",
     "passthrough": "Hub passthrough: echo JSON to one recipient",
     "translate": "Translate: FHIR Bundle -> iWlz AW33 XML to one recipient",
     "fanout": "Fanout: indicatiebesluit to 4 recipients",
     "query": "Query: bevragen round trips, light and saturating load",
+    "http": "HTTP: POST /messages and GraphQL query beside bare uvicorn",
     "audit": "Audit: appends under passthrough, verify, dry-run replay",
     "backlog": "Backlog: drain a queue filled before the hub starts",
     "scaling": "Scaling: passthrough with 1 and 2 worker processes",
@@ -53,6 +54,7 @@ def scenario_functions() -> dict[str, Callable[[Bench], dict[str, Any]]]:
         "translate": scenarios.translate,
         "fanout": scenarios.fanout,
         "query": scenarios.query,
+        "http": http.http,
         "audit": scenarios.audit,
         "backlog": scenarios.backlog,
         "scaling": scenarios.scaling,

@@ -104,3 +104,19 @@ def test_hub_a_relays_its_notifications_to_hub_b(amqp_settings: Settings, hub_b:
             relayed = hub_a.hub.app.audit.records("action = ?", ("relayed",))
             time.sleep(0.1)
         assert relayed and body["notificatieID"] in relayed[0].reason  # type: ignore[attr-defined]
+
+
+def test_zend_melding_gets_a_melding_id(hub_b: Live) -> None:
+    zend = """mutation($m: MeldingInput!) { zendMelding(meldingInput: $m) { meldingID eventType } }"""
+    ciz = hub_b.party("ciz")
+    melding = notificatie(eventType="CORRECTIE_VERZOEK")
+    first = ciz.graphql("netwerkpunt", zend, {"m": melding}).json()["data"]["zendMelding"]
+    assert first["eventType"] == "CORRECTIE_VERZOEK"
+    assert ciz.graphql("netwerkpunt", zend, {"m": melding}).json()["data"]["zendMelding"] == first
+    got = hub_b.hub["zk-utrecht"].wait(1)
+    assert (got[0].kind, got[0].json()["meldingID"]) == ("netwerkpunt.melding", first["meldingID"])
+    # a token without the melding scope may not send one
+    narrow = hub_b.party("ciz", scopes=["organisaties/indicatieorgaan/notificaties/notificatie:create"])
+    refused = narrow.graphql("netwerkpunt", zend, {"m": melding}).json()
+    assert refused["errors"][0]["message"] == \
+        "the token lacks the scope organisaties/indicatieorgaan/meldingen/melding:create"

@@ -21,7 +21,7 @@ from tests.http_live import Live, live_hub
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 
-QUERY = '{ wlzIndicatie(where: {wlzindicatieID: {eq: "ID"}}) { wlzindicatieID } }'.replace("ID", seed.IDS["indicatie"])
+QUERY = '{ wlzIndicatie(where: {wlzindicatieID: {eq: "@"}}) { wlzindicatieID } }'.replace("@", seed.IDS["indicatie"])
 
 
 def certificate(common_name: str) -> str:

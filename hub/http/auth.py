@@ -58,6 +58,7 @@ class TokenVerifier:
         source = settings.http_jwks
         self._client: jwt.PyJWKClient | None = None
         self._keys: dict[str, jwt.PyJWK] = {}
+        self._verified: dict[str, dict[str, Any]] = {}
         self._source = source or str(Path(settings.home) / DEV_KEY_FILE)
         if source.startswith(("http://", "https://")):
             self._client = jwt.PyJWKClient(source, cache_keys=True, lifespan=300)
@@ -85,7 +86,21 @@ class TokenVerifier:
         return key.key
 
     def verify(self, token: str) -> dict[str, Any]:
-        """The token's claims; ``Unauthorized`` naming the first check that fails."""
+        """The token's claims; ``Unauthorized`` naming the first check that fails.
+
+        A token verified before is taken from a small cache until it expires (a client sends the same
+        token with every call until it fetches a new one).
+        """
+        cached = self._verified.get(token)
+        if cached is not None and cached["exp"] > time.time():
+            return cached
+        claims = self._verify(token)
+        if len(self._verified) >= 4096:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
+
+    def _verify(self, token: str) -> dict[str, Any]:
         key = self._key(token)
         try:
             claims: dict[str, Any] = jwt.decode(

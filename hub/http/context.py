@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -41,23 +41,37 @@ class HttpContext:
     #: what else a sub-application keeps here (the FHIR part, webhooks, the console)
     extensions: dict[str, Any] = field(default_factory=dict)
     _publish_lock: threading.Lock = field(default_factory=threading.Lock)
+    grouped: Any = None  # the GroupCommit (hub.http.commit), set by ``build``
     #: the store's one connection is used from one thread: every store call of the routes runs here
     _store_thread: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="zorghub-http-store"))
 
     @classmethod
     def build(cls, settings: Settings, hub: HubApp, transport: Transport) -> HttpContext:
-        return cls(settings=settings, hub=hub, transport=transport, verifier=TokenVerifier(settings),
-                   pdp=decision_point(settings, hub))
+        from hub.http.commit import GroupCommit
+
+        ctx = cls(settings=settings, hub=hub, transport=transport, verifier=TokenVerifier(settings),
+                  pdp=decision_point(settings, hub))
+        ctx.grouped = GroupCommit(ctx)
+        return ctx
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` on the store's thread, awaited (so the event loop keeps serving)."""
         return await asyncio.get_running_loop().run_in_executor(self._store_thread, fn, *args)
 
+    def store(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """``fn(*args)`` on the store's thread, from another thread."""
+        return self._store_thread.submit(fn, *args)
+
+    async def commit(self, records: list[AuditRecord], outgoing: list[Outgoing]) -> None:
+        """Audit ``records`` and publish ``outgoing`` in the next group commit, and wait for it."""
+        await asyncio.wrap_future(self.grouped.commit(records, outgoing))
+
     def close(self) -> None:
         for part in self.extensions.values():  # a part's own threads (the webhook dispatcher) end with the server
             if hasattr(part, "close") and callable(part.close):
                 part.close()
+        self.grouped.close()
         self._store_thread.shutdown(wait=True)
 
     @property
@@ -77,18 +91,25 @@ class HttpContext:
         if stamped:
             self.hub.audit.append(stamped)
 
-    def submit(self, party: str, *, kind: str, message_id: str, content_type: str, body: bytes,
-               routing_key: str, correlation_id: str | None = None,
-               headers: Mapping[str, Any] | None = None) -> None:
-        """Hand a party's message to the pipeline (the inbound exchange), as the AMQP path receives it."""
+    def message(self, party: str, *, kind: str, message_id: str, content_type: str, body: bytes,
+                routing_key: str, correlation_id: str | None = None,
+                headers: Mapping[str, Any] | None = None) -> Outgoing:
+        """A party's message for the pipeline (the inbound exchange), as the AMQP path receives it."""
         props: dict[str, Any] = {"message_id": message_id, "type": kind, "content_type": content_type,
                                  "user_id": self.transport.user, "delivery_mode": 2}
         if correlation_id:
             props["correlation_id"] = correlation_id
-        out = Outgoing(self.hub.topology.inbound, routing_key, body, props,
-                       {**dict(headers or {}), "x-original-sender": party})
-        with self._publish_lock:  # one channel, many request threads
-            self.transport.publish([out])
+        return Outgoing(self.hub.topology.inbound, routing_key, body, props,
+                        {**dict(headers or {}), "x-original-sender": party})
+
+    def publish(self, outgoing: list[Outgoing]) -> None:
+        """Publish with confirms; one channel, many threads."""
+        with self._publish_lock:
+            self.transport.publish(outgoing)
+
+    def submit(self, party: str, **message: Any) -> None:
+        """Hand a party's message to the pipeline now (from the store's thread: a resolver)."""
+        self.publish([self.message(party, **message)])
 
 
 def context_of(conn: HTTPConnection) -> HttpContext:

@@ -83,6 +83,8 @@ class Call:
     trace: str
     endpoint: str
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    #: every decision of the request, appended in one transaction when it is answered
+    records: list[Any] = field(default_factory=list)
 
     @property
     def env(self) -> Any:
@@ -90,7 +92,7 @@ class Call:
                                headers={"traceparent": self.trace} if self.trace else {})
 
     def allow(self, action: str, resource_type: str, resource_id: str) -> None:
-        denied = decide(self.ctx, self.who, action, resource_type, resource_id, self.trace)
+        denied = decide(self.ctx, self.who, action, resource_type, resource_id, self.trace, self.records)
         if denied is not None:
             raise GraphQLError(denied, extensions={"code": "FORBIDDEN"})
 
@@ -115,6 +117,9 @@ def _bind(name: str, schema: GraphQLSchema) -> None:
     assert schema.query_type is not None
     for field_name, spec in ROOTS.get(name, {}).items():
         schema.query_type.fields[field_name].resolve = _query(*spec)
+    for field_name in schema.query_type.fields:
+        if field_name not in ROOTS.get(name, {}) and not field_name.startswith("_"):
+            schema.query_type.fields[field_name].resolve = _not_held(field_name)
     if name == "netwerkpunt" and schema.mutation_type is not None:
         for field_name, mutation in MUTATIONS.items():
             if field_name in schema.mutation_type.fields:
@@ -141,9 +146,7 @@ def _query(subject: str, id_field: str, by_id: str, param: str) -> Any:
         call.allow("read", "bevragen", template)
         if call.who.patient and party.has_role("client"):
             params.setdefault("bsn", call.who.patient)
-        records: list[Any] = []
-        answer = net.query.run(party, template, params, call.env, records)
-        call.ctx.audit(records)
+        answer = net.query.run(party, template, params, call.env, call.records)
         if answer.get("status") == "denied":
             raise GraphQLError(f"denied by rule {answer.get('rule')}", extensions={"code": "FORBIDDEN",
                                                                                      "rule": answer.get("rule")})
@@ -151,6 +154,13 @@ def _query(subject: str, id_field: str, by_id: str, param: str) -> Any:
             raise GraphQLError(str(answer.get("reason")), extensions={"code": "BAD_USER_INPUT",
                                                                       "rule": answer.get("rule")})
         return [r["data"] for r in answer["results"] if r["subject"] == subject and matches(r["data"], where)]
+    return resolve
+
+
+def _not_held(field_name: str) -> Any:
+    def resolve(_root: Any, info: Any, **_: Any) -> Any:
+        raise GraphQLError(f"this hub's registers hold no {field_name} records of their own; ask for them "
+                           f"through the records that name them", extensions={"code": "NOT_HELD"})
     return resolve
 
 
@@ -219,8 +229,12 @@ def run(ctx: HttpContext, endpoint: Endpoint, who: Principal, trace: str, body: 
     op_name = body.get("operationName")
     if op_name is not None and not isinstance(op_name, str):
         return 400, {"errors": [{"message": "operationName must be a string"}]}
-    result = execute(endpoint.schema, document, context_value=Call(ctx, who, trace, endpoint.name),
-                     variable_values=variables, operation_name=op_name, field_resolver=field_resolver)
+    call = Call(ctx, who, trace, endpoint.name)
+    try:
+        result = execute(endpoint.schema, document, context_value=call, variable_values=variables,
+                         operation_name=op_name, field_resolver=field_resolver)
+    finally:
+        ctx.audit(call.records)
     if hasattr(result, "__await__"):  # no resolver here is async
         raise RuntimeError("an async resolver in a synchronous schema")
     answer: dict[str, Any] = {"data": result.data}  # type: ignore[union-attr]

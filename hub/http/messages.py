@@ -17,7 +17,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from hub.http.context import HttpContext, context_of
-from hub.http.pep import authorize, caller
+from hub.http.pep import authorize, caller, trace_of
+from hub.store.audit import AuditRecord
 from hub.store.idempotency import sender_records
 
 KIND_HEADER = "x-message-kind"
@@ -51,14 +52,14 @@ async def submit(request: Request) -> Response:
     if not _ID.match(message_id):
         raise HTTPException(400, "the header x-message-id must be 1 to 200 of A-Z a-z 0-9 . _ : @ -")
     content_type = _required(request, "content-type").split(";")[0].strip()
-    who = await authorize(request, "create", "berichten", kind)
+    decided: list[AuditRecord] = []
+    who = await authorize(request, "create", "berichten", kind, decided)
     body = await request.body()
-    trace = dict(request.scope.get("zorghub.trace") or {})
-    await ctx.run(lambda: ctx.submit(
+    trace = trace_of(request)
+    await ctx.commit(decided, [ctx.message(
         who.party, kind=kind, message_id=message_id, content_type=content_type, body=body,
         routing_key=request.headers.get(KEY_HEADER) or message_id,
-        correlation_id=request.headers.get(CORRELATION_HEADER), headers={"traceparent": trace.get("traceparent", "")}
-        if trace.get("traceparent") else {}))
+        correlation_id=request.headers.get(CORRELATION_HEADER), headers={"traceparent": trace} if trace else {})])
     answer = accepted(request, ctx, message_id)
     return JSONResponse(answer, status_code=202, headers={"Location": answer["statusUrl"]})
 

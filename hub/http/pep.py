@@ -6,6 +6,7 @@ is a 403 with the decision point's one-line reason. A request over a party's rat
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from typing import Any
@@ -17,6 +18,7 @@ from hub.http import authzen
 from hub.http.auth import Forbidden, Principal, principal
 from hub.http.context import HttpContext, context_of
 from hub.pipeline import record
+from hub.store.audit import AuditRecord
 
 
 class RateLimit:
@@ -67,27 +69,46 @@ async def caller(request: HTTPConnection) -> Principal:
 
 
 def decide(ctx: HttpContext, who: Principal, action: str, resource_type: str, resource_id: str, trace: str,
-           **context: Any) -> str | None:
-    """Ask the decision point and audit its answer: None when allowed, else the one-line reason."""
+           records: list[AuditRecord] | None = None, **context: Any) -> str | None:
+    """Ask the decision point and audit its answer: None when allowed, else the one-line reason.
+
+    With ``records`` the audit record goes there, for the caller to append with what it does next.
+    """
     party = ctx.hub.parties.get(who.party)
     answer = ctx.pdp.evaluate(authzen.evaluation(who.party, party.roles, who.scopes, action, resource_type,
                                                  resource_id, **context))
     allowed = answer.get("decision") is True
     rule = str((answer.get("context") or {}).get("rule", ""))
-    ctx.audit([record.new(None, action="authz.http", actor=who.party, outcome="allow" if allowed else "deny",
+    decision = record.new(None, action="authz.http", actor=who.party, outcome="allow" if allowed else "deny",
                           actor_role=",".join(party.roles), trace_id=trace,
                           reason=f"rule {rule}: {action} {resource_type}/{resource_id}"
-                                 f"{'' if allowed else ': ' + authzen.reason_of(answer)}")])
+                                 f"{'' if allowed else ': ' + authzen.reason_of(answer)}")
+    if records is not None:
+        records.append(decision)
+    else:
+        ctx.audit([decision])
     return None if allowed else authzen.reason_of(answer)
 
 
 async def authorize(request: HTTPConnection, action: str, resource_type: str, resource_id: str,
-                    **context: Any) -> Principal:
-    """The caller, if the decision point allows ``action`` on the resource; else 403, audited either way."""
+                    records: list[AuditRecord] | None = None, **context: Any) -> Principal:
+    """The caller, if the decision point allows ``action`` on the resource; else 403, audited either way.
+
+    With ``records``, an allow is recorded there (the caller commits it with its action); a deny is
+    committed before the 403 goes out.
+    """
     ctx = context_of(request)
     who = await caller(request)
-    denied = await ctx.run(lambda: decide(ctx, who, action, resource_type, resource_id, trace_of(request),
-                                          **context))
+    decided: list[AuditRecord] = []
+    args = (ctx, who, action, resource_type, resource_id, trace_of(request), decided)
+    if isinstance(ctx.pdp, authzen.LocalDecisionPoint):  # in memory: no wait
+        denied = decide(*args, **context)
+    else:  # an external decision point is a network call: not on the event loop
+        denied = await asyncio.to_thread(lambda: decide(*args, **context))
+    if denied is not None or records is None:
+        await ctx.commit(decided, [])
+    else:
+        records.extend(decided)
     if denied is not None:
         raise HTTPException(403, denied)
     return who

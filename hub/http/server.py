@@ -19,7 +19,9 @@ from hub.settings import Settings
 
 def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named: asyncio sets TCP_NODELAY on accepted connections only for such a socket, and
+    # without it a response's header and body writes wait out the client's delayed ACK (40 ms)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -33,7 +35,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 @dataclass
 class Running:
-    server: uvicorn.Server
+    server: Server
     thread: threading.Thread
     sock: socket.socket
 
@@ -52,6 +54,19 @@ class Running:
         self.sock.close()
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server, for which SIGTERM and SIGINT are a clean stop (exit 0), as for ``zorghub serve``.
+
+    uvicorn raises a captured signal again once it has shut down, so the process would die of it.
+    """
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        super().handle_exit(sig, frame)
+        captured = getattr(self, "_captured_signals", None)
+        if isinstance(captured, list):
+            captured.clear()
+
+
 def config(app: Any) -> uvicorn.Config:
     # the hub's own JSON access log replaces uvicorn's; lifespan runs the app's clean-up at exit
     return uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5)
@@ -60,7 +75,7 @@ def config(app: Any) -> uvicorn.Config:
 def start(app: Any, host: str = "127.0.0.1", port: int = 0) -> Running:
     """Serve ``app`` in a daemon thread; returns once it accepts connections."""
     sock = bind(host, port)
-    server = uvicorn.Server(config(app))
+    server = Server(config(app))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="zorghub-http", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -85,6 +100,6 @@ def run(app: Any, host: str, port: int, announce: Any = None) -> None:
     if announce is not None:
         announce(f"http://{sock.getsockname()[0]}:{sock.getsockname()[1]}")
     try:
-        uvicorn.Server(config(app)).run(sockets=[sock])
+        Server(config(app)).run(sockets=[sock])
     finally:
         sock.close()
