@@ -58,8 +58,7 @@ def _endpoint(channel: dict[str, Any]) -> str:
     if channel.get("type") != "rest-hook":
         raise Rejected("only channel.type rest-hook is offered", rule="SUBSCRIPTION_CHANNEL")
     endpoint = str(channel.get("endpoint") or "")
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if not endpoint.startswith(("http://", "https://")) or not urlsplit(endpoint).netloc:
         raise Rejected("channel.endpoint must be an http(s) URL", rule="SUBSCRIPTION_ENDPOINT")
     content = _ext(channel.get("_payload"), CONTENT_EXT) or "id-only"
     if content not in ("id-only", "empty"):
