@@ -62,6 +62,8 @@ def create_app(settings: Settings, *, hub: HubApp | None = None, transport: Tran
     hub = hub or HubApp.build(settings)
     own_transport = transport is None
     transport = transport or open_transport(settings.broker_url, prefetch=settings.prefetch)
+    # the topology as the workers declare it (idempotent): a message submitted before they run waits for them
+    transport.declare(hub.topology, hub.parties)
     ctx = HttpContext.build(settings, hub, transport)
 
     @contextlib.asynccontextmanager
@@ -77,7 +79,7 @@ def create_app(settings: Settings, *, hub: HubApp | None = None, transport: Tran
                 thread.join(15)
             ctx.close()
             if own_transport:
-                transport.close()
+                ctx.transport.close()  # the one in use: a failed publish may have reconnected
             if own_hub:
                 hub.close()
 

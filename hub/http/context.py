@@ -103,9 +103,26 @@ class HttpContext:
                         {**dict(headers or {}), "x-original-sender": party})
 
     def publish(self, outgoing: list[Outgoing]) -> None:
-        """Publish with confirms; one channel, many threads."""
+        """Publish with confirms; one channel, many threads. A failed publish reconnects for the next one
+        (a broker that went away, a channel it closed)."""
         with self._publish_lock:
-            self.transport.publish(outgoing)
+            try:
+                self.transport.publish(outgoing)
+            except BaseException:
+                self._reconnect()
+                raise
+
+    def _reconnect(self) -> None:
+        from hub.transports import open_transport
+
+        try:
+            self.transport.close()
+        except Exception:  # the old connection may be gone already
+            pass
+        try:
+            self.transport = open_transport(self.settings.broker_url, prefetch=self.settings.prefetch)
+        except Exception:  # the broker is still away: the next publish tries again
+            return
 
     def submit(self, party: str, **message: Any) -> None:
         """Hand a party's message to the pipeline now (from the store's thread: a resolver)."""

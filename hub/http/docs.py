@@ -44,7 +44,7 @@ PATHS: dict[str, Any] = {
                         "schema": {"type": "string"}}],
         "requestBody": {"required": True, "content": {"*/*": {"schema": {}}}},
         "responses": {"202": _json({"$ref": "#/components/schemas/Accepted"}, "accepted for processing"),
-                      **_errors(400, 401, 403, 413, 429)}}},
+                      **_errors(400, 401, 403, 413, 429, 503)}}},
     "/messages/{message_id}": {"get": {
         "summary": "What became of a message this party submitted", "operationId": "messageStatus",
         "security": [{"bearer": []}],

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from hub.errors import HubError
 from hub.http.context import HttpContext, context_of
 from hub.http.pep import authorize, caller, trace_of
 from hub.store.audit import AuditRecord
@@ -56,10 +57,13 @@ async def submit(request: Request) -> Response:
     who = await authorize(request, "create", "berichten", kind, decided)
     body = await request.body()
     trace = trace_of(request)
-    await ctx.commit(decided, [ctx.message(
-        who.party, kind=kind, message_id=message_id, content_type=content_type, body=body,
-        routing_key=request.headers.get(KEY_HEADER) or message_id,
-        correlation_id=request.headers.get(CORRELATION_HEADER), headers={"traceparent": trace} if trace else {})])
+    try:
+        await ctx.commit(decided, [ctx.message(
+            who.party, kind=kind, message_id=message_id, content_type=content_type, body=body,
+            routing_key=request.headers.get(KEY_HEADER) or message_id,
+            correlation_id=request.headers.get(CORRELATION_HEADER), headers={"traceparent": trace} if trace else {})])
+    except HubError as exc:  # the broker or the store did not take it: nothing was accepted
+        raise HTTPException(503, f"not accepted, send it again: {exc.reason}", headers={"Retry-After": "1"}) from None
     answer = accepted(request, ctx, message_id)
     return JSONResponse(answer, status_code=202, headers={"Location": answer["statusUrl"]})
 
