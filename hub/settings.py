@@ -69,6 +69,10 @@ class Settings:
     http_pdp_url: str = ""  # an external AuthZEN decision point; "": the built-in one
     http_rate_per_minute: int = 1200  # requests per party per minute
     http_public_url: str = ""  # how other parties reach this server (status URLs); "": the request's own
+    #: before each retry of a webhook call (handshake or event); after the last the subscription is `error`
+    webhook_retry_ms: tuple[int, ...] = (1000, 2000, 5000, 10000, 20000, 30000, 60000, 120000, 300000, 600000,
+                                         1800000, 3600000)
+    webhook_timeout_ms: int = 5000  # one webhook call's connect and answer time
     #: external netwerkpunten that receive this hub's notifications: "party=url" (the party they serve)
     netwerkpunten: tuple[str, ...] = ()
     # ----- the console (hub.console) ------------------------------------------------
@@ -161,7 +165,7 @@ class Settings:
         unknown = set(values) - set(fields)
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        for name in ("retry_delays_ms", "netwerkpunten"):
+        for name in ("retry_delays_ms", "netwerkpunten", "webhook_retry_ms"):
             if name in values:
                 values[name] = tuple(values[name])
         return validate(cls(**values))
@@ -185,6 +189,7 @@ def validate(settings: Settings) -> Settings:
     data = dataclasses.asdict(settings)
     data["retry_delays_ms"] = list(settings.retry_delays_ms)
     data["netwerkpunten"] = list(settings.netwerkpunten)
+    data["webhook_retry_ms"] = list(settings.webhook_retry_ms)
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: e.path)
     if errors:
         first = errors[0]

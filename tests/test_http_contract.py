@@ -77,7 +77,11 @@ def test_rest_contract_no_5xx_and_every_answer_matches_its_schema(live: Live) ->
     # every operation, each answer checked against the document (status, content type, body schema)
     # (schemathesis leaves out the operation that serves the document it was loaded from)
     assert fuzz(schema, run) == ["POST /messages", "GET /messages/{message_id}", "POST /graphql/{name}",
-                                 "GET /graphql/{name}/schema.graphql", "GET /healthz", "GET /readyz", "GET /metrics"]
+                                 "GET /graphql/{name}/schema.graphql", "GET /healthz", "GET /readyz", "GET /metrics",
+                                 "GET /fhir/metadata", "GET /fhir/{type}", "GET /fhir/{type}/{id}",
+                                 "POST /fhir/Subscription", "PUT /fhir/Subscription/{id}",
+                                 "DELETE /fhir/Subscription/{id}", "GET /fhir/Subscription/{id}/$status",
+                                 "GET /fhir/Subscription/{id}/$events"]
 
 
 def test_graphql_contract_no_5xx(live: Live) -> None:

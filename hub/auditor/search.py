@@ -168,22 +168,36 @@ class WhoHasSeen:
         return {s.party for s in self.seen}
 
 
+def sighting(action: str, outcome: str, actor: str, recipient: str) -> tuple[str, str, str] | None:
+    """(party, book, how) of one audit record about a client: seen, denied or audited; None if it is neither."""
+    if action == "replayed" and str(recipient).startswith("sandbox:"):
+        return actor, "audited", f"replay to {recipient}"  # an auditor's sandbox, not a party
+    if action in RECEIVE_ACTIONS and recipient and outcome in GRANTED:
+        return recipient, "seen", "received"
+    if action in QUERY_ACTIONS and outcome in GRANTED:
+        return actor, "seen", "queried"
+    if action in QUERY_ACTIONS and outcome in REFUSED:
+        return actor, "denied", "denied"
+    if str(action).startswith(AUDIT_PREFIX):
+        return actor, "audited", str(action)[len(AUDIT_PREFIX):]
+    return None
+
+
+def access_records(log: AuditLog, client: str, books: Sequence[str] = ("seen", "denied")) -> list[AuditRecord]:
+    """The records behind ``who_has_seen`` in the given books, in seq order: each access, not a summary."""
+    facets = auditqueries.Facets(equal=(("client", client),))
+    return [r for r in auditqueries.matching(log.db, facets)
+            if (found := sighting(r.action, r.outcome, r.actor, r.recipient)) and found[1] in books]
+
+
 def who_has_seen(log: AuditLog, client: str) -> WhoHasSeen:
     """Parties that received or queried the client's data; apart from them, refused attempts and auditors."""
     books: dict[str, dict[str, Sighting]] = {"seen": {}, "denied": {}, "audited": {}}
     for action, outcome, actor, recipient, ts in auditqueries.client_trail(log.db, client):
-        if action == "replayed" and str(recipient).startswith("sandbox:"):
-            party, book, how = actor, "audited", f"replay to {recipient}"  # an auditor's sandbox, not a party
-        elif action in RECEIVE_ACTIONS and recipient and outcome in GRANTED:
-            party, book, how = recipient, "seen", "received"
-        elif action in QUERY_ACTIONS and outcome in GRANTED:
-            party, book, how = actor, "seen", "queried"
-        elif action in QUERY_ACTIONS and outcome in REFUSED:
-            party, book, how = actor, "denied", "denied"
-        elif str(action).startswith(AUDIT_PREFIX):
-            party, book, how = actor, "audited", str(action)[len(AUDIT_PREFIX):]
-        else:
+        found = sighting(action, outcome, actor, recipient)
+        if found is None:
             continue
+        party, book, how = found
         s = books[book].setdefault(party, Sighting(party, first=ts))
         s.how.add(how)
         s.count += 1

@@ -68,6 +68,9 @@ class HttpContext:
         await asyncio.wrap_future(self.grouped.commit(records, outgoing))
 
     def close(self) -> None:
+        for part in self.extensions.values():  # a part's own threads (the webhook dispatcher) end with the server
+            if hasattr(part, "close") and callable(part.close):
+                part.close()
         self.grouped.close()
         self._store_thread.shutdown(wait=True)
 

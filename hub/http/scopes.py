@@ -18,4 +18,7 @@ def default_scopes(party: Party) -> list[str]:
         out += [scope_for(role, "bevragen", t.name, "read") for t in TEMPLATES.values() if role in t.roles]
         out += [scope_for(role, "berichten", "*", "create"), scope_for(role, "notificaties", "notificatie", "create"),
                 scope_for(role, "meldingen", "melding", "create")]
+        out += [scope_for(role, "webhooks", "subscription", a) for a in ("create", "read", "update")]
+        if role == "client":  # FHIR REST is for PGO apps
+            out.append(scope_for(role, "fhir", "*", "read"))
     return out

@@ -113,12 +113,20 @@ def _v5_outbox(db: Database) -> None:
     """
 
 
+def _v6_webhooks(db: Database) -> None:
+    """Version 6: webhook subscriptions and their numbered events (``hub.store.webhooks``)."""
+    from hub.store import webhooks
+
+    db.script(webhooks.DDL)
+
+
 STEPS: tuple[Step, ...] = (
     Step(2, "meta: schema version, key fingerprint, highest audit seq written, last checkpoint", _v2_meta),
     Step(3, "dead letters: original headers, requeue generation, who requeued and why", _v3_requeue),
     Step(4, "processed: keyed by (sender, message id), not the message id alone", _v4_sender_key),
     Step(5, "outbox: every message the hub sends, per stream and sequence number, and each stream's last number",
          _v5_outbox),
+    Step(6, "webhooks: rest-hook subscriptions and their numbered events", _v6_webhooks),
 )
 LATEST = STEPS[-1].version
 

@@ -148,6 +148,15 @@ _MAPPERS = {
 }
 
 
+#: the FHIR resource type each register subject is shown as
+RESOURCE_TYPES = {
+    "Clientgegevens": "Patient", "WlzIndicatie": "CoverageEligibilityResponse", "Bemiddeling": "EpisodeOfCare",
+    "Bemiddelingspecificatie": "ServiceRequest", "Regiehouder": "CareTeam", "Overdracht": "Task",
+    "Zorglevering": "Encounter",
+}
+SUBJECTS_BY_TYPE = {v: k for k, v in RESOURCE_TYPES.items()}
+
+
 def to_fhir(rec: Record) -> dict[str, Any]:
     """The record as a validated FHIR R4 resource (JSON-ready dict)."""
     resource = {k: v for k, v in _MAPPERS[rec.subject](rec).items() if v != []}

@@ -31,11 +31,13 @@ from hub.catalogue.regions import RegionTable
 from hub.envelope import Delivery, Envelope
 from hub.errors import ConfigError, Rejected
 from hub.flows.network.authz import Authz
+from hub.flows.network.fhir import RESOURCE_TYPES
 from hub.flows.network.registers import SUBJECTS, Record, Registers
 from hub.formats import bsn as bsnlib
 from hub.store.audit import AuditRecord, now_iso
 from hub.store.db import Database
 from hub.store.flows.network import Subscriptions
+from hub.store.webhooks import WebhookRows
 
 NOTIFICATION_KIND = "network.notificatie"
 NAMESPACE = uuid.UUID("6f1d3c55-2f0e-4d8e-9a51-6b7c1a0e4c21")
@@ -74,6 +76,11 @@ class Subscription:
                 "abonnementStatus": self.status, "laatsteVolgnummer": self.last_seq}
 
 
+def mandatory_event(rule: dict[str, Any], action: str) -> str:
+    """The event type a policy notification rule sends for a register action."""
+    return str(rule["event"]).replace("{ACTIE}", ACTIE[action])
+
+
 def mandatory_id(party: str) -> str:
     return f"VERPLICHT-{party}"
 
@@ -98,6 +105,7 @@ class Notifier:
         self.registers = registers
         self.authz = authz
         self.rows = Subscriptions(db)
+        self.webhooks = WebhookRows(db)
 
     @staticmethod
     def check(rules: Iterable[dict[str, Any]]) -> None:
@@ -107,6 +115,12 @@ class Notifier:
             if not to.startswith("role:") and to not in RECIPIENTS:
                 raise ConfigError(f"policy: notification rule for {rule.get('subject')!r} has unknown recipient "
                                   f"{to!r}; known: {', '.join(RECIPIENTS)}, role:<role>")
+
+    @staticmethod
+    def all_event_types(rules: Iterable[dict[str, Any]]) -> list[str]:
+        """Every event type a party can be notified of: the subscribable ones and the policy's mandatory ones."""
+        mandatory = {mandatory_event(rule, action) for rule in rules for action in rule.get("on", ())}
+        return sorted(mandatory | set(EVENT_TYPES))
 
     # ----- subscriptions ---------------------------------------------------------------
     def subscribe(self, party: Party, event_types: Iterable[str], filt: dict[str, Any]) -> Subscription:
@@ -149,7 +163,7 @@ class Notifier:
         for rule in rules:
             if rule.get("subject") != rec.subject or action not in rule.get("on", ()):
                 continue
-            event = str(rule["event"]).replace("{ACTIE}", ACTIE[action])
+            event = mandatory_event(rule, action)
             for party in self._resolve(str(rule["to"]), rec):
                 out.append((party, event))
         return out
@@ -240,8 +254,10 @@ class Notifier:
             "subjectList": [rec.ref()],
         })
         message_id = str(uuid.uuid5(NAMESPACE, f"{env.message_id}|{sub_id}|{seq}"))
-        self.rows.add_notification((sub_id, seq, party.name, event, rec.subject, rec.record_id, message_id, body,
-                                    now_iso()))
+        ts = now_iso()
+        self.rows.add_notification((sub_id, seq, party.name, event, rec.subject, rec.record_id, message_id, body, ts))
+        # the party's webhook subscriptions get it too, numbered in this same transaction (their outbox)
+        self.webhooks.record(party.name, event, f"{RESOURCE_TYPES[rec.subject]}/{rec.record_id}", body, ts)
         return Delivery(party.name, self._envelope(env, message_id, body, sub_id, seq, event),
                         f"{event} ({why} {sub_id} #{seq})")
 
