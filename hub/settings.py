@@ -51,6 +51,13 @@ class Settings:
     zip_max_unpacked_bytes: int = 200_000_000
     zip_max_ratio: int = 200
     audit_checkpoint_every: int = 10_000  # records between signed checkpoints a worker appends; 0: never
+    # the Ed25519 key that signs tree heads: its own file, beside (never inside) the data directory by default
+    audit_signing_key: str = ""
+    audit_witnesses: tuple[str, ...] = ()  # parties that get each signed tree head in their inbox
+    audit_tree_head_every: int = 10_000  # records between tree heads published to the witnesses; 0: never
+    audit_tree_head_seconds: int = 0  # or after this many seconds with new records; 0: only by count
+    # the key-encryption key of the payload data keys: "file:PATH" or "env:NAME"; default a file beside home
+    payload_kek: str = ""
     retry_delays_ms: tuple[int, ...] = (1000, 10000, 60000)
     management_url: str = "http://127.0.0.1:15672"
     management_user: str = "guest"
@@ -115,6 +122,21 @@ class Settings:
         private.check_private(path, private.FILE_MODE)
         return path.read_text().strip().encode()
 
+    @property
+    def signing_key_path(self) -> Path:
+        """Outside the data directory unless configured so: who copies the store does not get the key."""
+        if self.audit_signing_key:
+            return Path(self.audit_signing_key)
+        home = self.home_path.resolve()
+        return home.parent / f"{home.name}-signing.pem"
+
+    @property
+    def kek_source(self) -> str:
+        if self.payload_kek:
+            return self.payload_kek
+        home = self.home_path.resolve()
+        return f"file:{home.parent / f'{home.name}-kek.key'}"
+
     def replace(self, **changes: Any) -> Settings:
         return validate(dataclasses.replace(self, **changes))
 
@@ -143,8 +165,9 @@ class Settings:
         unknown = set(values) - set(fields)
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        if "retry_delays_ms" in values:
-            values["retry_delays_ms"] = tuple(values["retry_delays_ms"])
+        for name in ("retry_delays_ms", "audit_witnesses"):
+            if name in values:
+                values[name] = tuple(values[name])
         return validate(cls(**values))
 
 
@@ -165,6 +188,7 @@ def validate(settings: Settings) -> Settings:
     schema = json.loads((resources.files("hub") / "data" / "settings.schema.json").read_text())
     data = dataclasses.asdict(settings)
     data["retry_delays_ms"] = list(settings.retry_delays_ms)
+    data["audit_witnesses"] = list(settings.audit_witnesses)
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: e.path)
     if errors:
         first = errors[0]

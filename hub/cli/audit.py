@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
+from hub.cli import audit_tree
 from hub.cli.kit import ISO_TIME, current_state, refuse_embedded
 from hub.errors import ConfigError
 from hub.settings import Settings
@@ -158,7 +159,9 @@ def cli() -> None:
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False),
               help="an exported checkpoint file: also detects a truncated tail")
 @click.option("--workers", type=click.IntRange(min=1), help="processes for a large log (default: one per core)")
-def verify(start: int, end: int | None, checkpoint: str | None, workers: int | None) -> int:
+@click.option("--public-key", type=click.Path(exists=True, dir_okay=False),
+              help="the key the tree heads are checked with (default: the signing key's public half)")
+def verify(start: int, end: int | None, checkpoint: str | None, workers: int | None, public_key: str | None) -> int:
     """Verify the hash chain (all of it, or a range)."""
     from hub.auditor.checkpoints import Checkpoint, check_against, check_stored
     from hub.store.integrity import verify_store
@@ -185,6 +188,8 @@ def verify(start: int, end: int | None, checkpoint: str | None, workers: int | N
                 click.echo(f"BROKEN{at}: {checked.problem}", err=True)
                 return 1
             click.echo(f"ok: the log still holds record {cp.seq} as signed by the checkpoint of {cp.ts}")
+        if start == 1 and end is None:
+            return audit_tree.check_tree(ctx.settings, ctx.log, public_key)
         return 0
     finally:
         ctx.close()
@@ -535,3 +540,8 @@ def retention(action: str, payload_days: int | None, metadata_years: int | None,
         return 0
     finally:
         ctx.close()
+
+
+# the Merkle tree's commands (tree-head, prove, consistency, key export, witness) join this group
+for _command in audit_tree.cli.commands.values():
+    cli.add_command(_command)
