@@ -63,7 +63,7 @@ def _forge_tail(log: AuditLog, keep: int, records: list[AuditRecord]) -> None:
     """What an operator with the store, the hub key and the signing key could do: cut, re-append, re-tree."""
     db = log.db
     db.execute("DELETE FROM audit WHERE seq > ?", (keep,))
-    db.execute("DELETE FROM merkle_node")
+    db.execute("DELETE FROM merkle_tile")
     db.execute("DELETE FROM tree_heads")
     meta.put(db, meta.AUDIT_HIGH_SEQ, str(keep))
     if records:
@@ -221,9 +221,44 @@ def test_verify_checks_the_tree_and_its_heads(cli_env: Path, tmp_path: Path,
     _sign(cfg, tmp_path / "h.json")
     capsys.readouterr()
     assert _run(cfg, "audit", "verify") == 0
-    assert "tree: 50 records" in capsys.readouterr().out
-    log.db.execute("UPDATE merkle_node SET hash = ? WHERE level = 2 AND idx = 3", (b"\x00" * 32,))
+    assert "Merkle tree over 50 records and 1 signed tree head(s) verified" in capsys.readouterr().out
+    tile = bytearray(log.db.execute("SELECT hashes FROM merkle_tile WHERE tier = 0 AND idx = 0")[0][0])
+    tile[12 * 32] ^= 1
+    log.db.execute("UPDATE merkle_tile SET hashes = ? WHERE tier = 0 AND idx = 0", (bytes(tile),))
     assert _run(cfg, "audit", "verify") == 1
-    assert "BROKEN at record 13: the stored Merkle tree node 3 at level 2" in capsys.readouterr().err
+    assert "BROKEN at record 13: the stored Merkle tree node 12 at level 0" in capsys.readouterr().err
+    tile[12 * 32] ^= 1
+    log.db.execute("UPDATE merkle_tile SET hashes = ? WHERE tier = 0 AND idx = 0", (bytes(tile),))
+    log.db.execute("UPDATE tree_heads SET root_hash = ?", ("ab" * 32,))
+    assert _run(cfg, "audit", "verify") == 1
+    assert "BROKEN at record 50: the tree head of size 50" in capsys.readouterr().err
     pub = treehead.public_pem(treehead.load_signing_key(tmp_path / "home-signing.pem"))
     assert pub.startswith(b"-----BEGIN PUBLIC KEY-----")
+
+
+def test_the_sliced_check_puts_heads_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slices of 8 records (instead of 2**16), heads at every kind of size: each root is recomputed exactly."""
+    from hub.store import integrity
+
+    monkeypatch.setattr(merkle, "ALIGN", 3)
+    url = f"sqlite:///{tmp_path / 's.sqlite3'}"
+    log = AuditLog(Database(url), KEY)
+    key = treehead.load_signing_key(tmp_path / "k.pem", create=True)
+    for n in (1, 2, 5, 8, 9, 15, 16, 17, 30, 32, 33):
+        log.append(_records(n, f"s{n}"))
+        treehead.sign_head(log, key)
+    size = merkle.size(log.db)
+    assert size == 168
+    heads = [(n, root, ts) for n, root, ts, _, _ in merkle.heads(log.db)]
+
+    def check() -> tuple[int, str] | None:
+        parts = [integrity._verify_part((url, KEY, lo, min(lo + 7, size), size, tuple(h[0] for h in heads)))
+                 for lo in range(1, size + 1, 8)]
+        assert all(chain.ok for chain, _ in parts)
+        problems = [tree.problem for _, tree in parts if tree.problem]
+        return min(problems) if problems else merkle.combine(log.db, [tree for _, tree in parts], heads)
+
+    assert check() is None
+    heads[4] = (heads[4][0], "00" * 32, heads[4][2])
+    assert check() == (heads[4][0], f"the tree head of size {heads[4][0]} signed on {heads[4][2]} does not match "
+                                    f"the records: the history up to record {heads[4][0]} was rewritten")

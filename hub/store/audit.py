@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import socket
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -282,8 +282,11 @@ class AuditLog:
                     return
             low = high + 1
 
-    def verify(self, start: int = 1, end: int | None = None) -> VerifyResult:
-        """Walk the chain; name the first record that is out of place or altered."""
+    def verify(self, start: int = 1, end: int | None = None, *,
+               leaf: Callable[[bytes], None] | None = None) -> VerifyResult:
+        """Walk the chain; name the first record that is out of place or altered.
+
+        ``leaf`` gets each verified record's canonical bytes (the Merkle tree's check shares the pass)."""
         began = time.perf_counter()
         expected_seq = start
         prev: str | None = None
@@ -307,10 +310,13 @@ class AuditLog:
             elif prev is not None and row[n_hashed] != prev:
                 problem, bad = f"record {seq} does not link to record {seq - 1} (inserted or reordered)", seq
             else:
+                canonical = dumps([row[n_hashed], *row[:n_hashed]])
                 mac = keyed.copy()
-                mac.update(dumps([row[n_hashed], *row[:n_hashed]]))
+                mac.update(canonical)
                 if mac.hexdigest() != row[n_hashed + 1]:
                     problem, bad = f"record {seq} was altered: its hash does not match its content", seq
+                elif leaf is not None:
+                    leaf(canonical)
             if problem:
                 return VerifyResult(False, checked, bad, problem, time.perf_counter() - began)
             prev = row[n_hashed + 1]
