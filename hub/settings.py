@@ -111,14 +111,7 @@ class Settings:
                 raise StoreMissing(f"no hub key at {path} (set ZORGHUB_HOME, or pseudonym_key)")
             # written aside and linked into place: two workers starting at once end up with one key
             self.ensure_home()
-            tmp = path.with_name(f".hub.key.{os.getpid()}.{os.urandom(4).hex()}")
-            private.write_private_file(tmp, os.urandom(32).hex().encode())
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                pass
-            finally:
-                tmp.unlink()
+            private.write_once(path, os.urandom(32).hex().encode())
         private.check_private(path, private.FILE_MODE)
         return path.read_text().strip().encode()
 

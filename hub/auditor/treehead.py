@@ -8,7 +8,6 @@ forged, can be made consistent with it. The proofs are the documents ``zorghub_v
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +33,7 @@ def load_signing_key(path: Path, *, create: bool = False) -> Ed25519PrivateKey:
         path.parent.mkdir(parents=True, exist_ok=True)
         pem = Ed25519PrivateKey.generate().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                          serialization.NoEncryption())
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
-        private.write_private_file(tmp, pem)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
+        private.write_once(path, pem)
     private.check_private(path, private.FILE_MODE)
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)

@@ -37,6 +37,7 @@ class _Ctx:
         from hub.auditor.access import Gate
         from hub.auditor.search import ensure_indexes
         from hub.catalogue.parties import PartyRegistry
+        from hub.store import payloads
         from hub.store.audit import AuditLog
         from hub.store.db import Database
 
@@ -45,6 +46,7 @@ class _Ctx:
         try:
             self.key = settings.key_bytes(create=False)
             self.log = AuditLog(self.db, self.key)
+            payloads.attach(self.db, settings.kek_source)
             ensure_indexes(self.db)
             self.parties = PartyRegistry.load(settings.parties_path)
         except BaseException:
@@ -170,7 +172,7 @@ def verify(start: int, end: int | None, checkpoint: str | None, workers: int | N
     try:
         # large logs are checked in slices on every core; the verdict is the single pass's
         result = verify_store(ctx.settings.effective_store_url, ctx.key, start, end,
-                              workers=workers or (os.cpu_count() or 1))
+                              workers=workers or (os.cpu_count() or 1), kek_source=ctx.settings.kek_source)
         if not result.ok:
             click.echo(f"BROKEN at record {result.first_bad_seq}: {result.problem}", err=True)
             return 1
@@ -537,6 +539,34 @@ def retention(action: str, payload_days: int | None, metadata_years: int | None,
         payload = f"{policy.payload_days} days" if policy.payload_days is not None else "kept with the metadata"
         click.echo(f"retention: payloads {payload}; metadata {policy.metadata_years} years "
                    f"({r.metadata_due(ctx.log, policy)} record(s) past it, never deleted by this tool)")
+        return 0
+    finally:
+        ctx.close()
+
+
+@cli.group("payload-keys")
+def payload_keys() -> None:
+    """The data keys that seal the stored payloads."""
+
+
+@payload_keys.command("rotate")
+@click.option("--to", "target", required=True, metavar="SOURCE",
+              help="the new key-encryption key: file:PATH (made if absent) or env:NAME")
+@click.option("--as", "as_party", envvar=AS_ENV, show_envvar=True, required=True, metavar="PARTY",
+              help="the party doing this; an auditor or operator (no default)")
+def rotate(target: str, as_party: str) -> int:
+    """Re-wrap every live data key under a new key-encryption key; the sealed payloads are not touched."""
+    from hub.store import payloads
+
+    ctx = _open()
+    try:
+        ctx.require(as_party, "rotate-kek", roles=("auditor", "operator"))
+        old = payloads.kek_provider(ctx.settings.kek_source)
+        new = payloads.kek_provider(target, create=True)
+        n = payloads.rewrap(ctx.db, old, new)
+        ctx.gate.record("rotate-kek", as_party, reason=f"{n} data key(s) re-wrapped under KEK {new.kek_id}")
+        click.echo(f"re-wrapped {n} data key(s) under the new key-encryption key ({new.kek_id}); "
+                   f"set payload_kek = {target!r} from now on")
         return 0
     finally:
         ctx.close()

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from hub.errors import DeadLetter
-from hub.store import meta
+from hub.store import meta, payloads
 from hub.store.db import Database
 from hub.store.errors import WrongKey
 from hub.store.migrations import CHECKPOINT_ACTION
@@ -195,7 +195,7 @@ class AuditLog:
         tail = self.db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
         seq, prev = (int(tail[0][0]), str(tail[0][1])) if tail else (0, GENESIS)
         rows: list[tuple[Any, ...]] = []
-        payload_rows: list[tuple[Any, ...]] = []
+        payload_rows: list[tuple[str, str, bytes, str, str]] = []
         done: list[AuditRecord] = []
         ts_default = now_iso()
         for rec in records:
@@ -204,7 +204,7 @@ class AuditLog:
             if rec.payload is not None:
                 digest = rec.payload_sha256 or sha256(rec.payload)
                 payload_rows.append((digest, rec.content_type or "application/octet-stream", rec.payload,
-                                     ts_default))
+                                     ts_default, payloads.key_id(rec.client, rec.message_id, ts_default)))
                 changes["payload_sha256"] = digest
             values = [changes[name] if name in changes else getattr(rec, name) for name in _HASHED]
             digest = record_hash(self.key, prev, values)
@@ -212,10 +212,7 @@ class AuditLog:
             if returning:
                 done.append(dataclasses.replace(rec, **changes, prev_hash=prev, hash=digest, payload=None))
             prev = digest
-        self.db.executemany(
-            "INSERT OR IGNORE INTO payloads (sha256, content_type, body, stored_at) VALUES (?, ?, ?, ?)",
-            payload_rows,
-        )
+        payloads.insert(self.db, payload_rows)  # sealed under the client's data key (hub.store.payloads)
         placeholders = ", ".join("?" for _ in COLUMNS)
         self.db.executemany(f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({placeholders})", rows)
         if rows:
@@ -245,10 +242,9 @@ class AuditLog:
 
     def payload(self, digest: str, *, verify: bool = False) -> bytes | None:
         """The stored body, or None if never stored or pruned. ``verify``: ``PayloadAltered`` if it was changed."""
-        rows = self.db.execute("SELECT body FROM payloads WHERE sha256 = ?", (digest,))
-        if not rows or rows[0][0] is None:
+        body = payloads.body(self.db, digest)
+        if body is None:
             return None
-        body = bytes(rows[0][0])
         if verify and sha256(body) != digest:
             raise PayloadAltered(f"the stored payload {digest[:12]}… was altered: its body no longer has the "
                                  "SHA-256 the audit chain signs", rule="PAYLOAD_ALTERED")

@@ -5,15 +5,16 @@ the payload bodies kept beside it. So the whole store is checked here:
 
 - the log against ``meta``: an emptied log, or one that ends before the last checkpoint record or
   before the highest seq ever written, was cut;
-- every payload a record names: its body must still have the SHA-256 the chain signs, unless
-  retention pruned it (``pruned_at`` set).
+- every payload a record names: its body, opened with its data key, must still have the SHA-256 the
+  chain signs, unless retention pruned it (``pruned_at`` set) or shredded its key;
+- the Merkle tree and every signed tree head, recomputed from the records in the chain's pass.
 """
 
 from __future__ import annotations
 
 import time
 
-from hub.store import merkle, meta
+from hub.store import merkle, meta, payloads
 from hub.store.audit import AuditLog, VerifyResult, sha256, verify_parallel
 from hub.store.db import Database
 
@@ -52,17 +53,12 @@ def check_payloads(log: AuditLog, start: int = 1, end: int | None = None) -> tup
     missing = (int(rows[0][0]), str(rows[0][1])) if rows else None
     altered: list[str] = []
     checked = 0
-    after = ""
-    while True:
-        part = db.execute("SELECT sha256, body FROM payloads WHERE sha256 > ? AND body IS NOT NULL "
-                          "ORDER BY sha256 LIMIT ?", (after, _CHUNK))
-        for digest, body in part:
-            checked += 1
-            if sha256(bytes(body)) != digest:
-                altered.append(str(digest))
-        if len(part) < _CHUNK:
-            break
-        after = str(part[-1][0])
+    for digest, body in payloads.iter_bodies(db, _CHUNK):
+        if body is None:  # shredded under the retention policy: no key, nothing to compare
+            continue
+        checked += 1
+        if sha256(body) != digest:
+            altered.append(digest)
     first_altered: tuple[int, str] | None = None
     for i in range(0, len(altered), _CHUNK):
         names = altered[i:i + _CHUNK]
@@ -152,7 +148,8 @@ def verify_with_tree(url: str, key: bytes, workers: int = 2, min_records: int = 
     return VerifyResult(True, checked, None, "", time.perf_counter() - began)
 
 
-def verify_store(url: str, key: bytes, start: int = 1, end: int | None = None, workers: int = 2) -> VerifyResult:
+def verify_store(url: str, key: bytes, start: int = 1, end: int | None = None, workers: int = 2,
+                 kek_source: str = "") -> VerifyResult:
     """The chain (in parallel slices for a large log; the whole log with its Merkle tree), then the tail
     against ``meta``, then every payload."""
     began = time.perf_counter()
@@ -165,12 +162,14 @@ def verify_store(url: str, key: bytes, start: int = 1, end: int | None = None, w
     db = Database.open_existing(url)
     try:
         log = AuditLog(db, key)
+        if kek_source:  # sealed bodies are opened to be checked; without it they cannot be
+            payloads.attach(db, kek_source)
         problem = check_tail(log) if end is None else None
-        payloads, bad = check_payloads(log, start, end)
+        bodies, bad = check_payloads(log, start, end)
         problem = problem or bad
     finally:
         db.close()
     seconds = time.perf_counter() - began
     if problem is not None:
-        return VerifyResult(False, chain.checked, problem.first_bad_seq, problem.problem, seconds, payloads)
-    return VerifyResult(True, chain.checked, None, "", seconds, payloads)
+        return VerifyResult(False, chain.checked, problem.first_bad_seq, problem.problem, seconds, bodies)
+    return VerifyResult(True, chain.checked, None, "", seconds, bodies)
