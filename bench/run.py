@@ -25,7 +25,7 @@ from bench import broker, report, scenarios
 from bench.scenarios import MODES, Bench
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ORDER = ("ceiling", "passthrough", "translate", "fanout", "query", "audit", "backlog", "scaling")
+ORDER = ("ceiling", "passthrough", "translate", "fanout", "query", "audit", "proof", "backlog", "scaling")
 TITLES = {
     "ceiling": "Bare pika relay (quorum A -> quorum B, publisher confirms, ack A)",
     "passthrough": "Hub passthrough: echo JSON to one recipient",
@@ -33,6 +33,7 @@ TITLES = {
     "fanout": "Fanout: indicatiebesluit to 4 recipients",
     "query": "Query: bevragen round trips, light and saturating load",
     "audit": "Audit: appends under passthrough, verify, dry-run replay",
+    "proof": "Proofs: inclusion and consistency at 10M records",
     "backlog": "Backlog: drain a queue filled before the hub starts",
     "scaling": "Scaling: passthrough with 1 and 2 worker processes",
 }
@@ -54,6 +55,7 @@ def scenario_functions() -> dict[str, Callable[[Bench], dict[str, Any]]]:
         "fanout": scenarios.fanout,
         "query": scenarios.query,
         "audit": scenarios.audit,
+        "proof": scenarios.proof,
         "backlog": scenarios.backlog,
         "scaling": scenarios.scaling,
     }
