@@ -53,9 +53,6 @@ class Settings:
     audit_checkpoint_every: int = 10_000  # records between signed checkpoints a worker appends; 0: never
     # the Ed25519 key that signs tree heads: its own file, beside (never inside) the data directory by default
     audit_signing_key: str = ""
-    audit_witnesses: tuple[str, ...] = ()  # parties that get each signed tree head in their inbox
-    audit_tree_head_every: int = 10_000  # records between tree heads published to the witnesses; 0: never
-    audit_tree_head_seconds: int = 0  # or after this many seconds with new records; 0: only by count
     # the key-encryption key of the payload data keys: "file:PATH" or "env:NAME"; default a file beside home
     payload_kek: str = ""
     retry_delays_ms: tuple[int, ...] = (1000, 10000, 60000)
@@ -158,9 +155,8 @@ class Settings:
         unknown = set(values) - set(fields)
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        for name in ("retry_delays_ms", "audit_witnesses"):
-            if name in values:
-                values[name] = tuple(values[name])
+        if "retry_delays_ms" in values:
+            values["retry_delays_ms"] = tuple(values["retry_delays_ms"])
         return validate(cls(**values))
 
 
@@ -181,7 +177,6 @@ def validate(settings: Settings) -> Settings:
     schema = json.loads((resources.files("hub") / "data" / "settings.schema.json").read_text())
     data = dataclasses.asdict(settings)
     data["retry_delays_ms"] = list(settings.retry_delays_ms)
-    data["audit_witnesses"] = list(settings.audit_witnesses)
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: e.path)
     if errors:
         first = errors[0]

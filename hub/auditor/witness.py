@@ -1,7 +1,7 @@
 """A witness: a third party that keeps the latest tree head it verified and checks each new one against it.
 
-The hub sends each witness a publication (a signed head, and the consistency proof from the head it
-published before); a witness may also be handed a head or a consistency proof by hand. A new head
+A witness is handed a signed head, or a consistency proof from the head it keeps to a newer one
+(``zorghub audit tree-head --export``, ``zorghub audit consistency KEPT``). A new head
 is accepted only when it provably extends the kept one: a smaller tree is a rollback, another root
 for the same size or a proof that does not reach the kept root is a fork. Either is an ``Alarm``.
 The witness's state is one JSON file, replaced atomically, so a crash keeps the old head.
@@ -18,8 +18,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hub.errors import ConfigError
 from zorghub_verify import CONSISTENCY_FORMAT, HEAD_FORMAT, ProofError, TreeHead, check_consistency
-
-PUBLICATION_FORMAT = "zorghub-tree-head-publication/1"
 
 
 class Alarm(Exception):
@@ -42,11 +40,6 @@ def save_state(path: Path, head: TreeHead) -> None:
     os.replace(tmp, path)
 
 
-def publication(head: TreeHead, consistency: dict[str, Any] | None) -> dict[str, Any]:
-    """What the hub sends a witness: the new head and, when it published one before, the proof from it."""
-    return {"format": PUBLICATION_FORMAT, "head": head.to_dict(), "consistency": consistency}
-
-
 def _against(kept: TreeHead, new: TreeHead) -> None:
     if new.tree_size < kept.tree_size:
         raise Alarm(f"rollback: the new tree head has {new.tree_size} records, the kept one of {kept.timestamp} "
@@ -58,17 +51,14 @@ def _against(kept: TreeHead, new: TreeHead) -> None:
 def observe(document: Any, key: Ed25519PublicKey, kept: TreeHead | None) -> tuple[TreeHead, str]:
     """(the head to keep now, what was checked); ``Alarm`` on a fork or rollback, ``ProofError`` on a bad proof."""
     if not isinstance(document, dict):
-        raise ProofError("not a tree head, consistency proof or publication")
+        raise ProofError("not a tree head or a consistency proof")
     fmt = document.get("format")
-    if fmt == PUBLICATION_FORMAT:
-        new = TreeHead.from_dict(document.get("head"))
-        proof = document.get("consistency")
-    elif fmt == HEAD_FORMAT:
+    if fmt == HEAD_FORMAT:
         new, proof = TreeHead.from_dict(document), None
     elif fmt == CONSISTENCY_FORMAT:
         new, proof = TreeHead.from_dict(document.get("new")), document
     else:
-        raise ProofError("not a tree head, consistency proof or publication")
+        raise ProofError("not a tree head or a consistency proof")
     new.check_signature(key)
     if isinstance(proof, dict) and TreeHead.from_dict(proof.get("new")) != new:
         raise ProofError("the consistency proof is for another head than the one published")

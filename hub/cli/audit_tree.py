@@ -149,7 +149,7 @@ def key_export(output: str | None) -> int:
 @click.option("--state", required=True, metavar="FILE", help="where this witness keeps the latest head it verified")
 @click.argument("document", type=click.File("rb"))
 def witness(public_key: str, state: str, document: Any) -> int:
-    """Check a new tree head (or a publication, or a consistency proof; '-' reads stdin) against the kept one.
+    """Check a new tree head or consistency proof ('-' reads stdin) against the kept head.
 
     Exit 0 and keep the new head when it extends the kept one; exit 1 with one ALARM line on a fork or
     rollback (the kept head stays).
