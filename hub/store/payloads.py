@@ -43,6 +43,7 @@ TEXT_MAGIC = "zpe1:"  # a sealed text column: the sealed bytes in base64 after i
 _FIELD = "register-field"  # the associated data of a sealed register column
 MAGIC = b"zpe1"  # a sealed body: MAGIC, key id length (1 byte), key id, 12-byte nonce, ciphertext + tag
 _NONCE = 12
+_CACHED = 10_000  # unwrapped data keys kept per process
 
 
 class PayloadLocked(ConfigError):
@@ -136,14 +137,21 @@ class Sealer:
         marks = ", ".join("?" for _ in wanted)
         found = {str(k): w for k, w in self.db.execute(
             f"SELECT key_id, wrapped FROM data_keys WHERE key_id IN ({marks})", wanted)}
-        if create:
-            new = [k for k in wanted if k not in found]
-            rows = [(k, self.kek.wrap(os.urandom(32)), self.kek.kek_id, now) for k in new]
+        if len(self._keys) > _CACHED:  # per-message keys are seldom used twice: keep the cache bounded
+            self._keys.clear()
+        new = [k for k in wanted if k not in found] if create else []
+        if new:
+            made = {k: os.urandom(32) for k in new}
+            wraps = {k: self.kek.wrap(v) for k, v in made.items()}
             self.db.executemany("INSERT OR IGNORE INTO data_keys (key_id, wrapped, kek_id, created_at) "
-                                "VALUES (?, ?, ?, ?)", rows)
-            if new:  # another writer may have made one first: use what is stored
-                found.update({str(k): w for k, w in self.db.execute(
-                    f"SELECT key_id, wrapped FROM data_keys WHERE key_id IN ({marks})", wanted)})
+                                "VALUES (?, ?, ?, ?)", [(k, wraps[k], self.kek.kek_id, now) for k in new])
+            # another writer may have made one first: then use what is stored, not ours
+            marks = ", ".join("?" for _ in new)
+            for k, w in self.db.execute(f"SELECT key_id, wrapped FROM data_keys WHERE key_id IN ({marks})", new):
+                if w is not None and bytes(w) == wraps[str(k)]:
+                    self._keys[str(k)] = AESGCM(made[str(k)])
+                else:
+                    found[str(k)] = w
         for k, wrapped in found.items():
             if wrapped is not None:
                 self._keys[k] = AESGCM(self.kek.unwrap(bytes(wrapped)))
@@ -195,7 +203,7 @@ def seal_field(db: Database, key_id: str, value: str | bytes) -> str | bytes:
     if sealer is None:
         return value
     raw = value.encode() if isinstance(value, str) else value
-    sealed = sealer.seal_rows([(_FIELD, "", raw, now_month(), key_id)])[0][2]
+    sealed = sealer.seal_rows([(_FIELD, "", raw, _now(), key_id)])[0][2]
     return TEXT_MAGIC + base64.b64encode(sealed).decode() if isinstance(value, str) else sealed
 
 
@@ -216,7 +224,7 @@ def open_rows(db: Database, rows: Sequence[Row], *columns: int) -> list[Row]:
     return [tuple(open_field(db, v) if i in columns else v for i, v in enumerate(r)) for r in rows]
 
 
-def now_month() -> str:
+def _now() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).isoformat()
