@@ -120,8 +120,7 @@ class Sealer:
         self.db = db
         self._kek = kek
         self._source, self._create = kek_source, create
-        self._keys: dict[str, AESGCM] = {}
-        self._alias: dict[str, str] = {}  # a shredded key id -> the one that replaced it in this process
+        self._keys: dict[bytes, AESGCM] = {}  # by wrapped key
         db.script(DDL)
 
     @property
@@ -130,51 +129,59 @@ class Sealer:
             self._kek = kek_provider(self._source, create=self._create)
         return self._kek
 
-    def _load(self, ids: Iterable[str], now: str, *, create: bool) -> None:
-        wanted = sorted(set(ids) - set(self._keys))
-        if not wanted:
-            return
-        marks = ", ".join("?" for _ in wanted)
-        found = {str(k): w for k, w in self.db.execute(
-            f"SELECT key_id, wrapped FROM data_keys WHERE key_id IN ({marks})", wanted)}
-        if len(self._keys) > _CACHED:  # per-message keys are seldom used twice: keep the cache bounded
-            self._keys.clear()
-        new = [k for k in wanted if k not in found] if create else []
+    def _aead(self, wrapped: bytes) -> AESGCM:
+        """The unwrapped key of a stored wrapped one, cached by the wrapped bytes: a key whose insert was
+        rolled back is never found again, so it is never used again."""
+        aead = self._keys.get(wrapped)
+        if aead is None:
+            if len(self._keys) > _CACHED:  # per-message keys are seldom used twice: keep the cache bounded
+                self._keys.clear()
+            aead = self._keys[wrapped] = AESGCM(self.kek.unwrap(wrapped))
+        return aead
+
+    def _stored(self, ids: Sequence[str]) -> dict[str, bytes | None]:
+        marks = ", ".join("?" for _ in ids)
+        return {str(k): (bytes(w) if w is not None else None) for k, w in self.db.execute(
+            f"SELECT key_id, wrapped FROM data_keys WHERE key_id IN ({marks})", list(ids))}
+
+    def _keys_for(self, ids: set[str], now: str) -> dict[str, tuple[str, AESGCM]]:
+        """key id -> (the id sealed under, its key), asked of the store each batch (inside its transaction)."""
+        wanted = sorted(ids)
+        found = self._stored(wanted)
+        out: dict[str, tuple[str, AESGCM]] = {}
+        new: dict[str, str] = {}  # asked id -> id to create
+        for k in wanted:
+            if k not in found:
+                new[k] = k
+            elif found[k] is None:  # shredded, and a new body for it: a new key under a new id, never the old one
+                new[k] = f"{k}~{os.urandom(4).hex()}"
+            else:
+                out[k] = (k, self._aead(found[k]))  # type: ignore[arg-type]
         if new:
-            made = {k: os.urandom(32) for k in new}
+            made = {k: os.urandom(32) for k in new.values()}
             wraps = {k: self.kek.wrap(v) for k, v in made.items()}
             self.db.executemany("INSERT OR IGNORE INTO data_keys (key_id, wrapped, kek_id, created_at) "
-                                "VALUES (?, ?, ?, ?)", [(k, wraps[k], self.kek.kek_id, now) for k in new])
+                                "VALUES (?, ?, ?, ?)", [(k, wraps[k], self.kek.kek_id, now) for k in made])
             # another writer may have made one first: then use what is stored, not ours
-            marks = ", ".join("?" for _ in new)
-            for k, w in self.db.execute(f"SELECT key_id, wrapped FROM data_keys WHERE key_id IN ({marks})", new):
-                if w is not None and bytes(w) == wraps[str(k)]:
-                    self._keys[str(k)] = AESGCM(made[str(k)])
-                else:
-                    found[str(k)] = w
-        for k, wrapped in found.items():
-            if wrapped is not None:
-                self._keys[k] = AESGCM(self.kek.unwrap(bytes(wrapped)))
-            elif create:  # shredded, and a new body for it: a new key under a new id, never the old one back
-                fresh = f"{k}~{os.urandom(4).hex()}"
-                wrapped_new = self.kek.wrap(key := os.urandom(32))
-                self.db.execute("INSERT INTO data_keys (key_id, wrapped, kek_id, created_at) VALUES (?, ?, ?, ?)",
-                                (fresh, wrapped_new, self.kek.kek_id, now))
-                self._keys[k] = self._keys[fresh] = AESGCM(key)
-                self._alias[k] = fresh
+            stored = self._stored(sorted(made))
+            for asked, k in new.items():
+                w = stored.get(k)
+                if w is None:
+                    raise PayloadLocked(f"data key {k} could not be stored")
+                out[asked] = (k, AESGCM(made[k]) if w == wraps[k] else self._aead(w))
+        return out
 
     def seal_rows(self, rows: Sequence[tuple[str, str, bytes, str, str]]) -> list[tuple[str, str, bytes, str]]:
         """(digest, content_type, body, stored_at, key id) -> payload rows with the body sealed."""
         if not rows:
             return []
-        self._load((r[4] for r in rows), rows[0][3], create=True)
+        keys = self._keys_for({r[4] for r in rows}, rows[0][3])
         out = []
-        for digest, ctype, body, stored_at, kid in rows:
-            kid = self._alias.get(kid, kid)
+        for digest, ctype, body, stored_at, asked in rows:
+            kid, aead = keys[asked]
             nonce = os.urandom(_NONCE)
             head = MAGIC + bytes([len(kid.encode())]) + kid.encode()
-            out.append((digest, ctype, head + nonce + self._keys[kid].encrypt(nonce, body, digest.encode()),
-                        stored_at))
+            out.append((digest, ctype, head + nonce + aead.encrypt(nonce, body, digest.encode()), stored_at))
         return out
 
     def open(self, digest: str, blob: bytes) -> bytes | None:
@@ -186,11 +193,8 @@ class Sealer:
         if not rows:
             return b""  # a key gone without a shred record: the body reads as altered
         if rows[0][0] is None:
-            self._keys.pop(kid, None)
             return None
-        aead = self._keys.get(kid)
-        if aead is None:
-            aead = self._keys[kid] = AESGCM(self.kek.unwrap(bytes(rows[0][0])))
+        aead = self._aead(bytes(rows[0][0]))
         try:
             return aead.decrypt(nonce, sealed, digest.encode())
         except InvalidTag:
