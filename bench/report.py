@@ -15,6 +15,7 @@ TARGETS: list[tuple[str, str, str, float, str]] = [
     ("http", "p99_ms", "<=", 15.0, "GraphQL query p99 at light load <= 15 ms"),
     ("audit", "verify_records_per_s", ">=", 200_000, "audit verify >= 200,000 records/s"),
     ("audit", "replay_msgs_per_s", ">=", 5_000, "dry-run replay >= 5,000 msgs/s"),
+    ("proof", "p99_ms", "<=", 5.0, "inclusion proof at 10M records <= 5 ms (p99)"),
     ("backlog", "total_peak_rss_mb", "<=", 300, "backlog peak RSS <= 300 MB (all workers)"),
     ("backlog", "lost", "<=", 0, "backlog: no message lost"),
     ("scaling", "speedup", ">=", 1.3, "scaling: 2 workers >= 1.3x one"),

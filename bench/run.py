@@ -25,8 +25,8 @@ from bench import broker, console, http, report, scenarios
 from bench.scenarios import MODES, Bench
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ORDER = ("ceiling", "passthrough", "translate", "fanout", "query", "http", "audit", "backlog", "scaling",
-         "stages", "console")
+ORDER = ("ceiling", "passthrough", "translate", "fanout", "query", "http", "audit", "proof", "backlog",
+         "scaling", "stages", "console")
 TITLES = {
     "ceiling": "Bare pika relay (quorum A -> quorum B, publisher confirms, ack A)",
     "passthrough": "Hub passthrough: echo JSON to one recipient",
@@ -35,6 +35,7 @@ TITLES = {
     "query": "Query: bevragen round trips, light and saturating load",
     "http": "HTTP: POST /messages and GraphQL query beside bare uvicorn",
     "audit": "Audit: appends under passthrough, verify, dry-run replay",
+    "proof": "Proofs: inclusion and consistency at 10M records",
     "backlog": "Backlog: drain a queue filled before the hub starts",
     "scaling": "Scaling: passthrough with 1 and 2 worker processes",
     "console": "Console: dashboard and message page loads over the audit records",
@@ -59,6 +60,7 @@ def scenario_functions() -> dict[str, Callable[[Bench], dict[str, Any]]]:
         "query": scenarios.query,
         "http": http.http,
         "audit": scenarios.audit,
+        "proof": scenarios.proof,
         "backlog": scenarios.backlog,
         "scaling": scenarios.scaling,
         "console": console.console,

@@ -22,6 +22,7 @@ from hub.pipeline.hooks import AnswerHook, Guard, Observer, Validator
 from hub.pipeline.route import Router
 from hub.pipeline.translate import Translator
 from hub.settings import Settings
+from hub.store import payloads
 from hub.store.audit import AuditLog
 from hub.store.db import Database
 from hub.store.deadletters import DeadLetterStore
@@ -81,6 +82,7 @@ class HubApp:
         database = db or Database(settings.effective_store_url, create=create)
         try:
             key = settings.key_bytes(create=create)
+            payloads.attach(database, settings.kek_source, create=create)  # payloads sealed at rest
         except BaseException:
             if db is None:
                 database.close()

@@ -52,6 +52,10 @@ class Settings:
     zip_max_unpacked_bytes: int = 200_000_000
     zip_max_ratio: int = 200
     audit_checkpoint_every: int = 10_000  # records between signed checkpoints a worker appends; 0: never
+    # the Ed25519 key that signs tree heads: its own file, beside (never inside) the data directory by default
+    audit_signing_key: str = ""
+    # the key-encryption key of the payload data keys: "file:PATH" or "env:NAME"; default a file beside home
+    payload_kek: str = ""
     retry_delays_ms: tuple[int, ...] = (1000, 10000, 60000)
     # the stream protocol's hosts (stream inboxes); "" = broker_url's hosts on port 5552
     stream_url: str = ""
@@ -126,16 +130,24 @@ class Settings:
                 raise StoreMissing(f"no hub key at {path} (set ZORGHUB_HOME, or pseudonym_key)")
             # written aside and linked into place: two workers starting at once end up with one key
             self.ensure_home()
-            tmp = path.with_name(f".hub.key.{os.getpid()}.{os.urandom(4).hex()}")
-            private.write_private_file(tmp, os.urandom(32).hex().encode())
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                pass
-            finally:
-                tmp.unlink()
+            private.write_once(path, os.urandom(32).hex().encode())
         private.check_private(path, private.FILE_MODE)
         return path.read_text().strip().encode()
+
+    @property
+    def signing_key_path(self) -> Path:
+        """Outside the data directory unless configured so: who copies the store does not get the key."""
+        if self.audit_signing_key:
+            return Path(self.audit_signing_key)
+        home = self.home_path.resolve()
+        return home.parent / f"{home.name}-signing.pem"
+
+    @property
+    def kek_source(self) -> str:
+        if self.payload_kek:
+            return self.payload_kek
+        home = self.home_path.resolve()
+        return f"file:{home.parent / f'{home.name}-kek.key'}"
 
     def replace(self, **changes: Any) -> Settings:
         return validate(dataclasses.replace(self, **changes))

@@ -30,7 +30,7 @@ def accepted(hub: TestHub, sender: str, addressee: str, msg: str, xml: bytes) ->
     """``sender``'s message reaches ``addressee`` as sent, and the sender's retour has no remark."""
     message_id = hub[sender].send(f"iwlz.{msg}", xml, content_type="application/xml")
     (delivered,) = hub[addressee].wait(1)
-    assert delivered.body == xml and delivered.properties["message_id"] == message_id
+    assert delivered.body == xml and delivered.headers["x-origin-message-id"] == message_id
     (retour,) = hub[sender].wait(1)
     assert retour.kind == f"iwlz.{RETOUR[msg]}" and placed_codes(retour.body) == set(), placed_codes(retour.body)
 

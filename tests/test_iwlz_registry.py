@@ -35,7 +35,7 @@ def test_each_golden_heenbericht_reaches_its_xml_only_addressee(hub: TestHub, sc
     sender, addressee = hub[SENDER[msg]], hub[ADDRESSEE[msg]]
     message_id = sender.send(f"iwlz.{msg}", golden(msg), content_type="application/xml")
     (delivered,) = addressee.wait(1)
-    assert delivered.body == golden(msg) and delivered.properties["message_id"] == message_id
+    assert delivered.body == golden(msg) and delivered.headers["x-origin-message-id"] == message_id
     assert delivered.properties["type"] == f"iwlz.{msg}"
     (retour,) = sender.wait(1)
     assert retour.kind == f"iwlz.{RETOUR[msg]}" and placed_codes(retour.body) == set()

@@ -43,20 +43,20 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 def fetch_payloads(log: AuditLog, digests: set[str]) -> dict[str, tuple[bytes | None, str, str]]:
-    """sha256 -> (body or None, content_type, pruned_at) for the digests that are stored."""
+    """sha256 -> (body or None, content_type, how it went: 'pruned on ...', 'shredded on ...') of stored digests."""
     out: dict[str, tuple[bytes | None, str, str]] = {}
     for part in _chunks(sorted(digests), 500):
-        for digest, body, content_type, pruned_at in payloads.stored(log.db, part):
-            out[str(digest)] = (bytes(body) if body is not None else None, str(content_type), str(pruned_at or ""))
+        for digest, body, content_type, how in payloads.stored(log.db, part):
+            out[str(digest)] = (bytes(body) if body is not None else None, str(content_type), str(how))
     return out
 
 
 def missing_reason(digest: str, stored: dict[str, tuple[bytes | None, str, str]]) -> str:
     if digest not in stored:
         return "the payload is gone: it was never stored"
-    body, _, pruned_at = stored[digest]
+    body, _, how = stored[digest]
     if body is None:
-        return f"the payload is gone: pruned on {pruned_at} under the retention policy; it cannot be replayed"
+        return f"the payload is gone: {how} under the retention policy; it cannot be replayed"
     if sha256(body) != digest:  # what the chain does not vouch for is never sent
         return "the stored payload was altered: its body no longer has the SHA-256 the chain signs; not replayed"
     return ""

@@ -112,7 +112,7 @@ def payload_state(log: AuditLog, digest: str) -> tuple[bytes | None, str]:
     row = payloads.state(log.db, digest)
     if row is None:
         return None, "the payload was never stored"
-    body, pruned_at = row
+    body, how = row
     if body is None:
-        return None, f"the payload was pruned on {pruned_at} under the retention policy"
+        return None, f"the payload was {how} under the retention policy"
     return bytes(body), ""

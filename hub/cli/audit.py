@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
+from hub.cli import audit_tree
 from hub.cli.kit import ISO_TIME, current_state, refuse_embedded
 from hub.errors import ConfigError
 from hub.settings import Settings
@@ -36,6 +37,7 @@ class _Ctx:
         from hub.auditor.access import Gate
         from hub.auditor.search import ensure_indexes
         from hub.catalogue.parties import PartyRegistry
+        from hub.store import payloads
         from hub.store.audit import AuditLog
         from hub.store.db import Database
 
@@ -44,6 +46,7 @@ class _Ctx:
         try:
             self.key = settings.key_bytes(create=False)
             self.log = AuditLog(self.db, self.key)
+            payloads.attach(self.db, settings.kek_source)
             ensure_indexes(self.db)
             self.parties = PartyRegistry.load(settings.parties_path)
         except BaseException:
@@ -158,7 +161,9 @@ def cli() -> None:
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False),
               help="an exported checkpoint file: also detects a truncated tail")
 @click.option("--workers", type=click.IntRange(min=1), help="processes for a large log (default: one per core)")
-def verify(start: int, end: int | None, checkpoint: str | None, workers: int | None) -> int:
+@click.option("--public-key", type=click.Path(exists=True, dir_okay=False),
+              help="the key the tree heads are checked with (default: the signing key's public half)")
+def verify(start: int, end: int | None, checkpoint: str | None, workers: int | None, public_key: str | None) -> int:
     """Verify the hash chain (all of it, or a range)."""
     from hub.auditor.checkpoints import Checkpoint, check_against, check_stored
     from hub.store.integrity import verify_store
@@ -167,7 +172,7 @@ def verify(start: int, end: int | None, checkpoint: str | None, workers: int | N
     try:
         # large logs are checked in slices on every core; the verdict is the single pass's
         result = verify_store(ctx.settings.effective_store_url, ctx.key, start, end,
-                              workers=workers or (os.cpu_count() or 1))
+                              workers=workers or (os.cpu_count() or 1), kek_source=ctx.settings.kek_source)
         if not result.ok:
             click.echo(f"BROKEN at record {result.first_bad_seq}: {result.problem}", err=True)
             return 1
@@ -185,6 +190,8 @@ def verify(start: int, end: int | None, checkpoint: str | None, workers: int | N
                 click.echo(f"BROKEN{at}: {checked.problem}", err=True)
                 return 1
             click.echo(f"ok: the log still holds record {cp.seq} as signed by the checkpoint of {cp.ts}")
+        if start == 1 and end is None:
+            return audit_tree.check_tree(ctx.settings, ctx.log, public_key)
         return 0
     finally:
         ctx.close()
@@ -535,3 +542,36 @@ def retention(action: str, payload_days: int | None, metadata_years: int | None,
         return 0
     finally:
         ctx.close()
+
+
+@cli.group("payload-keys")
+def payload_keys() -> None:
+    """The data keys that seal the stored payloads."""
+
+
+@payload_keys.command("rotate")
+@click.option("--to", "target", required=True, metavar="SOURCE",
+              help="the new key-encryption key: file:PATH (made if absent) or env:NAME")
+@click.option("--as", "as_party", envvar=AS_ENV, show_envvar=True, required=True, metavar="PARTY",
+              help="the party doing this; an auditor or operator (no default)")
+def rotate(target: str, as_party: str) -> int:
+    """Re-wrap every live data key under a new key-encryption key; the sealed payloads are not touched."""
+    from hub.store import payloads
+
+    ctx = _open()
+    try:
+        ctx.require(as_party, "rotate-kek", roles=("auditor", "operator"))
+        old = payloads.kek_provider(ctx.settings.kek_source)
+        new = payloads.kek_provider(target, create=True)
+        n = payloads.rewrap(ctx.db, old, new)
+        ctx.gate.record("rotate-kek", as_party, reason=f"{n} data key(s) re-wrapped under KEK {new.kek_id}")
+        click.echo(f"re-wrapped {n} data key(s) under the new key-encryption key ({new.kek_id}); "
+                   f"set payload_kek = {target!r} from now on")
+        return 0
+    finally:
+        ctx.close()
+
+
+# the Merkle tree's commands (tree-head, prove, consistency, key export, witness) join this group
+for _command in audit_tree.cli.commands.values():
+    cli.add_command(_command)

@@ -85,6 +85,9 @@ def show_cmd(settings: Settings, message_id: str, with_payload: bool, as_party: 
     db = Database.open_existing(settings.effective_store_url)
     try:
         audit = AuditLog(db, settings.key_bytes(create=False))
+        from hub.store import payloads
+
+        payloads.attach(db, settings.kek_source)
         store = DeadLetterStore(db)
         resolved = store.resolve(message_id, include_requeued=True)
         entries = store.history(resolved)

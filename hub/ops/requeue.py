@@ -107,6 +107,9 @@ def requeue(settings: Settings, selection: Selection, *, operator: str, reason: 
     db = Database.open_existing(settings.effective_store_url)
     try:
         audit = AuditLog(db, settings.key_bytes(create=False))
+        from hub.store import payloads
+
+        payloads.attach(db, settings.kek_source)
         ProcessedIds(db)
         store = DeadLetterStore(db)
         entries = select(store, selection)

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import socket
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from hub.errors import DeadLetter
-from hub.store import meta
+from hub.store import meta, payloads
 from hub.store.db import Database
 from hub.store.errors import WrongKey
 from hub.store.migrations import CHECKPOINT_ACTION
@@ -195,7 +195,7 @@ class AuditLog:
         tail = self.db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
         seq, prev = (int(tail[0][0]), str(tail[0][1])) if tail else (0, GENESIS)
         rows: list[tuple[Any, ...]] = []
-        payload_rows: list[tuple[Any, ...]] = []
+        payload_rows: list[tuple[str, str, bytes, str, str]] = []
         done: list[AuditRecord] = []
         ts_default = now_iso()
         for rec in records:
@@ -204,7 +204,7 @@ class AuditLog:
             if rec.payload is not None:
                 digest = rec.payload_sha256 or sha256(rec.payload)
                 payload_rows.append((digest, rec.content_type or "application/octet-stream", rec.payload,
-                                     ts_default))
+                                     ts_default, payloads.key_id(rec.client, rec.message_id, ts_default)))
                 changes["payload_sha256"] = digest
             values = [changes[name] if name in changes else getattr(rec, name) for name in _HASHED]
             digest = record_hash(self.key, prev, values)
@@ -212,7 +212,7 @@ class AuditLog:
             if returning:
                 done.append(dataclasses.replace(rec, **changes, prev_hash=prev, hash=digest, payload=None))
             prev = digest
-        self._insert_payloads(payload_rows)
+        payloads.insert(self.db, payload_rows)  # sealed under the client's data key (hub.store.payloads)
         placeholders = ", ".join("?" for _ in COLUMNS)
         self.db.executemany(f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({placeholders})", rows)
         if rows:
@@ -227,13 +227,11 @@ class AuditLog:
         """Keep bodies that no record of the batch carries (a flow's unaudited message), named by SHA-256,
         beside the audited ones: the outbox refers to every body it sends by digest."""
         ts = now_iso()
-        self._insert_payloads([(sha256(body), content_type or "application/octet-stream", body, ts)
-                               for body, content_type in bodies])
-
-    def _insert_payloads(self, rows: list[tuple[Any, ...]]) -> None:
-        """(sha256, content_type, body, stored_at) rows; a body stored before is kept as it is."""
-        self.db.executemany(
-            "INSERT OR IGNORE INTO payloads (sha256, content_type, body, stored_at) VALUES (?, ?, ?, ?)", rows)
+        rows = []
+        for body, content_type in bodies:
+            digest = sha256(body)  # no client to key it by: a data key of its own (sealed like the rest)
+            rows.append((digest, content_type or "application/octet-stream", body, ts, payloads.key_id("", digest, ts)))
+        payloads.insert(self.db, rows)
 
     # ----- reading ---------------------------------------------------------------
     def records(self, where: str = "", params: Sequence[Any] = (), *, order: str = "seq") -> list[AuditRecord]:
@@ -254,10 +252,9 @@ class AuditLog:
 
     def payload(self, digest: str, *, verify: bool = False) -> bytes | None:
         """The stored body, or None if never stored or pruned. ``verify``: ``PayloadAltered`` if it was changed."""
-        rows = self.db.execute("SELECT body FROM payloads WHERE sha256 = ?", (digest,))
-        if not rows or rows[0][0] is None:
+        body = payloads.body(self.db, digest)
+        if body is None:
             return None
-        body = bytes(rows[0][0])
         if verify and sha256(body) != digest:
             raise PayloadAltered(f"the stored payload {digest[:12]}… was altered: its body no longer has the "
                                  "SHA-256 the audit chain signs", rule="PAYLOAD_ALTERED")
@@ -291,8 +288,11 @@ class AuditLog:
                     return
             low = high + 1
 
-    def verify(self, start: int = 1, end: int | None = None) -> VerifyResult:
-        """Walk the chain; name the first record that is out of place or altered."""
+    def verify(self, start: int = 1, end: int | None = None, *,
+               leaf: Callable[[bytes], None] | None = None) -> VerifyResult:
+        """Walk the chain; name the first record that is out of place or altered.
+
+        ``leaf`` gets each verified record's canonical bytes (the Merkle tree's check shares the pass)."""
         began = time.perf_counter()
         expected_seq = start
         prev: str | None = None
@@ -316,10 +316,13 @@ class AuditLog:
             elif prev is not None and row[n_hashed] != prev:
                 problem, bad = f"record {seq} does not link to record {seq - 1} (inserted or reordered)", seq
             else:
+                canonical = dumps([row[n_hashed], *row[:n_hashed]])
                 mac = keyed.copy()
-                mac.update(dumps([row[n_hashed], *row[:n_hashed]]))
+                mac.update(canonical)
                 if mac.hexdigest() != row[n_hashed + 1]:
                     problem, bad = f"record {seq} was altered: its hash does not match its content", seq
+                elif leaf is not None:
+                    leaf(canonical)
             if problem:
                 return VerifyResult(False, checked, bad, problem, time.perf_counter() - began)
             prev = row[n_hashed + 1]

@@ -5,15 +5,16 @@ the payload bodies kept beside it. So the whole store is checked here:
 
 - the log against ``meta``: an emptied log, or one that ends before the last checkpoint record or
   before the highest seq ever written, was cut;
-- every payload a record names: its body must still have the SHA-256 the chain signs, unless
-  retention pruned it (``pruned_at`` set).
+- every payload a record names: its body, opened with its data key, must still have the SHA-256 the
+  chain signs, unless retention pruned it (``pruned_at`` set) or shredded its key;
+- the Merkle tree and every signed tree head, recomputed from the records in the chain's pass.
 """
 
 from __future__ import annotations
 
 import time
 
-from hub.store import meta
+from hub.store import merkle, meta, payloads
 from hub.store.audit import AuditLog, VerifyResult, sha256, verify_parallel
 from hub.store.db import Database
 
@@ -52,17 +53,12 @@ def check_payloads(log: AuditLog, start: int = 1, end: int | None = None) -> tup
     missing = (int(rows[0][0]), str(rows[0][1])) if rows else None
     altered: list[str] = []
     checked = 0
-    after = ""
-    while True:
-        part = db.execute("SELECT sha256, body FROM payloads WHERE sha256 > ? AND body IS NOT NULL "
-                          "ORDER BY sha256 LIMIT ?", (after, _CHUNK))
-        for digest, body in part:
-            checked += 1
-            if sha256(bytes(body)) != digest:
-                altered.append(str(digest))
-        if len(part) < _CHUNK:
-            break
-        after = str(part[-1][0])
+    for digest, body in payloads.iter_bodies(db, _CHUNK):
+        if body is None:  # shredded under the retention policy: no key, nothing to compare
+            continue
+        checked += 1
+        if sha256(body) != digest:
+            altered.append(digest)
     first_altered: tuple[int, str] | None = None
     for i in range(0, len(altered), _CHUNK):
         names = altered[i:i + _CHUNK]
@@ -86,21 +82,94 @@ def check_payloads(log: AuditLog, start: int = 1, end: int | None = None) -> tup
     return checked, VerifyResult(False, 0, seq or None, problem)
 
 
-def verify_store(url: str, key: bytes, start: int = 1, end: int | None = None, workers: int = 2) -> VerifyResult:
-    """The chain (in parallel slices for a large log), then the tail against ``meta``, then every payload."""
+_TreePart = tuple[str, bytes, int, int | None, int, tuple[int, ...]]
+
+
+def _verify_part(args: _TreePart) -> tuple[VerifyResult, merkle.SliceTree]:
+    url, key, start, end, tree_size, head_sizes = args
+    db = Database.open_existing(url)
+    try:
+        check = merkle.SliceCheck(db, start - 1, tree_size, head_sizes)
+        return AuditLog(db, key).verify(start, end, leaf=check.leaf), check.finish()
+    finally:
+        db.close()
+
+
+def verify_with_tree(url: str, key: bytes, workers: int = 2, min_records: int = 200_000) -> VerifyResult:
+    """The whole chain and the Merkle tree in one pass over the records, in slices on every core.
+
+    The slices start on multiples of 2**16 records, so each recomputes and compares every tree node
+    below that level by itself; the nodes above, and each signed head's root, are put together here.
+    """
+    import multiprocessing
+
     began = time.perf_counter()
-    chain = verify_parallel(url, key, start, end, workers=workers)
+    db = Database.open_existing(url)
+    try:
+        last = AuditLog(db, key).head()[0]
+        merkle.create(db)
+        tree_size = merkle.size(db)
+        heads = [(n, root, ts) for n, root, ts, _, _ in merkle.heads(db) if n <= tree_size]
+    finally:
+        db.close()
+    sizes = tuple(n for n, _, _ in heads)
+    align = 1 << merkle.ALIGN
+    if workers <= 1 or last < min_records:
+        parts: list[_TreePart] = [(url, key, 1, None, tree_size, sizes)]
+    else:
+        share = -(-last // workers)
+        size = -(-share // align) * align
+        parts = [(url, key, lo, lo + size - 1, tree_size, sizes) for lo in range(1, last + 1, size)]
+        parts[-1] = (*parts[-1][:3], None, tree_size, sizes)  # the tail: whatever was appended meanwhile, too
+    if len(parts) == 1:
+        results = [_verify_part(parts[0])]
+    else:
+        with multiprocessing.get_context("spawn").Pool(len(parts)) as pool:
+            results = pool.map(_verify_part, parts)
+    checked = 0
+    for chain, _ in results:
+        checked += chain.checked
+        if not chain.ok:
+            return VerifyResult(False, checked, chain.first_bad_seq, chain.problem, time.perf_counter() - began)
+    problems = [tree.problem for _, tree in results if tree.problem]
+    if tree_size > checked:
+        problems.append((checked + 1, f"the log was cut: it ends at record {checked}, but its Merkle tree holds "
+                                      f"{tree_size} records"))
+    if not problems:
+        db = Database.open_existing(url)
+        try:
+            found = merkle.combine(db, [tree for _, tree in results], heads)
+        finally:
+            db.close()
+        problems = [found] if found else []
+    if problems:
+        seq, problem = min(problems)
+        return VerifyResult(False, checked, seq, problem, time.perf_counter() - began)
+    return VerifyResult(True, checked, None, "", time.perf_counter() - began)
+
+
+def verify_store(url: str, key: bytes, start: int = 1, end: int | None = None, workers: int = 2,
+                 kek_source: str = "") -> VerifyResult:
+    """The chain (in parallel slices for a large log; the whole log with its Merkle tree), then the tail
+    against ``meta``, then every payload."""
+    began = time.perf_counter()
+    if start == 1 and end is None:
+        chain = verify_with_tree(url, key, workers=workers)
+    else:
+        chain = verify_parallel(url, key, start, end, workers=workers)
     if not chain.ok:
         return chain
     db = Database.open_existing(url)
     try:
         log = AuditLog(db, key)
+        if kek_source:  # sealed bodies are opened to be checked; without it they cannot be
+            payloads.attach(db, kek_source)
         problem = check_tail(log) if end is None else None
-        payloads, bad = check_payloads(log, start, end)
+        bodies, bad = check_payloads(log, start, end)
         problem = problem or bad
     finally:
         db.close()
     seconds = time.perf_counter() - began
     if problem is not None:
-        return VerifyResult(False, chain.checked, problem.first_bad_seq, problem.problem, seconds, payloads)
-    return VerifyResult(True, chain.checked, None, "", seconds, payloads)
+        return VerifyResult(False, chain.checked, problem.first_bad_seq, problem.problem, seconds, bodies)
+    return VerifyResult(True, chain.checked, None, "", seconds, bodies)

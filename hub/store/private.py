@@ -38,6 +38,18 @@ def write_private_file(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
+def write_once(path: Path, data: bytes) -> None:
+    """Write a 0600 key file aside and link it into place: two processes making one at once end up with one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+    write_private_file(tmp, data)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+
+
 def check_private(path: Path, allowed: int) -> bool:
     """True when ``path`` is absent or grants nothing beyond ``allowed``; warns (once) otherwise."""
     try:

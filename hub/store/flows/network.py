@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from hub.store import payloads
 from hub.store.db import Database, Row
 
 RECORD_DDL = """
@@ -43,36 +44,40 @@ class RecordVersions:
         db.script(RECORD_DDL)
 
     def latest(self, subject: str, record_id: str) -> Row | None:
-        rows = self.db.execute(f"SELECT {_RECORD_COLS} FROM nw_record WHERE subject = ? AND record_id = ? "
-                               "ORDER BY version DESC LIMIT 1", (subject, record_id))
+        rows = self._open(self.db.execute(f"SELECT {_RECORD_COLS} FROM nw_record WHERE subject = ? AND "
+                                          "record_id = ? ORDER BY version DESC LIMIT 1", (subject, record_id)))
         return rows[0] if rows else None
 
     def latest_by_id(self, record_id: str) -> Row | None:
-        rows = self.db.execute(f"SELECT {_RECORD_COLS} FROM nw_record WHERE record_id = ? "
-                               "ORDER BY version DESC LIMIT 1", (record_id,))
+        rows = self._open(self.db.execute(f"SELECT {_RECORD_COLS} FROM nw_record WHERE record_id = ? "
+                                          "ORDER BY version DESC LIMIT 1", (record_id,)))
         return rows[0] if rows else None
 
     def versions(self, subject: str, record_id: str) -> list[Row]:
-        return self.db.execute(f"SELECT {_RECORD_COLS} FROM nw_record WHERE subject = ? AND record_id = ? "
-                               "ORDER BY version", (subject, record_id))
+        return self._open(self.db.execute(f"SELECT {_RECORD_COLS} FROM nw_record WHERE subject = ? AND record_id = ? "
+                               "ORDER BY version", (subject, record_id)))
 
     def current_of_client(self, client: str, subjects: Sequence[str] = ()) -> list[Row]:
         """Current versions of one client's records, of ``subjects`` only when given (filtered in SQL)."""
         only = f" AND subject IN ({', '.join('?' for _ in subjects)})" if subjects else ""
-        return self.db.execute(f"SELECT {_RECORD_COLS} FROM nw_record WHERE client = ?{only} AND {_CURRENT} "
-                               "ORDER BY ts, subject, record_id", (client, *subjects))
+        return self._open(self.db.execute(f"SELECT {_RECORD_COLS} FROM nw_record WHERE client = ?{only} AND {_CURRENT} "
+                               "ORDER BY ts, subject, record_id", (client, *subjects)))
 
     def current_of_subject(self, subject: str) -> list[Row]:
-        return self.db.execute(f"SELECT {_RECORD_COLS} FROM nw_record WHERE subject = ? AND {_CURRENT} "
-                               "ORDER BY ts, record_id", (subject,))
+        return self._open(self.db.execute(f"SELECT {_RECORD_COLS} FROM nw_record WHERE subject = ? AND {_CURRENT} "
+                               "ORDER BY ts, record_id", (subject,)))
 
     def current_children(self, parent_id: str) -> list[Row]:
-        return self.db.execute(f"SELECT {_RECORD_COLS} FROM nw_record WHERE parent_id = ? AND {_CURRENT} "
-                               "ORDER BY ts, record_id", (parent_id,))
+        return self._open(self.db.execute(f"SELECT {_RECORD_COLS} FROM nw_record WHERE parent_id = ? AND {_CURRENT} "
+                               "ORDER BY ts, record_id", (parent_id,)))
 
     def add(self, row: Sequence[Any]) -> None:
         """One new version, in the column order of ``nw_record`` (inside the caller's transaction)."""
+        row = [*row[:8], payloads.seal_field(self.db, f"r:{row[4]}", row[8]), *row[9:]]  # data sealed at rest
         self.db.execute(f"INSERT INTO nw_record ({_RECORD_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+
+    def _open(self, rows: list[Row]) -> list[Row]:
+        return payloads.open_rows(self.db, rows, 8)
 
     def count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM nw_record")[0][0])
@@ -115,6 +120,7 @@ class Subscriptions:
 
     def add_if_absent(self, row: Sequence[Any]) -> None:
         """(id, party, event_types, filter, status, created, last_seq); an existing id is kept as it is."""
+        row = [*row[:3], payloads.seal_field(self.db, f"s:{row[1]}", row[3]), *row[4:]]  # the filter names a client
         self.db.execute("INSERT OR IGNORE INTO nw_subscription (id, party, event_types, filter, status, created, "
                         "last_seq) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
 
@@ -122,7 +128,7 @@ class Subscriptions:
         self.db.execute("UPDATE nw_subscription SET status = 'beeindigd' WHERE id = ?", (sub_id,))
 
     def get(self, sub_id: str) -> Row | None:
-        rows = self.db.execute(_SUBSCRIPTION + " WHERE id = ?", (sub_id,))
+        rows = payloads.open_rows(self.db, self.db.execute(_SUBSCRIPTION + " WHERE id = ?", (sub_id,)), 3)
         return rows[0] if rows else None
 
     def all(self, party: str | None = None) -> list[Row]:
@@ -130,7 +136,7 @@ class Subscriptions:
         params: tuple[Any, ...] = ()
         if party:
             sql, params = sql + " WHERE party = ?", (party,)
-        return self.db.execute(sql + " ORDER BY created, id", params)
+        return payloads.open_rows(self.db, self.db.execute(sql + " ORDER BY created, id", params), 3)
 
     def next_seq(self, sub_id: str) -> int:
         """Count one more notification of the subscription and return its number (in the caller's transaction)."""
@@ -139,13 +145,15 @@ class Subscriptions:
 
     def add_notification(self, row: Sequence[Any]) -> None:
         """(subscription_id, seq, party, event_type, subject, record_id, message_id, body, ts)."""
+        row = [*row[:7], payloads.seal_field(self.db, f"s:{row[2]}", row[7]), *row[8:]]  # the body holds BSNs
         self.db.execute("INSERT INTO nw_notification (subscription_id, seq, party, event_type, subject, record_id, "
                         "message_id, body, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
 
     def notifications_from(self, sub_id: str, from_seq: int) -> list[Row]:
         """(seq, event_type, message_id, body) of the subscription's notifications from ``from_seq`` on."""
-        return self.db.execute("SELECT seq, event_type, message_id, body FROM nw_notification "
-                               "WHERE subscription_id = ? AND seq >= ? ORDER BY seq", (sub_id, from_seq))
+        return payloads.open_rows(self.db, self.db.execute(
+            "SELECT seq, event_type, message_id, body FROM nw_notification WHERE subscription_id = ? AND seq >= ? "
+            "ORDER BY seq", (sub_id, from_seq)), 3)
 
     def notifications(self, party: str | None = None) -> list[Row]:
         """(subscription_id, seq, party, event_type, subject, record_id, ts), oldest first."""
