@@ -178,11 +178,13 @@ class Audit(Console):
 
     def _run(self, job: DryRunJob, flt: AuditFilter) -> None:
         from hub.auditor.replay import dry_run
+        from hub.store import payloads
         from hub.store.audit import AuditLog
         from hub.store.db import Database
 
         db = Database(self.settings.effective_store_url, create=False)
         try:
+            payloads.attach(db, self.settings.kek_source)  # the stored payloads are sealed
             result = dry_run(AuditLog(db, self.key), self.hub.translator.registry, flt, progress=job.progress,
                              cancel=job.cancel, chunk=200)
             job.diffs = [*result.failures, *result.changed][:20]
@@ -192,5 +194,8 @@ class Audit(Console):
             job.state = "cancelled" if job.cancel.requested else "done"
         except HubError as exc:
             job.state, job.error = "failed", exc.reason
+        except Exception as exc:  # a job that dies says why on its page, not only in the log
+            job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"
+            raise
         finally:
             db.close()
