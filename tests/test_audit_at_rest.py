@@ -97,8 +97,7 @@ def test_shredded_payloads_are_gone_and_verify_still_passes(settings: Settings, 
         assert all(w.startswith("the payload is gone: shredded on " + later.date().isoformat()) for w in why)
     finally:
         ctx.close()
-    monkeypatch.setenv("ZORGHUB_HOME", settings.home)
-    monkeypatch.delenv("ZORGHUB_STORE_URL", raising=False)
+    _cli_at(monkeypatch, settings)
     assert main(["audit", "tree-head"]) == 0
     capsys.readouterr()
     assert main(["audit", "verify"]) == 0  # the chain, the tree and the heads do not need the bodies
@@ -117,14 +116,12 @@ def test_key_rotation_rewraps_the_data_keys_only(settings: Settings, tmp_path: P
         wrapped = log.db.execute("SELECT key_id, wrapped FROM data_keys ORDER BY key_id")
     finally:
         ctx.close()
-    monkeypatch.setenv("ZORGHUB_HOME", settings.home)
-    monkeypatch.delenv("ZORGHUB_STORE_URL", raising=False)
+    _cli_at(monkeypatch, settings)
     new = tmp_path / "new-kek.key"
     assert main(["audit", "payload-keys", "rotate", "--to", f"file:{new}", "--as", "auditor"]) == 0
     assert "re-wrapped" in capsys.readouterr().out
     monkeypatch.setenv("ZORGHUB_PAYLOAD_KEK", f"file:{new}")
-    again = TestHub(Settings.load(environ={"ZORGHUB_HOME": settings.home, "ZORGHUB_PAYLOAD_KEK": f"file:{new}",
-                                           "ZORGHUB_SCHEMA_DIR": settings.schema_dir}), out=lambda _: None)
+    again = TestHub(settings.replace(payload_kek=f"file:{new}"), out=lambda _: None)  # the same home and store
     try:
         db = again.app.db
         assert db.execute("SELECT sha256, body FROM payloads ORDER BY sha256") == before  # bodies untouched
@@ -133,3 +130,12 @@ def test_key_rotation_rewraps_the_data_keys_only(settings: Settings, tmp_path: P
         assert body is not None and BSN in body
     finally:
         again.close()
+
+
+def _cli_at(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    """The CLI on the test's own home and store (SQLite in the home, or the PostgreSQL pass's schema)."""
+    monkeypatch.setenv("ZORGHUB_HOME", settings.home)
+    if settings.store_url:
+        monkeypatch.setenv("ZORGHUB_STORE_URL", settings.store_url)
+    else:
+        monkeypatch.delenv("ZORGHUB_STORE_URL", raising=False)

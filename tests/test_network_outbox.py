@@ -118,7 +118,7 @@ def test_notification_sent_exactly_once_after_sigkill_between_db_and_broker_comm
     assert db.execute("SELECT COUNT(*) FROM nw_record")[0][0] == 1
     delivered = [r for r in audit.for_message(message_id) if r.action == "delivered"]
     assert [r.recipient for r in delivered] == ["zk-utrecht"]
-    unsent = db.execute("SELECT stream FROM outbox WHERE sent = 0 AND stream LIKE 'zk-utrecht/%'")
+    unsent = db.execute("SELECT stream FROM outbox WHERE sent = 0 AND stream LIKE ?", ("zk-utrecht/%",))
     assert len(unsent) == 1
     # the broker did not: nothing was published
     assert _drain(zk, "zk-utrecht") == [] and _drain(ciz, "ciz") == []
