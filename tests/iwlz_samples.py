@@ -12,6 +12,8 @@ from pathlib import Path
 
 from lxml import etree
 
+from hub.flows.iwlz.validate import element_path
+
 REPO = Path(__file__).resolve().parent.parent
 SENDER = {"IO31": "ciz", "AW33": "zk-zeeland", "AW35": "de-linde", "AW39": "de-linde"}
 ADDRESSEE = {"IO31": "zk-groningen", "AW33": "het-anker", "AW35": "zk-groningen", "AW39": "zk-groningen"}
@@ -36,23 +38,10 @@ def identified(xml: bytes, ident: str) -> bytes:
                         f"<iwlz:Identificatie>{ident}</iwlz:Identificatie>"))
 
 
-def local_path(el: etree._Element) -> str:
-    """``/Bericht/Clienten/Client[2]``: local names, an index only where same-named siblings exist."""
-    steps = []
-    node: etree._Element | None = el
-    while node is not None:
-        name = etree.QName(node).localname
-        parent = node.getparent()
-        same = [] if parent is None else [c for c in parent if etree.QName(c).localname == name]
-        steps.append(f"{name}[{same.index(node) + 1}]" if len(same) > 1 else name)
-        node = parent
-    return "/" + "/".join(reversed(steps))
-
-
 def placed_codes(retour: bytes) -> set[tuple[str, str]]:
     """Every retourcode but ``0200`` in a retourbericht, with the berichtklasse (or Header) that carries it."""
     root = etree.fromstring(retour)
-    return {(code.text or "", local_path(box.getparent()))
+    return {(code.text or "", element_path(box.getparent()))
             for box in root.iter("{*}RetourCodes") for code in box if (code.text or "") != "0200"}
 
 
