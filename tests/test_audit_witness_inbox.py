@@ -12,8 +12,10 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -85,6 +87,15 @@ def _cut_and_retree(hub: TestHub, keep: int) -> Database:
         db.execute("DELETE FROM merkle_tile")
         db.execute("DELETE FROM tree_heads")
     return db
+
+
+def _one_head(hub: TestHub, timeout: float = 20.0) -> Any:
+    """The one message in the witness's inbox (a head goes out just after the batch that made it due)."""
+    deadline = time.monotonic() + timeout
+    while not (got := hub.take(hub.app.topology.inbox(WITNESS))) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (head,) = got
+    return head
 
 
 def _heads_in_outbox(hub: TestHub) -> list[tuple[str, int, str]]:
@@ -194,3 +205,20 @@ def test_a_party_gets_the_proofs_of_its_own_records_and_is_refused_anothers(
         assert [(r.outcome, r.actor) for r in denied] == [("deny", "bos-en-duin")]
         assert "PROOF_NOT_YOURS" in denied[0].reason
     assert hub.app.audit.verify().ok
+
+
+def test_a_head_the_broker_never_confirmed_is_published_again_after_a_crash(witness_hub: TestHub) -> None:
+    hub = witness_hub
+    _echo(hub, 2)
+    head = _one_head(hub)
+    assert head.properties["type"] == "zorghub.tree-head"
+    settings = hub.settings
+    # as if the worker died after the commit, before the broker took the head: unsent, not in the inbox
+    hub.app.db.execute("UPDATE outbox SET sent = 0 WHERE shard = ?", (HEAD_SHARD,))
+    hub.close()
+    with TestHub(settings, out=lambda _: None) as again:
+        _echo(again, 1)  # nine records: no new head due; the restarted worker resumes the unsent one
+        resent = _one_head(again)
+        assert (resent.body, resent.properties["message_id"], resent.headers["x-zorghub-seq"]) == (
+            head.body, head.properties["message_id"], 1)
+        assert orjson.loads(resent.body)["tree_size"] == 6
