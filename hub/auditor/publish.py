@@ -84,15 +84,13 @@ class HeadPublisher:
         self.witnesses = witnesses
         self.every = every
         self.seconds = seconds
-        self._published = -1  # the log size last published (this process's view; the store decides)
+        self._published = 0  # the log size last published (this process's view; the store decides)
         self._at = time.monotonic()
         self._resumed = False
 
     def _is_due(self, size: int) -> bool:
         if size <= self._published:
             return False
-        if self._published < 0:
-            return True
         grown = size - self._published
         return (self.every > 0 and grown >= self.every) or (
             self.seconds > 0 and time.monotonic() - self._at >= self.seconds)
