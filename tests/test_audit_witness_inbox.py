@@ -2,7 +2,7 @@
 outbox), a witness following its inbox verifies each and alarms on a rewrite; a party asks for the
 inclusion proofs of its own records (refused, and audited, for another party's).
 
-On RabbitMQ and the test's store (SQLite; PostgreSQL with ZORGHUB_TEST_STORE=postgres).
+Mostly on RabbitMQ, and on the test's store (SQLite; PostgreSQL with ZORGHUB_TEST_STORE=postgres).
 """
 
 from __future__ import annotations
@@ -30,8 +30,6 @@ from hub.testing import TestHub
 from hub.transports import with_credentials
 from hub.transports.management import party_password
 from tests.test_audit_tree import _verify_standalone
-
-pytestmark = pytest.mark.rabbitmq
 
 WITNESS = "auditor"
 EVERY = 6  # records: each echo is three (received, routed, delivered)
@@ -104,6 +102,7 @@ def _heads_in_outbox(hub: TestHub) -> list[tuple[str, int, str]]:
     return [(str(s), int(n), str(m)) for s, n, m in rows]
 
 
+@pytest.mark.rabbitmq
 def test_a_witness_following_its_inbox_verifies_every_head_and_alarms_on_a_rewrite(
         witness_hub: TestHub, tmp_path: Path) -> None:
     hub = witness_hub
@@ -137,6 +136,7 @@ def test_a_witness_following_its_inbox_verifies_every_head_and_alarms_on_a_rewri
             proc.wait()
 
 
+@pytest.mark.rabbitmq
 def test_a_witness_alarms_on_a_cut_log_presented_as_a_file(witness_hub: TestHub, tmp_path: Path) -> None:
     hub = witness_hub
     _echo(hub, 4)  # twelve records: heads of 6 and 12 in the witness's inbox
@@ -165,6 +165,7 @@ def _prove(hub: TestHub, party: str, body: dict[str, object]) -> tuple[str, list
     return request, [m for m in hub.inbox(party) if m.properties.get("correlation_id") == request]
 
 
+@pytest.mark.rabbitmq
 def test_a_party_gets_the_proofs_of_its_own_records_and_is_refused_anothers(
         witness_hub: TestHub, tmp_path: Path) -> None:
     hub = witness_hub
@@ -207,6 +208,7 @@ def test_a_party_gets_the_proofs_of_its_own_records_and_is_refused_anothers(
     assert hub.app.audit.verify().ok
 
 
+@pytest.mark.rabbitmq
 def test_a_head_the_broker_never_confirmed_is_published_again_after_a_crash(witness_hub: TestHub) -> None:
     hub = witness_hub
     _echo(hub, 2)
@@ -222,3 +224,20 @@ def test_a_head_the_broker_never_confirmed_is_published_again_after_a_crash(witn
         assert (resent.body, resent.properties["message_id"], resent.headers["x-zorghub-seq"]) == (
             head.body, head.properties["message_id"], 1)
         assert orjson.loads(resent.body)["tree_size"] == 6
+
+
+def test_a_head_goes_out_after_the_time_set_when_the_log_has_grown(settings: Settings, tmp_path: Path) -> None:
+    """By time alone (every=0): nothing while the log stands still, a head once it grew and the time passed."""
+    s = settings.replace(audit_witnesses=(WITNESS,), audit_witness_every=0, audit_witness_seconds=60,
+                         audit_signing_key=str(tmp_path / "signing.pem"))
+    with TestHub(s, out=lambda _: None) as hub:
+        (publisher,) = hub.app.publishers
+        _echo(hub, 1)
+        assert hub.take(hub.app.topology.inbox(WITNESS)) == []  # grown, but the minute has not passed
+        publisher._at -= 61  # a minute later
+        hub.worker.idle()
+        (head,) = hub.take(hub.app.topology.inbox(WITNESS))
+        assert orjson.loads(head.body)["tree_size"] == 3
+        publisher._at -= 61
+        hub.worker.idle()  # the time passed again, but no record since: nothing
+        assert hub.take(hub.app.topology.inbox(WITNESS)) == []
