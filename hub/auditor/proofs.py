@@ -28,7 +28,7 @@ from hub.errors import Rejected
 from hub.pipeline import outbox, record
 from hub.pipeline.check import Checked
 from hub.pipeline.context import HandlerContext
-from hub.store import merkle
+from hub.store import auditqueries, merkle
 from hub.store.audit import COLUMNS, AuditLog
 from zorghub_verify import BUNDLE_FORMAT
 
@@ -38,8 +38,7 @@ ACTION = "prove"
 NOT_YOURS = "PROOF_NOT_YOURS"
 #: the most records one request is answered with
 LIMIT = 1000
-_PARTY_COLUMNS = tuple(COLUMNS.index(c) for c in ("actor", "recipient", "on_behalf_of"))
-_ABOUT = " OR ".join(f"{COLUMNS[i]} = ?" for i in _PARTY_COLUMNS)
+_PARTY_COLUMNS = tuple(COLUMNS.index(c) for c in auditqueries.PARTY_COLUMNS)
 
 
 def about(row: Any, party: str) -> bool:
@@ -51,9 +50,7 @@ def _seqs(log: AuditLog, doc: dict[str, Any], party: str) -> list[int]:
     if "record" in doc:
         seq = int(doc["record"])
         return [seq for row in log.iter_rows(seq, seq) if about(row, party)]
-    rows = log.db.execute(f"SELECT seq FROM audit WHERE message_id = ? AND ({_ABOUT}) ORDER BY seq LIMIT ?",
-                          (str(doc["message_id"]), *([party] * len(_PARTY_COLUMNS)), LIMIT))
-    return [int(r[0]) for r in rows]
+    return auditqueries.seqs_about(log.db, str(doc["message_id"]), party, LIMIT)
 
 
 def covering_head(ctx: HandlerContext, upto: int) -> int:

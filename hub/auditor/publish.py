@@ -29,7 +29,7 @@ from hub.auditor.witness import TREE_HEAD_KIND
 from hub.errors import HubError
 from hub.pipeline import outbox
 from hub.pipeline.relay import EntryKey, rebuild
-from hub.store import merkle
+from hub.store import merkle, witnesses
 from hub.store.audit import now_iso, sha256
 from hub.store.outbox import Entry, OutboxStore
 from hub.transports.base import Outgoing
@@ -38,13 +38,6 @@ log = logging.getLogger("zorghub.audit")
 
 #: the outbox shard of the head streams: below every inbound shard, so no worker's resume takes them
 HEAD_SHARD = -1
-DDL = """
-CREATE TABLE IF NOT EXISTS witness_heads (
-    party TEXT PRIMARY KEY,
-    tree_size BIGINT NOT NULL,
-    ts TEXT NOT NULL
-)
-"""
 
 
 def stream_of(party: str) -> str:
@@ -108,7 +101,7 @@ class HeadPublisher:
         audit = self.app.audit
         items: list[tuple[EntryKey, Outgoing]] = []
         if not self._resumed:  # what a crashed publisher committed and never saw confirmed
-            db.script(DDL)
+            witnesses.create(db)
             for e in OutboxStore(db).unsent([HEAD_SHARD]):
                 o = rebuild(e, lambda digest: audit.payload(digest, verify=True))
                 if o is not None:
@@ -137,9 +130,8 @@ class HeadPublisher:
                                       outbox.detail(o), sha256(o.body)), o))
             audit.store_payloads_in_tx([(o.body, "application/json") for _, o in entries])
             store.add_in_tx([e for e, _ in entries])
-            db.executemany("INSERT INTO witness_heads (party, tree_size, ts) VALUES (?, ?, ?) ON CONFLICT (party) "
-                           "DO UPDATE SET tree_size = excluded.tree_size, ts = excluded.ts",
-                           [(e.stream.rpartition("/")[0], head.tree_size, now_iso()) for e, _ in entries])
+            witnesses.mark_published_in_tx(db, [(e.stream.rpartition("/")[0], head.tree_size, now_iso())
+                                                for e, _ in entries])
         self._published = head.tree_size
         self._at = time.monotonic()
         if entries:
@@ -147,8 +139,7 @@ class HeadPublisher:
         return items + [((e.stream, e.seq), o) for e, o in entries]
 
     def _published_sizes(self) -> dict[str, int]:
-        rows = self.app.db.execute("SELECT party, tree_size FROM witness_heads")
-        return {str(p): int(n) for p, n in rows if str(p) in self.witnesses}
+        return witnesses.published(self.app.db, self.witnesses)
 
 
 def install(app: Any) -> None:
