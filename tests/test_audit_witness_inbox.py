@@ -17,11 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import orjson
 import pytest
 
 from hub.auditor import treehead
 from hub.auditor.publish import HEAD_SHARD
+from hub.catalogue.schemas import load_json_schema
 from hub.pipeline.outbox import delivery_id
 from hub.settings import Settings
 from hub.store.audit import AuditLog
@@ -96,6 +98,13 @@ def _one_head(hub: TestHub, timeout: float = 20.0) -> Any:
     return head
 
 
+def _valid_head_message(body: bytes) -> dict[str, Any]:
+    """A published head as the contract's schema for ``zorghub.tree-head`` describes it."""
+    doc = orjson.loads(body)
+    jsonschema.Draft202012Validator(load_json_schema("replies/tree-head.schema.json")).validate(doc)
+    return dict(doc)
+
+
 def _heads_in_outbox(hub: TestHub) -> list[tuple[str, int, str]]:
     rows = hub.app.db.execute("SELECT stream, seq, message_id FROM outbox WHERE shard = ? ORDER BY seq",
                               (HEAD_SHARD,))
@@ -122,6 +131,10 @@ def test_a_witness_following_its_inbox_verifies_every_head_and_alarms_on_a_rewri
         assert _heads_in_outbox(hub) == [
             (f"{WITNESS}/heads", 1, delivery_id("zorghub", "tree-head:6", WITNESS, "zorghub.tree-head|")),
             (f"{WITNESS}/heads", 2, delivery_id("zorghub", "tree-head:12", WITNESS, "zorghub.tree-head|"))]
+        bodies = [hub.app.audit.payload(str(d)) for (d,) in hub.app.db.execute(
+            "SELECT payload_sha256 FROM outbox WHERE shard = ? ORDER BY seq", (HEAD_SHARD,))]
+        assert [_valid_head_message(b or b"")["format"] for b in bodies] == [
+            "zorghub-tree-head/1", "zorghub-consistency-proof/1"]
 
         _cut_and_retree(hub, 9).close()  # the last three records go
         _echo(hub, 3)  # 18 records, six past the last head: the next goes out, over the rewritten tree
@@ -223,7 +236,7 @@ def test_a_head_the_broker_never_confirmed_is_published_again_after_a_crash(witn
         resent = _one_head(again)
         assert (resent.body, resent.properties["message_id"], resent.headers["x-zorghub-seq"]) == (
             head.body, head.properties["message_id"], 1)
-        assert orjson.loads(resent.body)["tree_size"] == 6
+        assert _valid_head_message(resent.body)["tree_size"] == 6
 
 
 def test_a_head_goes_out_after_the_time_set_when_the_log_has_grown(settings: Settings, tmp_path: Path) -> None:
