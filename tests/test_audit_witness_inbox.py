@@ -254,3 +254,15 @@ def test_a_head_goes_out_after_the_time_set_when_the_log_has_grown(settings: Set
         publisher._at -= 61
         hub.worker.idle()  # the time passed again, but no record since: nothing
         assert hub.take(hub.app.topology.inbox(WITNESS)) == []
+
+
+def test_a_witness_gets_its_heads_again_with_a_resend_request(settings: Settings, tmp_path: Path) -> None:
+    s = settings.replace(audit_witnesses=(WITNESS,), audit_witness_every=EVERY, audit_witness_seconds=0,
+                         audit_signing_key=str(tmp_path / "signing.pem"))
+    with TestHub(s, out=lambda _: None) as hub:
+        _echo(hub, 2)
+        (head,) = hub.take(hub.app.topology.inbox(WITNESS))
+        hub.send(WITNESS, "zorghub.resend", {"stream": f"{WITNESS}/heads", "from": 1}, client_key="w")
+        again, receipt = hub.take(hub.app.topology.inbox(WITNESS))
+        assert (again.body, again.properties["message_id"]) == (head.body, head.properties["message_id"])
+        assert orjson.loads(receipt.body)["resent"] == 1
