@@ -6,8 +6,9 @@ Merkle tree hashing (leaf = SHA-256(0x00 || leaf), node = SHA-256(0x01 || left |
 inclusion and consistency proof verification (sections 2.1.3.2 and 2.1.4.2), and the signed tree
 head (Ed25519 over a fixed text form).
 
-Usage: ``python zorghub_verify.py --public-key KEY.pem PROOF.json [--head HEAD.json]``; exit 0 and
-``ok: ...`` when the proof holds, exit 1 and one ``FAIL: ...`` line when it does not. ``--head``
+Usage: ``python zorghub_verify.py --public-key KEY.pem PROOF.json [--head HEAD.json]``, PROOF an
+inclusion proof, a consistency proof, or the bundle of inclusion proofs a party's proof request is
+answered with; exit 0 and ``ok: ...`` when the proof holds, exit 1 and one ``FAIL: ...`` line when it does not. ``--head``
 checks a consistency proof against a head kept earlier instead of the one inside the proof.
 """
 
@@ -28,6 +29,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 HEAD_FORMAT = "zorghub-tree-head/1"
 INCLUSION_FORMAT = "zorghub-inclusion-proof/1"
 CONSISTENCY_FORMAT = "zorghub-consistency-proof/1"
+#: the answer to a party's proof request: several inclusion proofs, each checked on its own
+BUNDLE_FORMAT = "zorghub-inclusion-proofs/1"
 _HEX = re.compile(r"(?:[0-9a-f]{2})*")
 
 
@@ -212,6 +215,24 @@ def check_consistency(proof: dict[str, Any], key: Ed25519PublicKey, kept: TreeHe
     return new
 
 
+def check_bundle(bundle: dict[str, Any], key: Ed25519PublicKey) -> list[TreeHead]:
+    """The answer to a proof request: every inclusion proof in it must hold (an empty one proves nothing)."""
+    if bundle.get("format") != BUNDLE_FORMAT:
+        raise ProofError(f"not a bundle of inclusion proofs (format {BUNDLE_FORMAT} expected)")
+    proofs = bundle.get("proofs")
+    if not isinstance(proofs, list) or not proofs:
+        raise ProofError("the bundle holds no inclusion proofs")
+    heads = []
+    for n, proof in enumerate(proofs, 1):
+        if not isinstance(proof, dict):
+            raise ProofError(f"proof {n} of the bundle is not a JSON object")
+        try:
+            heads.append(check_inclusion(proof, key))
+        except ProofError as exc:
+            raise ProofError(f"proof {n} of the bundle: {exc}") from None
+    return heads
+
+
 def _load_json(path: str) -> Any:
     try:
         with open(path, "rb") as fh:
@@ -235,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
         if proof.get("format") == INCLUSION_FORMAT:
             head = check_inclusion(proof, key)
             print(f"ok: record {int(proof['leaf_index']) + 1} is in the signed tree of size {head.tree_size}")
+        elif proof.get("format") == BUNDLE_FORMAT:
+            heads = check_bundle(proof, key)
+            records = ", ".join(str(int(p["leaf_index"]) + 1) for p in proof["proofs"])
+            print(f"ok: records {records} are in the signed tree of size {heads[-1].tree_size}")
         else:
             kept = TreeHead.from_dict(_load_json(args.head)) if args.head else None
             new = check_consistency(proof, key, kept)

@@ -29,7 +29,15 @@ def declare(settings: Settings) -> Topology:
     return topology
 
 
-def _worker_main(settings: Settings, index: int, count: int) -> None:
+def _no_sealer(db: Database, kek_source: str, *, create: bool = False) -> None:
+    """The store as it was before payloads were sealed: no key-encryption key attached, bodies as they are."""
+
+
+def _worker_main(settings: Settings, index: int, count: int, clear_payloads: bool = False) -> None:
+    if clear_payloads:  # the baseline of a paired measurement, never a way to run the hub
+        from hub.store import payloads
+
+        payloads.attach = _no_sealer  # type: ignore[assignment]
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -40,10 +48,10 @@ def _worker_main(settings: Settings, index: int, count: int) -> None:
 class HubWorkers:
     """``count`` worker processes on disjoint shards; peak RSS read from /proc before they exit."""
 
-    def __init__(self, settings: Settings, count: int = 1) -> None:
+    def __init__(self, settings: Settings, count: int = 1, *, clear_payloads: bool = False) -> None:
         self.settings = settings
         ctx = multiprocessing.get_context("spawn")
-        self.procs: list[Any] = [ctx.Process(target=_worker_main, args=(settings, i, count),
+        self.procs: list[Any] = [ctx.Process(target=_worker_main, args=(settings, i, count, clear_payloads),
                                              name=f"bench-hub-worker-{i}", daemon=True) for i in range(count)]
 
     def start(self) -> HubWorkers:

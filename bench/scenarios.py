@@ -103,8 +103,10 @@ class Bench:
     # ----- the hub under load -----------------------------------------------------
     def hub_run(self, settings: Settings, *, sender: str, make: Callable[[int], Message], count: int,
                 out_queues: list[str], copies: int, workers: int = 1, latency: bool = True,
-                after: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
-        """Queue ``count`` messages, start the hub, time the drain; then a paced latency phase."""
+                after: Callable[[], dict[str, Any]] | None = None, clear_payloads: bool = False) -> dict[str, Any]:
+        """Queue ``count`` messages, start the hub, time the drain; then a paced latency phase.
+
+        ``clear_payloads``: the workers store bodies unsealed, as before payload sealing (a baseline)."""
         topo = hubproc.declare(settings)
         load_s = self.load(settings, topo, sender, make, count)
         watcher = broker.DepthWatcher(self.vh.url, out_queues)
@@ -112,7 +114,7 @@ class Bench:
                                  "load_seconds": round(load_s, 2)}
         try:
             started = time.perf_counter()
-            with hubproc.HubWorkers(settings, workers) as hub:
+            with hubproc.HubWorkers(settings, workers, clear_payloads=clear_payloads) as hub:
                 drain = broker.measure_drain(watcher, count * copies, self.mode.drain_timeout, started=started)
                 cpu = hub.cpu_seconds()
                 stats["cpu_us_per_msg"] = rounded(cpu / count * 1e6) if cpu is not None and count else None
@@ -242,9 +244,35 @@ def passthrough(b: Bench) -> dict[str, Any]:
     res = result("passthrough", "Hub passthrough: echo JSON to one recipient (check, route, audit, deliver, ack)",
                  ratio_vs_ceiling=ratio(b, stats.get("msgs_per_s")), **stats)
     res["note"] = "; ".join(x for x in (res.get("note"), "1 worker process, default batch and prefetch; audit on "
-                                        "SQLite; 1 KB echo bodies") if x)
+                                        "SQLite; 1 KB echo bodies; tree_sealed_* / plain_*: the same drain "
+                                        "twice more in this run, with bodies sealed and a tree head to a "
+                                        "witness every 10,000 records, and with bodies unsealed and no "
+                                        "witness (the append path before the Merkle tree); tree_sealed_vs_plain: "
+                                        "their audit appends' ratio") if x)
+    res.update(paired_appends(b))
     b.passthrough = res
     return res
+
+
+def paired_appends(b: Bench) -> dict[str, Any]:
+    """Passthrough twice more in the same run: with every cost the audit log's tree and sealing add (bodies
+    sealed, a signed tree head to a witness every 10,000 records, so the tree advances on the worker),
+    and without them (bodies unsealed, no witness: the append path as it was before the Merkle tree)."""
+    out: dict[str, Any] = {}
+    for name, changes, clear in (
+            ("tree_sealed", {"audit_witnesses": ("auditor",), "audit_witness_every": 10_000}, False),
+            ("plain", {}, True)):
+        s = b.settings(f"benchpair{name.replace('_', '')}", **changes)
+        topo = Topology(s.prefix, s.shards, s.retry_delays_ms)
+        stats = b.hub_run(s, sender="ciz", make=echo("zonnehof"), count=b.mode.relay_n,
+                          out_queues=[topo.inbox("zonnehof")], copies=1, latency=False, clear_payloads=clear)
+        b.delete_queues(topo)
+        drain_s = stats.get("drain_seconds") or 0
+        out[f"{name}_msgs_per_s"] = stats.get("msgs_per_s")
+        out[f"{name}_audit_appends_per_s"] = rounded(3 * stats["deliveries"] / drain_s) if drain_s else None
+    with_, without = out["tree_sealed_audit_appends_per_s"], out["plain_audit_appends_per_s"]
+    out["tree_sealed_vs_plain"] = round(with_ / without, 3) if with_ and without else None
+    return out
 
 
 # ----- 3 translate --------------------------------------------------------------------

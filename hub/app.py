@@ -18,7 +18,7 @@ from hub.catalogue.topology import Topology
 from hub.errors import ConfigError, HubError
 from hub.pipeline.check import Checker
 from hub.pipeline.context import Handler
-from hub.pipeline.hooks import AnswerHook, Guard, Observer, Validator
+from hub.pipeline.hooks import AnswerHook, Guard, Observer, Publisher, Validator
 from hub.pipeline.route import Router
 from hub.pipeline.translate import Translator
 from hub.settings import Settings
@@ -60,6 +60,8 @@ class HubApp:
     guards: dict[str, list[Guard]] = field(default_factory=dict)
     #: every worker of this app calls these after each message and each committed batch
     observers: list[Observer] = field(default_factory=list)
+    #: every worker of this app asks these for hub-made messages that are due (tree heads to witnesses)
+    publishers: list[Publisher] = field(default_factory=list)
     extensions: dict[str, Any] = field(default_factory=dict)
     #: the installed flows (``zorghub.flows`` entry points) and each one's settings, by flow name
     flows: tuple[Flow, ...] = ()

@@ -54,6 +54,11 @@ class Settings:
     audit_checkpoint_every: int = 10_000  # records between signed checkpoints a worker appends; 0: never
     # the Ed25519 key that signs tree heads: its own file, beside (never inside) the data directory by default
     audit_signing_key: str = ""
+    # witness parties (registry names) that get a signed tree head in their inbox every N records, or T
+    # seconds after the last one when the log has grown since (0: not by that measure)
+    audit_witnesses: tuple[str, ...] = ()
+    audit_witness_every: int = 10_000
+    audit_witness_seconds: int = 300
     # the key-encryption key of the payload data keys: "file:PATH" or "env:NAME"; default a file beside home
     payload_kek: str = ""
     retry_delays_ms: tuple[int, ...] = (1000, 10000, 60000)
@@ -177,7 +182,7 @@ class Settings:
         unknown = set(values) - set(fields)
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        for name in ("retry_delays_ms", "netwerkpunten", "webhook_retry_ms"):
+        for name in ("retry_delays_ms", "netwerkpunten", "webhook_retry_ms", "audit_witnesses"):
             if name in values:
                 values[name] = tuple(values[name])
         return validate(cls(**values))
@@ -202,6 +207,7 @@ def validate(settings: Settings) -> Settings:
     data["retry_delays_ms"] = list(settings.retry_delays_ms)
     data["netwerkpunten"] = list(settings.netwerkpunten)
     data["webhook_retry_ms"] = list(settings.webhook_retry_ms)
+    data["audit_witnesses"] = list(settings.audit_witnesses)
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: e.path)
     if errors:
         first = errors[0]

@@ -262,3 +262,28 @@ def test_the_sliced_check_puts_heads_together(tmp_path: Path, monkeypatch: pytes
     heads[4] = (heads[4][0], "00" * 32, heads[4][2])
     assert check() == (heads[4][0], f"the tree head of size {heads[4][0]} signed on {heads[4][2]} does not match "
                                     f"the records: the history up to record {heads[4][0]} was rewritten")
+
+
+def test_the_fast_pass_reads_the_signed_bytes_and_leaves_every_fault_to_the_exact_one(tmp_path: Path) -> None:
+    """On SQLite the chain's pass has SQLite write each record's canonical form: the same bytes as the
+    hub signed, whatever the text holds; an edited, missing or relinked record makes it give way."""
+    from hub.store import integrity
+
+    url = f"sqlite:///{tmp_path / 'f.sqlite3'}"
+    log = AuditLog(Database(url), KEY)
+    awkward = ['quote " back \\ slash', "new\nline\ttab\x01\x1f\x7f", "é ✓ 😀 </script> 'x'", '{"x":1}', ""]
+    log.append([AuditRecord(action="delivered", actor="ciz", recipient="cak", kind="echo", message_id=f"a-{i}",
+                            reason=text, detail=text) for i, text in enumerate(awkward)] + _records(40))
+    n = log.head()[0]
+    check = merkle.SliceCheck(log.db, 0, n, ())
+    assert integrity.fast_chain(log.db, KEY, 1, None, check) == n
+    assert check.batch == [merkle.leaf_bytes(row, len(COLUMNS) - 2) for row in log.iter_rows(1)]
+    assert integrity.fast_chain(log.db, KEY, 11, 30, merkle.SliceCheck(log.db, 10, n, ())) == 20
+    log.db.execute("UPDATE audit SET reason = 'edited' WHERE seq = 3")
+    assert integrity.fast_chain(log.db, KEY, 1, None, merkle.SliceCheck(log.db, 0, n, ())) is None
+    assert integrity.verify_with_tree(url, KEY, workers=1).first_bad_seq == 3
+    log.db.execute("UPDATE audit SET reason = ? WHERE seq = 3", (awkward[2],))
+    log.db.execute("DELETE FROM audit WHERE seq = 20")
+    assert integrity.fast_chain(log.db, KEY, 1, None, merkle.SliceCheck(log.db, 0, n, ())) is None
+    result = integrity.verify_with_tree(url, KEY, workers=1)
+    assert (result.ok, result.first_bad_seq) == (False, 20)

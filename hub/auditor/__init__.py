@@ -65,3 +65,7 @@ def install(app: Any) -> None:
     auditor = app.extensions["auditor"] = Auditor(app, every or 10_000)
     if every:
         app.observers.append(CheckpointEvery(auditor, every))
+    from hub.auditor import proofs, publish
+
+    publish.install(app)
+    proofs.install(app)

@@ -1,7 +1,8 @@
 """A witness: a third party that keeps the latest tree head it verified and checks each new one against it.
 
-A witness is handed a signed head, or a consistency proof from the head it keeps to a newer one
-(``zorghub audit tree-head --export``, ``zorghub audit consistency KEPT``). A new head
+A witness is handed a signed head, or a consistency proof from the head it keeps to a newer one: as
+files (``zorghub audit tree-head --export``, ``zorghub audit consistency KEPT``), or in its inbox,
+where the hub publishes them (``hub.auditor.publish``, read by ``follow_inbox``). A new head
 is accepted only when it provably extends the kept one: a smaller tree is a rollback, another root
 for the same size or a proof that does not reach the kept root is a fork. Either is an ``Alarm``.
 The witness's state is one JSON file, replaced atomically, so a crash keeps the old head.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +85,57 @@ def observe(document: Any, key: Ed25519PublicKey, kept: TreeHead | None) -> tupl
         raise Alarm(f"fork: the head of {new.tree_size} records is not consistent with the kept head of "
                     f"{kept.tree_size} records: {exc}") from None
     return new, f"consistent: {kept.tree_size} -> {new.tree_size} records"
+
+
+#: the kind of the hub's messages that carry a head (``hub.auditor.publish``)
+TREE_HEAD_KIND = "zorghub.tree-head"
+
+
+def follow_inbox(url: str, queue: str, key: Ed25519PublicKey, state: Path, *, follow: bool,
+                 report: Callable[[str], None], poll_seconds: float = 1.0) -> int:
+    """Check the heads in a witness party's inbox, in order; 0 when every one was accepted.
+
+    Each head is acked only after the state file holds its verdict (a crash sees it again, and an
+    unchanged head is harmless). Other messages in the inbox are acked and named as skipped: a witness
+    should have an inbox of its own. ``follow``: wait for more when the inbox is empty, till an alarm;
+    else stop there. An alarm stops it with 1; a head that cannot be checked (no proof from the kept
+    one) is reported, and makes the exit code 1, but does not stop it.
+    """
+    import pika
+
+    from hub.transports.amqp import parameters
+
+    conn = pika.BlockingConnection(parameters(url))
+    rc = 0
+    try:
+        ch = conn.channel()
+        kept = load_state(state)
+        while True:
+            method, props, body = ch.basic_get(queue, auto_ack=False)
+            if method is None:
+                if not follow:
+                    return rc
+                conn.sleep(poll_seconds)
+                continue
+            if props.type != TREE_HEAD_KIND:
+                report(f"skipped: message {props.message_id} is a {props.type or 'message'}, not a tree head")
+                ch.basic_ack(method.delivery_tag)
+                continue
+            try:
+                new, what = observe(json.loads(body), key, kept)
+            except Alarm as exc:
+                report(f"ALARM: {exc}")
+                ch.basic_ack(method.delivery_tag)
+                return 1
+            except (ValueError, ProofError) as exc:
+                report(f"not checked: message {props.message_id}: {exc}")
+                rc = 1
+            else:
+                if new != kept:
+                    save_state(state, new)
+                    kept = new
+                report(f"ok: {what}")
+            ch.basic_ack(method.delivery_tag)
+    finally:
+        if conn.is_open:
+            conn.close()

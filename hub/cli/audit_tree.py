@@ -147,19 +147,37 @@ def key_export(output: str | None) -> int:
 @click.option("--public-key", required=True, type=click.Path(exists=True, dir_okay=False),
               help="the hub's public key (from 'zorghub audit key export')")
 @click.option("--state", required=True, metavar="FILE", help="where this witness keeps the latest head it verified")
-@click.argument("document", type=click.File("rb"))
-def witness(public_key: str, state: str, document: Any) -> int:
-    """Check a new tree head or consistency proof ('-' reads stdin) against the kept head.
+@click.option("--inbox", metavar="QUEUE", help="read the heads the hub publishes from this inbox queue (AMQP)")
+@click.option("--amqp-url", envvar="ZORGHUB_WITNESS_AMQP_URL", metavar="URL",
+              help="the broker, logged in as the witness party (env ZORGHUB_WITNESS_AMQP_URL)")
+@click.option("--follow", is_flag=True, help="with --inbox: keep waiting for new heads (till an alarm)")
+@click.argument("document", type=click.File("rb"), required=False)
+def witness(public_key: str, state: str, inbox: str | None, amqp_url: str | None, follow: bool,
+            document: Any) -> int:
+    """Check a new tree head or consistency proof ('-' reads stdin), or those in --inbox, against the kept head.
 
     Exit 0 and keep the new head when it extends the kept one; exit 1 with one ALARM line on a fork or
     rollback (the kept head stays).
     """
     from hub.auditor.treehead import read_public_key
-    from hub.auditor.witness import Alarm, load_state, observe, save_state
+    from hub.auditor.witness import Alarm, follow_inbox, load_state, observe, save_state
     from zorghub_verify import ProofError
 
     pub = read_public_key(public_key)
     path = Path(state)
+    if (inbox is None) == (document is None):
+        raise click.UsageError("give either a DOCUMENT or --inbox QUEUE")
+    if inbox is not None:
+        if not amqp_url:
+            raise click.UsageError("--inbox needs --amqp-url (or ZORGHUB_WITNESS_AMQP_URL)")
+
+        def report(line: str) -> None:
+            click.echo(line, err=line.startswith(("ALARM", "not checked")))
+            sys.stdout.flush()
+
+        return follow_inbox(amqp_url, inbox, pub, path, follow=follow, report=report)
+    if follow:
+        raise click.UsageError("--follow is for --inbox")
     kept = load_state(path)
     try:
         data = json.loads(document.read())

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from hub.pipeline.check import Checked
     from hub.store.audit import AuditRecord
     from hub.store.db import Database
+    from hub.transports.base import Outgoing
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,14 @@ class Observer:
 
     def after_batch(self, records: Sequence[AuditRecord]) -> None:
         """One batch is committed: ``records`` are the audit records it appended."""
+
+
+class Publisher(Protocol):
+    """Messages the hub sends of its own accord when they are due, not in answer to a message (the signed
+    tree heads to the witnesses). ``due`` commits their outbox entries itself and returns them numbered,
+    ((stream, seq), message), for the worker's relay to publish; it is called after each batch and when idle."""
+
+    def due(self) -> list[tuple[tuple[str, int], Outgoing]]: ...
 
 
 class OnMessage(Observer):

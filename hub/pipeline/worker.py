@@ -136,6 +136,7 @@ class Worker:
     def idle(self) -> None:
         """Nothing to consume: mark what the broker confirmed meanwhile as sent."""
         _ = self.outbox
+        self._publish()
         self.relay.flush()
 
     def shard_of(self, queue: str) -> int:
@@ -186,10 +187,16 @@ class Worker:
                     observer.after_process_message(event, env, extra)
 
         self.relay.send([*out.again, *(((e.stream, e.seq), o) for e, o in out.outgoing)], delivered)
+        self._publish()
         if self.relay.idle:  # settled at once (an in-process broker): mark them now
             self.relay.flush()
         for observer in self.observers:
             observer.after_batch(records)
+
+    def _publish(self) -> None:
+        """What the app's publishers have due (tree heads to witnesses): they commit it, the relay sends it."""
+        for publisher in self.app.publishers:
+            self.relay.send(publisher.due())
 
     def _emit(self, o: Outgoing, out: _Batch, digest: str = "") -> tuple[Outgoing, str]:
         """``o`` numbered in its stream and added to the batch's output, with its ``detail``.

@@ -220,3 +220,15 @@ def message_ids_from(db: Database, prefix: str, limit: int = 100) -> list[str]:
     rows = db.execute("SELECT DISTINCT message_id FROM audit WHERE message_id >= ? AND message_id < ? "
                       "ORDER BY message_id LIMIT ?", (prefix, prefix + "\U0010ffff", int(limit)))
     return [str(r[0]) for r in rows]
+
+
+#: the columns that name the parties a record is about: who acted, who received, for whom
+PARTY_COLUMNS = ("actor", "recipient", "on_behalf_of")
+_ABOUT = " OR ".join(f"{c} = ?" for c in PARTY_COLUMNS)
+
+
+def seqs_about(db: Database, message_id: str, party: str, limit: int) -> list[int]:
+    """The records of a message that name ``party`` as actor, recipient or the one acted for."""
+    rows = db.execute(f"SELECT seq FROM audit WHERE message_id = ? AND ({_ABOUT}) ORDER BY seq LIMIT ?",
+                      (message_id, *([party] * len(PARTY_COLUMNS)), int(limit)))
+    return [int(r[0]) for r in rows]

@@ -12,13 +12,23 @@ the payload bodies kept beside it. So the whole store is checked here:
 
 from __future__ import annotations
 
+import gc
+import hashlib
+import hmac
 import time
 
 from hub.store import merkle, meta, payloads
-from hub.store.audit import AuditLog, VerifyResult, sha256, verify_parallel
+from hub.store.audit import _HASHED, GENESIS, AuditLog, VerifyResult, sha256, verify_parallel
 from hub.store.db import Database
 
 _CHUNK = 500
+#: rows a read of the fast pass takes
+_ROWS = 16384
+#: SQLite makes each record's canonical form itself: the very bytes ``orjson.dumps([prev_hash, *hashed])``
+#: gives (the same escapes, UTF-8 unescaped), as bytes: two objects a row instead of 23 (the link to the
+#: record before is read from the canonical form, which begins ``["<prev_hash>",``)
+_CANONICAL = f"SELECT hash, CAST(json_array(prev_hash, {', '.join(_HASHED)}) AS BLOB) FROM audit " \
+             "WHERE seq >= ? AND seq <= ? ORDER BY seq"
 
 
 def check_tail(log: AuditLog) -> VerifyResult | None:
@@ -85,13 +95,66 @@ def check_payloads(log: AuditLog, start: int = 1, end: int | None = None) -> tup
 _TreePart = tuple[str, bytes, int, int | None, int, tuple[int, ...]]
 
 
+def fast_chain(db: Database, key: bytes, start: int, end: int | None, check: merkle.SliceCheck) -> int | None:
+    """The chain over ``start..end`` on SQLite, with SQLite making the canonical bytes: how many records
+    hold, or None at the first thing out of place (``AuditLog.verify`` then names it, in its own words).
+
+    Sound: a record passes only if the HMAC of the bytes SQLite made is the stored hash, that is, if they
+    are the bytes the hub signed; any difference in how SQLite writes JSON makes a record fail here and be
+    judged by the exact pass, never pass wrongly."""
+    if start > 1:
+        before = db.execute("SELECT hash FROM audit WHERE seq = ?", (start - 1,))
+        if not before:
+            return None
+        prev = str(before[0][0])
+    else:
+        prev = GENESIS
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
+    base = getattr(keyed, "_hmac", keyed)  # the C object under the wrapper: a copy without two Python frames
+    link = prev.encode()
+    low = start
+    while end is None or low <= end:
+        high = low + _ROWS - 1 if end is None else min(low + _ROWS - 1, end)
+        rows = db.execute(_CANONICAL, (low, high))
+        # seq is the key: a full read is low..high; a short one must be the log's end, else a record is missing
+        short = len(rows) != high - low + 1
+        if short and (end is not None or db.execute("SELECT MAX(seq) FROM audit")[0][0] != low + len(rows) - 1):
+            return None
+        batch: list[bytes] = []
+        add = batch.append
+        for digest, data in rows:
+            if data[2:66] != link:  # the record names another as the one before it
+                return None
+            mac = base.copy()
+            mac.update(data)
+            if mac.hexdigest() != digest:
+                return None
+            add(data)
+            link = digest.encode()
+        check.leaves(batch)
+        low += len(rows)
+        if short:
+            break
+    return low - start
+
+
 def _verify_part(args: _TreePart) -> tuple[VerifyResult, merkle.SliceTree]:
     url, key, start, end, tree_size, head_sizes = args
     db = Database.open_existing(url)
+    collecting = gc.isenabled()
+    gc.disable()  # the pass makes no cycles: the collector would only walk the rows
     try:
+        began = time.perf_counter()
+        if not db.is_postgres:
+            check = merkle.SliceCheck(db, start - 1, tree_size, head_sizes)
+            checked = fast_chain(db, key, start, end, check)
+            if checked is not None:
+                return VerifyResult(True, checked, None, "", time.perf_counter() - began), check.finish()
         check = merkle.SliceCheck(db, start - 1, tree_size, head_sizes)
         return AuditLog(db, key).verify(start, end, leaf=check.leaf), check.finish()
     finally:
+        if collecting:
+            gc.enable()
         db.close()
 
 

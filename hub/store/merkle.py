@@ -13,6 +13,7 @@ last ran (on signing a tree head, or when a proof is asked for), outside the app
 from __future__ import annotations
 
 import hashlib
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +59,13 @@ class TreeBroken(HubError):
 
 def create(db: Database) -> None:
     db.script(DDL)
+
+
+def hold_lock(db: Database) -> None:
+    """Inside a transaction opened under another lock: take the tree's as well, till it ends (PostgreSQL;
+    SQLite has one writer at a time anyway). A nested ``transaction(lock=LOCK)`` would not take it."""
+    if db.is_postgres:
+        db.execute("SELECT pg_advisory_xact_lock(?)", (zlib.crc32(LOCK.encode()),))
 
 
 def leaf_bytes(row: Sequence[Any], n_hashed: int) -> bytes:
@@ -278,6 +286,12 @@ class SliceCheck:
 
     def leaf(self, canonical: bytes) -> None:
         self._add(canonical)
+        if len(self.batch) >= _BATCH:
+            self.flush()
+
+    def leaves(self, canonical: list[bytes]) -> None:
+        """Many leaves at once (the chain's fast pass hands a chunk of rows)."""
+        self.batch.extend(canonical)
         if len(self.batch) >= _BATCH:
             self.flush()
 
