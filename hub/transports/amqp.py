@@ -280,10 +280,12 @@ class AmqpTransport:
         settled: list[bool] = []
 
         def on_settled(ok: bool) -> None:
+            # confirms settle on the pika connection's own callback, which does not end the wait below:
+            # without this wake-up each commit would wait out its full 50 ms time limit (nothing published,
+            # nothing to wait for: settled at once, and the connection is left alone)
             settled.append(ok)
-            # a confirm settles on the pika connection's own callback, which does not end the wait
-            # below: without this wake-up each commit would wait out its full 50 ms time limit
-            self._conn.add_callback_threadsafe(_nothing)
+            if outgoing:
+                self._conn.call_later(0, _nothing)
 
         self.publish_pipelined(outgoing, on_settled)
         deadline = time.monotonic() + timeout
