@@ -76,6 +76,26 @@ def test_other_region_is_denied_and_audited_and_withheld_fields_are_not_shown(li
     assert {r.actor for r in allows} == {"bos-en-duin"} and len(allows) == 2
 
 
+def test_a_query_text_is_checked_once_and_answered_for_each_caller(live: Live) -> None:
+    """A query text's parse and validation are kept; its answer and its decision are each caller's own."""
+    assert melden(live, "ciz", "WlzIndicatie", seed.indicatie(), "g")["status"] == "processed"
+    checked = live.running.server.config.app.state.ctx.extensions["graphql"]["indicatieregister"].checked
+    before = checked.cache_info().hits
+    ids = {"id": seed.IDS["indicatie"]}
+    seen = live.party("zk-utrecht").graphql("indicatieregister", QUERY, ids).json()
+    assert seen["data"]["wlzIndicatie"][0]["besluitnummer"] == 202600123
+    denied = live.party("zk-amsterdam").graphql("indicatieregister", QUERY, ids).json()
+    assert (denied["data"], denied["errors"][0]["message"]) == (None, "denied by rule DEFAULT-DENY")
+    bad = "{ wlzIndicatie { nietBestaand } }"
+    refusals = [live.party("zk-utrecht").graphql("indicatieregister", bad) for _ in range(2)]
+    assert [r.status_code for r in refusals] == [400, 400]
+    assert refusals[0].json() == refusals[1].json()
+    assert "nietBestaand" in refusals[0].json()["errors"][0]["message"]
+    assert checked.cache_info().hits - before == 2
+    decisions = [(r.actor, r.outcome) for r in live.hub.app.audit.records("action = ?", ("authz.read",))]
+    assert decisions == [("zk-utrecht", "allow"), ("zk-amsterdam", "deny")]
+
+
 def test_bemiddelingsregister_and_a_missing_scope(live: Live) -> None:
     melden(live, "ciz", "WlzIndicatie", seed.indicatie(), "g")
     assert melden(live, "zk-utrecht", "Bemiddeling", seed.bemiddeling(), "g")["status"] == "processed"

@@ -15,7 +15,9 @@ field the policy withholds is ``null``, or an error naming it when the SDL makes
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,6 +25,7 @@ from typing import Any
 
 import orjson
 from graphql import (
+    DocumentNode,
     GraphQLError,
     GraphQLSchema,
     build_schema,
@@ -64,6 +67,8 @@ MUTATIONS = {"zendNotificatie": ("netwerkpunt.notificatie", "notificatieInput", 
              "zendMelding": ("netwerkpunt.melding", "meldingInput", "meldingID", "meldingen", "melding")}
 #: ids the hub assigns are derived from the sender and the input, so a repeat gets the same id
 ID_NAMESPACE = uuid.UUID("6f0c1c52-2b0e-4c55-9a53-5b1f4e3d7a10")
+#: how many query texts an endpoint keeps parsed and validated
+CHECKED_QUERIES = 256
 
 
 @dataclass
@@ -72,6 +77,19 @@ class Endpoint:
     path: Path
     sdl: str
     schema: GraphQLSchema
+    #: a query text's document, or the errors that refuse it. A client sends the same few queries (with
+    #: other variables) again and again, and parsing and validating one costs more than executing it
+    checked: Callable[[str], DocumentNode | list[GraphQLError]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.checked = functools.lru_cache(maxsize=CHECKED_QUERIES)(self._check)
+
+    def _check(self, query: str) -> DocumentNode | list[GraphQLError]:
+        try:
+            document = parse(query)
+        except GraphQLError as exc:
+            return [exc]
+        return validate(self.schema, document) or document
 
 
 @dataclass
@@ -219,13 +237,9 @@ def run(ctx: HttpContext, endpoint: Endpoint, who: Principal, trace: str, body: 
         return 400, {"errors": [{"message": "the request has no query"}]}
     if variables is not None and not isinstance(variables, dict):
         return 400, {"errors": [{"message": "variables must be an object"}]}
-    try:
-        document = parse(query)
-    except GraphQLError as exc:
-        return 400, {"errors": _formatted([exc])}
-    errors = validate(endpoint.schema, document)
-    if errors:
-        return 400, {"errors": _formatted(errors)}
+    document = endpoint.checked(query)
+    if isinstance(document, list):
+        return 400, {"errors": _formatted(document)}
     op_name = body.get("operationName")
     if op_name is not None and not isinstance(op_name, str):
         return 400, {"errors": [{"message": "operationName must be a string"}]}

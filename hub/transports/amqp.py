@@ -99,6 +99,10 @@ def coalesce_writes(conn: pika.BlockingConnection) -> None:
     transport._produce = joined_produce  # type: ignore[union-attr]
 
 
+def _nothing() -> None:
+    """A callback that only wakes ``process_data_events`` up."""
+
+
 def _raw(method: Any, props: pika.BasicProperties, body: bytes, queue: str) -> RawMessage:
     return RawMessage(
         body=body,
@@ -274,7 +278,16 @@ class AmqpTransport:
                on_confirmed: Callable[[], None] | None = None, timeout: float = 30.0) -> None:
         """Publish ``outgoing`` and wait for its confirms, then ``on_confirmed``, then ack ``tags``."""
         settled: list[bool] = []
-        self.publish_pipelined(outgoing, settled.append)
+
+        def on_settled(ok: bool) -> None:
+            # confirms settle on the pika connection's own callback, which does not end the wait below:
+            # without this wake-up each commit would wait out its full 50 ms time limit (nothing published,
+            # nothing to wait for: settled at once, and the connection is left alone)
+            settled.append(ok)
+            if outgoing:
+                self._conn.call_later(0, _nothing)
+
+        self.publish_pipelined(outgoing, on_settled)
         deadline = time.monotonic() + timeout
         while not settled:
             if time.monotonic() > deadline:
