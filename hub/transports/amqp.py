@@ -120,6 +120,10 @@ def _raw(method: Any, props: pika.BasicProperties, body: bytes, queue: str) -> R
     )
 
 
+def _nothing() -> None:
+    """Run on the connection's loop only to end a ``process_data_events`` wait."""
+
+
 class AmqpTransport:
     """RabbitMQ over pika: quorum queues, consistent-hash shards, pipelined publisher confirms."""
 
@@ -148,6 +152,7 @@ class AmqpTransport:
         self._nacked = False
         #: pipelined publishes not settled yet: (their last delivery tag, whom to tell), in publish order
         self._waiting: collections.deque[tuple[int, Settled]] = collections.deque()
+        self._wake_when: int | None = None  # settle() waits until this many are unsettled
 
     @classmethod
     def with_credentials(cls, url: str, user: str, password: str) -> str:
@@ -245,6 +250,9 @@ class AmqpTransport:
             if not self._waiting:
                 self._nacked = False
             callback(ok)
+        if self._wake_when is not None and len(self._waiting) <= self._wake_when:
+            self._wake_when = None
+            self._conn.add_callback_threadsafe(_nothing)  # ends the waiting process_data_events now
 
     def publish_pipelined(self, outgoing: list[Outgoing], on_settled: Settled) -> None:
         """Publish every message now, in order, and return; confirms settle them later (``on_settled``)."""
@@ -274,11 +282,22 @@ class AmqpTransport:
             self._channel._impl.basic_ack(max(tags), multiple=True)
 
     def settle(self, timeout: float = 30.0, pending: int = 0) -> bool:
+        """Wait for confirms until at most ``pending`` pipelined publishes are unsettled.
+
+        A confirm is read by the channel's own callback, which does not end ``process_data_events`` early:
+        each wait ran out its whole time limit (50 ms) once the prefetch window was full and no delivery
+        came to end it. The confirm callback wakes this wait instead, the moment it is enough
+        (``_wake_when``), through a callback on the connection's own loop.
+        """
         deadline = time.monotonic() + timeout
-        while len(self._waiting) > pending:
-            if time.monotonic() > deadline:
-                return False
-            self._conn.process_data_events(time_limit=0.05)
+        self._wake_when = pending
+        try:
+            while len(self._waiting) > pending:
+                if time.monotonic() > deadline:
+                    return False
+                self._conn.process_data_events(time_limit=0.05)
+        finally:
+            self._wake_when = None
         return True
 
     def commit(self, outgoing: list[Outgoing], tags: list[Any],
@@ -286,12 +305,9 @@ class AmqpTransport:
         """Publish ``outgoing`` and wait for its confirms, then ``on_confirmed``, then ack ``tags``."""
         settled: list[bool] = []
         self.publish_pipelined(outgoing, settled.append)
-        deadline = time.monotonic() + timeout
-        while not settled:
-            if time.monotonic() > deadline:
-                raise RetryLater(f"the broker left {len(self._outstanding)} of {len(outgoing)} publishes "
-                                 "unconfirmed")
-            self._conn.process_data_events(time_limit=0.05)
+        if not self.settle(timeout):  # this publish is the last one waiting: settled once none is
+            raise RetryLater(f"the broker left {len(self._outstanding)} of {len(outgoing)} publishes "
+                             "unconfirmed")
         if not settled[0]:
             raise RetryLater("the broker refused (nacked) a delivery: the batch will be redelivered")
         if on_confirmed is not None:
