@@ -305,7 +305,8 @@ class AmqpTransport:
         """Publish ``outgoing`` and wait for its confirms, then ``on_confirmed``, then ack ``tags``."""
         settled: list[bool] = []
         self.publish_pipelined(outgoing, settled.append)
-        if not self.settle(timeout):  # this publish is the last one waiting: settled once none is
+        # this publish is the last one waiting: settled once none is (nothing to publish is settled at once)
+        if not settled and not self.settle(timeout):
             raise RetryLater(f"the broker left {len(self._outstanding)} of {len(outgoing)} publishes "
                              "unconfirmed")
         if not settled[0]:
