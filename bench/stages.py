@@ -35,7 +35,7 @@ STAGES: dict[str, tuple[tuple[str, str], ...]] = {
     "outbox write and sent marks": (("hub/store/outbox.py", "add_in_tx"), ("hub/store/outbox.py", "mark_sent_in_tx")),
     "idempotency marks": (("hub/store/idempotency.py", "mark_in_tx"),),
     "database commit": (("hub/store/db.py", "transaction"),),
-    "publish (pika framing, writes)": (("hub/transports/amqp.py", "publish_pipelined"),),
+    "publish (a batch's frames, one write)": (("hub/transports/amqp.py", "publish_pipelined"),),
     "ack": (("hub/transports/amqp.py", "ack"),),
 }
 

@@ -35,7 +35,7 @@ from hub import logs
 from hub.app import HubApp
 from hub.catalogue.mappings import announce_new_defaults
 from hub.errors import RetryLater
-from hub.pipeline.worker import Worker
+from hub.pipeline.worker import Worker, release_heap, settle_heap
 from hub.settings import Settings
 from hub.store.db import Database, StoreUnavailable
 from hub.store.mapping_defaults import MappingDefaults
@@ -82,6 +82,7 @@ def run_worker(settings: Settings, index: int = 0, count: int = 1, stop: threadi
                     resumed = worker.resume(queues)  # what a crashed worker of these shards left unsent
                     if resumed:
                         log.info("%s published %d outbox entries left unsent", name, resumed)
+                    settle_heap()
                     log.info("%s consuming %s", name, ", ".join(queues))
                     backoff.reset()
                     batches = _BatchRunner(worker, app.db, watched, stop, name)
@@ -106,6 +107,7 @@ def run_worker(settings: Settings, index: int = 0, count: int = 1, stop: threadi
                             backoff.current)
                 stop.wait(backoff.next())
     finally:
+        release_heap()
         app.close()
 
 

@@ -27,8 +27,9 @@ log = logging.getLogger("zorghub.relay")
 #: (stream, seq): an outbox entry's key
 EntryKey = tuple[str, int]
 PayloadReader = Callable[[str], "bytes | None"]
-#: batches published and not yet confirmed before the worker waits: one overlaps the next batch's work
-MAX_IN_FLIGHT = 2
+#: batches published and not yet confirmed before the worker waits: they overlap the next batches' work,
+#: and a broker slow to confirm one (a quorum commit waiting on its fsync) does not stall the worker
+MAX_IN_FLIGHT = 4
 
 
 class Relay:

@@ -26,6 +26,7 @@ from hub.catalogue.parties import PartyRegistry
 from hub.catalogue.topology import Topology
 from hub.errors import RetryLater
 from hub.transports.base import BatchHandler, Outgoing, RawMessage, Settled
+from hub.transports.frames import PublishEncoder
 from hub.transports.hosts import BrokerUrl, Host, split_hosts
 
 QUORUM = {"x-queue-type": "quorum"}
@@ -99,10 +100,6 @@ def coalesce_writes(conn: pika.BlockingConnection) -> None:
     transport._produce = joined_produce  # type: ignore[union-attr]
 
 
-def _nothing() -> None:
-    """A callback that only wakes ``process_data_events`` up."""
-
-
 def _raw(method: Any, props: pika.BasicProperties, body: bytes, queue: str) -> RawMessage:
     return RawMessage(
         body=body,
@@ -121,6 +118,10 @@ def _raw(method: Any, props: pika.BasicProperties, body: bytes, queue: str) -> R
         redelivered=bool(method.redelivered),
         tag=method.delivery_tag,
     )
+
+
+def _nothing() -> None:
+    """Run on the connection's loop only to end a ``process_data_events`` wait."""
 
 
 class AmqpTransport:
@@ -144,12 +145,14 @@ class AmqpTransport:
         self._channel = self._conn.channel()
         self._publisher: Any = None  # the confirm-mode channel behind commit()
         self._publisher_wrapper: Any = None
+        self._encoder: PublishEncoder | None = None  # its batches' frames, marshalled in one piece
         self._published = 0  # the publisher channel's last delivery tag
         self._outstanding: set[int] = set()  # published, not yet confirmed
         self._low = 1  # the lowest delivery tag that may still be unconfirmed
         self._nacked = False
         #: pipelined publishes not settled yet: (their last delivery tag, whom to tell), in publish order
         self._waiting: collections.deque[tuple[int, Settled]] = collections.deque()
+        self._wake_when: int | None = None  # settle() waits until this many are unsettled
 
     @classmethod
     def with_credentials(cls, url: str, user: str, password: str) -> str:
@@ -217,6 +220,9 @@ class AmqpTransport:
             while not ready:
                 self._conn.process_data_events(time_limit=0.01)
             self._publisher = impl
+            body_max = getattr(self._conn._impl, "_body_max_length", None)
+            if isinstance(body_max, int) and hasattr(self._conn._impl, "_adapter_emit_data"):
+                self._encoder = PublishEncoder(impl.channel_number, body_max)
         return self._publisher
 
     def _on_confirm(self, frame: Any) -> None:
@@ -244,6 +250,9 @@ class AmqpTransport:
             if not self._waiting:
                 self._nacked = False
             callback(ok)
+        if self._wake_when is not None and len(self._waiting) <= self._wake_when:
+            self._wake_when = None
+            self._conn.add_callback_threadsafe(_nothing)  # ends the waiting process_data_events now
 
     def publish_pipelined(self, outgoing: list[Outgoing], on_settled: Settled) -> None:
         """Publish every message now, in order, and return; confirms settle them later (``on_settled``)."""
@@ -251,15 +260,21 @@ class AmqpTransport:
             on_settled(True)
             return
         publisher = self._publisher_channel()
-        publish = publisher.basic_publish
-        outstanding = self._outstanding
-        tag = self._published
-        for out in outgoing:
-            publish(out.exchange, out.routing_key, out.body, _props(out))
-            tag += 1
-            outstanding.add(tag)
-        self._published = tag
-        self._waiting.append((tag, on_settled))
+        encoder = self._encoder
+        if encoder is not None and publisher.is_open:
+            # the whole batch as one write: what pika's basic_publish would send, frame for frame
+            data, frames = encoder.batch(outgoing)
+            impl = self._conn._impl
+            impl._adapter_emit_data(data)
+            impl.bytes_sent += len(data)
+            impl.frames_sent += frames
+        else:  # pika's own way (it raises as it does on a closed channel)
+            for out in outgoing:
+                publisher.basic_publish(out.exchange, out.routing_key, out.body, _props(out))
+        first = self._published + 1
+        self._published += len(outgoing)
+        self._outstanding.update(range(first, self._published + 1))
+        self._waiting.append((self._published, on_settled))
 
     def ack(self, tags: list[Any]) -> None:
         """One multiple-ack, written with the next flush (the relay's publishes or the next poll), not waited on."""
@@ -267,33 +282,33 @@ class AmqpTransport:
             self._channel._impl.basic_ack(max(tags), multiple=True)
 
     def settle(self, timeout: float = 30.0, pending: int = 0) -> bool:
+        """Wait for confirms until at most ``pending`` pipelined publishes are unsettled.
+
+        A confirm is read by the channel's own callback, which does not end ``process_data_events`` early:
+        each wait ran out its whole time limit (50 ms) once the prefetch window was full and no delivery
+        came to end it. The confirm callback wakes this wait instead, the moment it is enough
+        (``_wake_when``), through a callback on the connection's own loop.
+        """
         deadline = time.monotonic() + timeout
-        while len(self._waiting) > pending:
-            if time.monotonic() > deadline:
-                return False
-            self._conn.process_data_events(time_limit=0.05)
+        self._wake_when = pending
+        try:
+            while len(self._waiting) > pending:
+                if time.monotonic() > deadline:
+                    return False
+                self._conn.process_data_events(time_limit=0.05)
+        finally:
+            self._wake_when = None
         return True
 
     def commit(self, outgoing: list[Outgoing], tags: list[Any],
                on_confirmed: Callable[[], None] | None = None, timeout: float = 30.0) -> None:
         """Publish ``outgoing`` and wait for its confirms, then ``on_confirmed``, then ack ``tags``."""
         settled: list[bool] = []
-
-        def on_settled(ok: bool) -> None:
-            # confirms settle on the pika connection's own callback, which does not end the wait below:
-            # without this wake-up each commit would wait out its full 50 ms time limit (nothing published,
-            # nothing to wait for: settled at once, and the connection is left alone)
-            settled.append(ok)
-            if outgoing:
-                self._conn.call_later(0, _nothing)
-
-        self.publish_pipelined(outgoing, on_settled)
-        deadline = time.monotonic() + timeout
-        while not settled:
-            if time.monotonic() > deadline:
-                raise RetryLater(f"the broker left {len(self._outstanding)} of {len(outgoing)} publishes "
-                                 "unconfirmed")
-            self._conn.process_data_events(time_limit=0.05)
+        self.publish_pipelined(outgoing, settled.append)
+        # this publish is the last one waiting: settled once none is (nothing to publish is settled at once)
+        if not settled and not self.settle(timeout):
+            raise RetryLater(f"the broker left {len(self._outstanding)} of {len(outgoing)} publishes "
+                             "unconfirmed")
         if not settled[0]:
             raise RetryLater("the broker refused (nacked) a delivery: the batch will be redelivered")
         if on_confirmed is not None:
