@@ -179,11 +179,12 @@ def wait_for(check: Callable[[], T | None], timeout: float, every: float = 0.1) 
 
 
 def close_amqp_connections(mgmt_url: str, vhost: str, user: str = "guest", password: str = "guest", *,
-                           at_least: int = 0, timeout: float = 30.0) -> int:
+                           at_least: int = 0, named: str | None = None, timeout: float = 30.0) -> int:
     """Close every client connection on ``vhost`` through the management API, as an operator (or a failover) would.
 
     The management API lists a new connection only once its statistics arrived (seconds later): with
-    ``at_least``, wait until that many are listed.
+    ``at_least``, wait until that many are listed. ``named``: only the connections of that name (the hub
+    names its own: ``zorghub http``, ``zorghub hub``).
     """
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
 
@@ -195,8 +196,9 @@ def close_amqp_connections(mgmt_url: str, vhost: str, user: str = "guest", passw
 
     deadline = time.monotonic() + timeout
     while True:
-        names = [str(c["name"]) for c in json.loads(call("GET", f"vhosts/{urllib.parse.quote(vhost, safe='')}"
-                                                                "/connections") or b"[]")]
+        listed = json.loads(call("GET", f"vhosts/{urllib.parse.quote(vhost, safe='')}/connections") or b"[]")
+        names = [str(c["name"]) for c in listed
+                 if named is None or (c.get("client_properties") or {}).get("connection_name") == named]
         if len(names) >= at_least or time.monotonic() > deadline:
             break
         time.sleep(0.5)

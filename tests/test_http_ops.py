@@ -7,12 +7,15 @@ import time
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import orjson
 import pytest
 
 from hub.flows.network import seed
 from hub.settings import Settings
+from hub.transports.management import vhost_of
 from tests.http_live import Live, live_hub
+from tests.hubproc import close_amqp_connections
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 
@@ -75,3 +78,20 @@ def test_ready_metrics_limits_and_a_log_without_bsn(live: Live, caplog: pytest.L
     assert limited.json()["reason"] == "party pgo-geelhoed is over 20 requests a minute"
     other = live.party("ciz").http.get(f"{live.url}/messages/x", headers=live.party("ciz").auth)
     assert other.status_code == 200  # the rate is per party
+
+
+def test_ready_names_a_broker_connection_that_went_away(live: Live) -> None:
+    """The broker check is a round trip: a connection the broker closed is "not ready", then replaced."""
+    assert live.party("pgo-geelhoed").http.get(f"{live.url}/readyz").status_code == 200
+    closed = close_amqp_connections(live.settings.management_url, vhost_of(live.settings.broker_url),
+                                    at_least=1, named="zorghub http")
+    assert closed >= 1
+    gone = httpx.get(f"{live.url}/readyz")
+    assert gone.status_code == 503
+    assert gone.json()["status"] == "not ready"
+    assert gone.json()["checks"]["broker"].startswith("unreachable: ")
+    assert gone.json()["checks"]["store"] == "ok"
+    deadline = time.monotonic() + 10  # the failed check reconnected: the next one finds the broker again
+    while (back := httpx.get(f"{live.url}/readyz")).status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert back.json() == {"status": "ready", "checks": {"broker": "ok", "store": "ok", "registers": "ok"}}

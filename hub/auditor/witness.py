@@ -105,7 +105,7 @@ def follow_inbox(url: str, queue: str, key: Ed25519PublicKey, state: Path, *, fo
 
     from hub.transports.amqp import parameters
 
-    conn = pika.BlockingConnection(parameters(url))
+    conn = pika.BlockingConnection(parameters(url, "witness"))
     rc = 0
     try:
         ch = conn.channel()

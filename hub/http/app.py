@@ -62,7 +62,7 @@ def create_app(settings: Settings, *, hub: HubApp | None = None, transport: Tran
     own_hub = hub is None
     hub = hub or HubApp.build(settings)
     own_transport = transport is None
-    transport = transport or open_transport(settings.broker_url, prefetch=settings.prefetch)
+    transport = transport or open_transport(settings.broker_url, prefetch=settings.prefetch, purpose="http")
     # the topology as the workers declare it (idempotent): a message submitted before they run waits for them
     transport.declare(hub.topology, hub.parties)
     ctx = HttpContext.build(settings, hub, transport)

@@ -103,11 +103,19 @@ class HttpContext:
                         {**dict(headers or {}), "x-original-sender": party})
 
     def publish(self, outgoing: list[Outgoing]) -> None:
-        """Publish with confirms; one channel, many threads. A failed publish reconnects for the next one
-        (a broker that went away, a channel it closed)."""
+        """Publish with confirms; one channel, many threads."""
+        self._on_broker(lambda: self.transport.publish(outgoing))
+
+    def ping(self) -> None:
+        """A round trip to the broker on the publishing connection (``/readyz``)."""
+        self._on_broker(lambda: self.transport.ping())
+
+    def _on_broker(self, call: Callable[[], None]) -> None:
+        """``call`` on the shared connection, one thread at a time. A failure reconnects for the next call
+        (a broker that went away, a channel it closed) and is raised."""
         with self._publish_lock:
             try:
-                self.transport.publish(outgoing)
+                call()
             except BaseException:
                 self._reconnect()
                 raise
@@ -120,7 +128,8 @@ class HttpContext:
         except Exception:  # the old connection may be gone already
             pass
         try:
-            self.transport = open_transport(self.settings.broker_url, prefetch=self.settings.prefetch)
+            self.transport = open_transport(self.settings.broker_url, prefetch=self.settings.prefetch,
+                                            purpose="http")
         except Exception:  # the broker is still away: the next publish tries again
             return
 

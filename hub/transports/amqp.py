@@ -35,11 +35,15 @@ RETRY_QUORUM = {**QUORUM, "x-dead-letter-strategy": "at-least-once", "x-overflow
 log = logging.getLogger("zorghub.amqp")
 
 
-def parameters(url: str) -> list[pika.URLParameters]:
-    """One set of connection parameters per host of ``url``: pika tries them in order (failover)."""
+def parameters(url: str, purpose: str = "hub") -> list[pika.URLParameters]:
+    """One set of connection parameters per host of ``url``: pika tries them in order (failover).
+
+    ``purpose`` names the connection on the broker (``zorghub http``), so an operator can tell them apart.
+    """
     found = []
     for single in split_hosts(url):
         params = pika.URLParameters(single)
+        params.client_properties = {"connection_name": f"zorghub {purpose}"}
         params.heartbeat = 60
         params.blocked_connection_timeout = 60
         params.connection_attempts = 3  # rounds over all the hosts
@@ -131,12 +135,12 @@ class AmqpTransport:
     embedded: ClassVar[bool] = False
     has_management: ClassVar[bool] = True
 
-    def __init__(self, url: str, *, prefetch: int = 500, **_: Any) -> None:
+    def __init__(self, url: str, *, prefetch: int = 500, purpose: str = "hub", **_: Any) -> None:
         self.url = url
         self.user = url_user(url)
         self.prefetch = prefetch
         try:
-            self._conn = pika.BlockingConnection(parameters(url))
+            self._conn = pika.BlockingConnection(parameters(url, purpose))
         except pika.exceptions.AMQPError as exc:
             raise RetryLater(f"cannot connect to RabbitMQ: {exc.__class__.__name__}") from exc
         peer = self._conn._impl.params
@@ -319,6 +323,10 @@ class AmqpTransport:
     def publish(self, outgoing: list[Outgoing]) -> None:
         """Publish with pipelined confirms and return once the broker holds them all (no acks)."""
         self.commit(outgoing, [])
+
+    def ping(self) -> None:
+        """Open and close a channel: a reply from the broker, so a connection it dropped shows here."""
+        self._conn.channel().close()
 
     def get(self, queue: str, limit: int = 100, *, ack: bool = True) -> list[RawMessage]:
         ch = self._conn.channel()

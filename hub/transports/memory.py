@@ -167,6 +167,9 @@ class MemoryTransport:
                 **{k: v for k, v in props.items() if v is not None},
             )
 
+    def ping(self) -> None:
+        """The broker lives in this process: it is there while the process is."""
+
     def get(self, queue: str, limit: int = 100, *, ack: bool = True) -> list[RawMessage]:
         out: list[RawMessage] = []
         with self._lock:
