@@ -185,6 +185,25 @@ def get_ext(res: JsonObj, name: str, kind: str) -> str | None:
     return None
 
 
+def _ext_index(res: JsonObj) -> dict[str, JsonObj] | None:
+    """A resource's extensions by url, the first of each (the one ``get_ext`` finds): one pass, not one a field.
+
+    ``None`` when the extensions are not a list of objects: the caller then asks ``get_ext`` field by field,
+    so such a resource fails where, and as, it always did.
+    """
+    exts = res.get("extension", [])
+    if type(exts) is not list:
+        return None
+    index: dict[str, JsonObj] = {}
+    for e in exts:
+        if type(e) is not dict:
+            return None
+        url = e.get("url")
+        if type(url) is str:  # any other url never equals a hub extension's
+            index.setdefault(url, e)
+    return index
+
+
 def ident_value(obj: JsonObj | None, system: str) -> str | None:
     """The value of the identifier with ``system`` in a resource or reference."""
     if not obj:
@@ -270,6 +289,7 @@ def fhir_to_record(rec: Record, res: JsonObj, parent: etree._Element, where: str
     """Append the XML record for one FHIR resource under ``parent`` (fields in XSD order)."""
     el = sub(parent, rec.element)
     period = res.get(_PERIOD[rec.resource]) or {}
+    exts = _ext_index(res)
     for f in rec.fields:
         value: str | None
         if f.slot == "type":
@@ -282,8 +302,11 @@ def fhir_to_record(rec: Record, res: JsonObj, parent: etree._Element, where: str
             value = ident_value(org[0] if isinstance(org, list) else org, AGB)
         elif f.slot == "besluit":
             value = ident_value((res.get("referralRequest") or [None])[0], BESLUIT)
-        else:
+        elif exts is None:
             value = get_ext(res, f.xml, f.kind)
+        else:
+            found = exts.get(EXT + f.xml.lower())
+            value = None if found is None else _xml_value(f.kind, found)
         if value is None:
             if f.required:
                 raise SchemaViolation(f"{where}: no value for mandatory {rec.element}/{f.xml}", rule=f"XSD:{f.xml}")

@@ -119,8 +119,11 @@ class FhirToXml:
         self.spec, self.shape = spec, shape
 
     def translate(self, payload: bytes) -> bytes:
+        return to_xml_bytes(self.build(loads_json(payload)))
+
+    def build(self, b: JsonObj) -> etree._Element:
+        """The message for a parsed Bundle: ``translate`` without the bytes at either end."""
         sh = self.shape
-        b = loads_json(payload)
         root = parts.new_root(sh.msg)
         parts.header_to_xml(sh.msg, b, root)
         clienten = sub(root, "Clienten")
@@ -143,7 +146,7 @@ class FhirToXml:
                 self._groups(b, ind, p_url, sr_url, where)
             else:
                 self._groups(b, client, p_url, None, where)
-        return to_xml_bytes(root)
+        return root
 
     def _groups(self, b: JsonObj, parent: etree._Element, p_url: str, sr_url: str | None, where: str) -> None:
         for g in self.shape.groups:
