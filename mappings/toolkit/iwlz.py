@@ -136,10 +136,20 @@ class Node:
 # --- writing XML -------------------------------------------------------------------
 
 
+#: (parent tag, child name, basisschema?) -> the child's tag: a message has some sixty children to make
+_TAGS: dict[tuple[object, str, bool], str] = {}
+
+
 def sub(parent: etree._Element, name: str, text: str | None = None, *, base: bool = False) -> etree._Element:
     """Append a child in the parent's namespace (or the basisschema namespace for CDT parts)."""
-    nsuri = BASE_NS if base else str(parent.tag)[1:].partition("}")[0]  # the parent's namespace
-    el = etree.SubElement(parent, f"{{{nsuri}}}{name}")
+    key = (parent.tag, name, base)
+    tag = _TAGS.get(key)
+    if tag is None:
+        nsuri = BASE_NS if base else str(key[0])[1:].partition("}")[0]  # the parent's namespace
+        tag = f"{{{nsuri}}}{name}"
+        if len(_TAGS) < 4096:  # the element names of the messages: a bound, not a leak
+            _TAGS[key] = tag
+    el = etree.SubElement(parent, tag)
     if text is not None:
         el.text = text
     return el
