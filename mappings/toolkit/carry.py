@@ -131,9 +131,9 @@ class CarryFromFhir:
                     res["extension"] = rest
                 else:
                     res.pop("extension", None)
-        build = getattr(self.base, "build", None)
-        if build is not None:  # the base's bytes, from the Bundle at hand rather than its JSON written and read back
-            out = to_xml_bytes(build(bundle))
+        write = getattr(self.base, "write", None)
+        if write is not None:  # the base's bytes, from the Bundle at hand rather than its JSON written and read back
+            out = write(bundle)
         else:
             out = self.base.translate(dumps(bundle))
         if not carried and b"></" not in out:
