@@ -39,6 +39,8 @@ class Translator:
         self.registry = registry
         self._warned: set[tuple[str, str, str]] = set()
         self._by_formats: dict[tuple[str, str], list[str]] = {}
+        #: (source, target, party's pinned version or None) -> the mapping that serves it, None if none does
+        self._chosen: dict[tuple[str, str, str | None], Any] = {}
 
     def _names(self, source: str, target: str) -> list[str]:
         """Mapping names from one format to another, looked up once per pair (the registry is fixed at start)."""
@@ -47,6 +49,23 @@ class Translator:
             self._by_formats[key] = sorted({m.spec.name for m in self.registry.all()
                                             if (m.spec.source_format, m.spec.target_format) == key})
         return self._by_formats[key]
+
+    def _mapping(self, source: str, target: str, party: Party) -> Any:
+        """The mapping from ``source`` to ``target`` for ``party``: its pinned version, else the latest live one.
+
+        Resolved once per pair and pinned version, as the names are; ``None`` when no version serves.
+        """
+        names = self._names(source, target)
+        if not names:
+            return None
+        pinned = party.mapping_version(names[0])
+        key = (source, target, pinned)
+        if key not in self._chosen:
+            try:
+                self._chosen[key] = self.registry.get(names[0], pinned)
+            except HubError:
+                self._chosen[key] = None
+        return self._chosen[key]
 
     def translate(self, delivery: Delivery, party: Party) -> Delivery:
         env = delivery.envelope
@@ -57,12 +76,8 @@ class Translator:
             raise DeadLetter(f"party {party.name!r} does not accept {source} and no mappings are loaded",
                              rule="NO_MAPPING")
         for target in party.accepts:
-            names = self._names(source, target)
-            if not names:
-                continue
-            try:  # the party's pinned version, else the latest live one
-                mapping = self.registry.get(names[0], party.mapping_version(names[0]))
-            except HubError:
+            mapping = self._mapping(source, target, party)
+            if mapping is None:
                 continue
             spec = mapping.spec
             if spec.deprecated and (spec.name, spec.version, party.name) not in self._warned:

@@ -131,7 +131,16 @@ class CarryFromFhir:
                     res["extension"] = rest
                 else:
                     res.pop("extension", None)
-        root = safe_parse(self.base.translate(dumps(bundle))).getroot()
+        write = getattr(self.base, "write", None)
+        if write is not None:  # the base's bytes, from the Bundle at hand rather than its JSON written and read back
+            out = write(bundle)
+        else:
+            out = self.base.translate(dumps(bundle))
+        if not carried and b"></" not in out:
+            # nothing to put back, and no empty element: parsing and writing these bytes again gives them back
+            # (an element with empty text, <X></X>, would come back as <X/>; those take the way below)
+            return out
+        root = safe_parse(out).getroot()
         msg_ns = etree.QName(root).namespace or ""
         for ext in reversed(carried):
             parts = {p["url"]: p for p in ext.get("extension", [])}

@@ -12,6 +12,7 @@ the XML output, so the two directions cannot drift apart.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -136,10 +137,83 @@ class Node:
 # --- writing XML -------------------------------------------------------------------
 
 
+#: (parent tag, child name, basisschema?) -> the child's tag: a message has some sixty children to make
+_TAGS: dict[tuple[object, str, bool], str] = {}
+
+
+class Slow(Exception):
+    """A value the plain writer (``Plain``) does not write as lxml would: the caller builds with lxml instead."""
+
+
+_PLAIN_TEXT = re.compile(r"[\t\n\x20-\x7e]+")  # printable ASCII, tab, newline; "\r" and the rest go to lxml
+_PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+class Plain:
+    """An element of a message written without lxml: the bytes ``to_xml_bytes`` gives for the same tree.
+
+    It takes only what it writes exactly as libxml2 does: elements of the message's and the basisschema's
+    namespace, each holding either non-empty printable ASCII text or child elements. Anything else raises
+    ``Slow`` at once, and the caller builds the message again with lxml (a build is pure: same input, same
+    steps), so what it returns, and the error it raises, are lxml's.
+    """
+
+    __slots__ = ("kids", "name", "ns", "text")
+
+    def __init__(self, ns: str, name: str, text: str | None = None) -> None:
+        self.ns, self.name, self.text = ns, name, text
+        self.kids: list[Plain] = []
+
+    def child(self, name: str, text: str | None, base: bool) -> Plain:
+        if self.text is not None or _PLAIN_NAME.fullmatch(name) is None:
+            raise Slow(name)
+        if text is not None and (type(text) is not str or _PLAIN_TEXT.fullmatch(text) is None):
+            raise Slow(name)
+        el = Plain(BASE_NS if base else self.ns, name, text)
+        self.kids.append(el)
+        return el
+
+    def write(self, msg_ns: str) -> bytes:
+        """The document, as ``to_xml_bytes`` writes it (``self`` is the root ``Bericht``)."""
+        out = ["<?xml version='1.0' encoding='UTF-8'?>\n",
+               f'<{self.name} xmlns="{msg_ns}" xmlns:iwlz="{BASE_NS}">\n']
+        for kid in self.kids:
+            kid._write(out, "  ", msg_ns)
+        out.append(f"</{self.name}>\n")
+        return "".join(out).encode("ascii")
+
+    def _write(self, out: list[str], indent: str, msg_ns: str) -> None:
+        if self.ns == BASE_NS:
+            tag = "iwlz:" + self.name
+        elif self.ns == msg_ns:
+            tag = self.name
+        else:
+            raise Slow(self.name)
+        if self.kids:
+            out.append(f"{indent}<{tag}>\n")
+            deeper = indent + "  "
+            for kid in self.kids:
+                kid._write(out, deeper, msg_ns)
+            out.append(f"{indent}</{tag}>\n")
+        elif self.text is None:
+            out.append(f"{indent}<{tag}/>\n")
+        else:
+            out.append(f"{indent}<{tag}>{self.text.translate(_ESCAPE)}</{tag}>\n")
+
+
 def sub(parent: etree._Element, name: str, text: str | None = None, *, base: bool = False) -> etree._Element:
     """Append a child in the parent's namespace (or the basisschema namespace for CDT parts)."""
-    nsuri = BASE_NS if base else str(parent.tag)[1:].partition("}")[0]  # the parent's namespace
-    el = etree.SubElement(parent, f"{{{nsuri}}}{name}")
+    if type(parent) is Plain:
+        return parent.child(name, text, base)  # type: ignore[return-value]  # a Plain stands in for an element
+    key = (parent.tag, name, base)
+    tag = _TAGS.get(key)
+    if tag is None:
+        nsuri = BASE_NS if base else str(key[0])[1:].partition("}")[0]  # the parent's namespace
+        tag = f"{{{nsuri}}}{name}"
+        if len(_TAGS) < 4096:  # the element names of the messages: a bound, not a leak
+            _TAGS[key] = tag
+    el = etree.SubElement(parent, tag)
     if text is not None:
         el.text = text
     return el
@@ -183,6 +257,25 @@ def get_ext(res: JsonObj, name: str, kind: str) -> str | None:
         if e.get("url") == EXT + name.lower():
             return _xml_value(kind, e)
     return None
+
+
+def _ext_index(res: JsonObj) -> dict[str, JsonObj] | None:
+    """A resource's extensions by url, the first of each (the one ``get_ext`` finds): one pass, not one a field.
+
+    ``None`` when the extensions are not a list of objects: the caller then asks ``get_ext`` field by field,
+    so such a resource fails where, and as, it always did.
+    """
+    exts = res.get("extension", [])
+    if type(exts) is not list:
+        return None
+    index: dict[str, JsonObj] = {}
+    for e in exts:
+        if type(e) is not dict:
+            return None
+        url = e.get("url")
+        if type(url) is str:  # any other url never equals a hub extension's
+            index.setdefault(url, e)
+    return index
 
 
 def ident_value(obj: JsonObj | None, system: str) -> str | None:
@@ -270,6 +363,7 @@ def fhir_to_record(rec: Record, res: JsonObj, parent: etree._Element, where: str
     """Append the XML record for one FHIR resource under ``parent`` (fields in XSD order)."""
     el = sub(parent, rec.element)
     period = res.get(_PERIOD[rec.resource]) or {}
+    exts = _ext_index(res)
     for f in rec.fields:
         value: str | None
         if f.slot == "type":
@@ -282,8 +376,11 @@ def fhir_to_record(rec: Record, res: JsonObj, parent: etree._Element, where: str
             value = ident_value(org[0] if isinstance(org, list) else org, AGB)
         elif f.slot == "besluit":
             value = ident_value((res.get("referralRequest") or [None])[0], BESLUIT)
-        else:
+        elif exts is None:
             value = get_ext(res, f.xml, f.kind)
+        else:
+            found = exts.get(EXT + f.xml.lower())
+            value = None if found is None else _xml_value(f.kind, found)
         if value is None:
             if f.required:
                 raise SchemaViolation(f"{where}: no value for mandatory {rec.element}/{f.xml}", rule=f"XSD:{f.xml}")

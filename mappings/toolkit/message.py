@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from lxml import etree
 
@@ -18,13 +19,16 @@ from mappings.toolkit.iwlz import (
     BESLUIT,
     JsonObj,
     Node,
+    Plain,
     Record,
+    Slow,
     code_system,
     dumps,
     entries,
     fhir_to_record,
     ident_value,
     loads_json,
+    ns,
     parse_message,
     record_to_fhir,
     sub,
@@ -119,9 +123,28 @@ class FhirToXml:
         self.spec, self.shape = spec, shape
 
     def translate(self, payload: bytes) -> bytes:
+        return self.write(loads_json(payload))
+
+    def write(self, b: JsonObj) -> bytes:
+        """The message for a parsed Bundle, as bytes: ``translate`` without the JSON parse.
+
+        Written without lxml where ``Plain`` can (most messages): the same steps over stand-in elements,
+        a third of the cost; built with lxml (``build``) where it cannot.
+        """
+        msg_ns = ns(self.shape.msg)
+        plain = Plain(msg_ns, "Bericht")
+        try:
+            self._fill(b, cast(etree._Element, plain))
+            return plain.write(msg_ns)
+        except Slow:
+            return to_xml_bytes(self.build(b))
+
+    def build(self, b: JsonObj) -> etree._Element:
+        """The message for a parsed Bundle, as an lxml tree."""
+        return self._fill(b, parts.new_root(self.shape.msg))
+
+    def _fill(self, b: JsonObj, root: etree._Element) -> etree._Element:
         sh = self.shape
-        b = loads_json(payload)
-        root = parts.new_root(sh.msg)
         parts.header_to_xml(sh.msg, b, root)
         clienten = sub(root, "Clienten")
         patients = list(entries(b, "Patient"))
@@ -143,7 +166,7 @@ class FhirToXml:
                 self._groups(b, ind, p_url, sr_url, where)
             else:
                 self._groups(b, client, p_url, None, where)
-        return to_xml_bytes(root)
+        return root
 
     def _groups(self, b: JsonObj, parent: etree._Element, p_url: str, sr_url: str | None, where: str) -> None:
         for g in self.shape.groups:
