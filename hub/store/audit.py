@@ -138,6 +138,20 @@ def record_hash(key: bytes, prev_hash: str, values: Sequence[Any]) -> str:
     return hmac.digest(key, canonical, "sha256").hex()
 
 
+def record_mac(key: bytes) -> Callable[[bytes], str]:
+    """``record_hash``'s HMAC over a record's canonical bytes, for many records: keyed once and the keyed
+    state copied per record (identical digests, about a third cheaper than keying each one)."""
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
+    base: Any = getattr(keyed, "_hmac", keyed)  # the C object under the wrapper: a copy without two Python frames
+
+    def mac(canonical: bytes) -> str:
+        state = base.copy()
+        state.update(canonical)
+        return str(state.hexdigest())
+
+    return mac
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     ok: bool
@@ -202,8 +216,7 @@ class AuditLog:
         payload_rows: list[tuple[str, str, bytes, str, str]] = []
         done: list[AuditRecord] = []
         ts_default = now_iso()
-        # record_hash's HMAC, keyed once and copied per record: the same digests, a third cheaper
-        keyed = hmac.new(self.key, digestmod=hashlib.sha256)
+        mac = record_mac(self.key)
         dumps = orjson.dumps
         for rec in records:
             seq += 1
@@ -216,9 +229,7 @@ class AuditLog:
                 payload_rows.append((digest, rec.content_type or "application/octet-stream", rec.payload,
                                      ts_default, payloads.key_id(rec.client, rec.message_id, ts_default)))
                 values[_PAYLOAD] = digest
-            mac = keyed.copy()
-            mac.update(dumps([prev, *values]))
-            digest = mac.hexdigest()
+            digest = mac(dumps([prev, *values]))
             rows.append((*values, prev, digest))
             if returning:
                 done.append(dataclasses.replace(rec, seq=seq, ts=ts, source=source, payload_sha256=values[_PAYLOAD],
@@ -315,8 +326,7 @@ class AuditLog:
             prev = GENESIS
         checked = 0
         n_hashed = len(_HASHED)
-        # the same HMAC as record_hash, keyed once and copied per record (identical digests, ~25% cheaper)
-        keyed = hmac.new(self.key, digestmod=hashlib.sha256)
+        mac = record_mac(self.key)
         dumps = orjson.dumps
         for row in self.iter_rows(start, end):
             seq = int(row[0])
@@ -329,9 +339,7 @@ class AuditLog:
                 problem, bad = f"record {seq} does not link to record {seq - 1} (inserted or reordered)", seq
             else:
                 canonical = dumps([row[n_hashed], *row[:n_hashed]])
-                mac = keyed.copy()
-                mac.update(canonical)
-                if mac.hexdigest() != row[n_hashed + 1]:
+                if mac(canonical) != row[n_hashed + 1]:
                     problem, bad = f"record {seq} was altered: its hash does not match its content", seq
                 elif leaf is not None:
                     leaf(canonical)

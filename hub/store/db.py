@@ -225,6 +225,12 @@ class Database:
             for statement in statements:
                 self.execute(statement)
 
+    def hold_lock(self, lock: str) -> None:
+        """Inside an open transaction: take ``lock`` till it ends (PostgreSQL's transaction-scoped advisory
+        lock; an SQLite transaction holds the one writer's turn already)."""
+        if self.is_postgres:
+            self.execute("SELECT pg_advisory_xact_lock(?)", (zlib.crc32(lock.encode()),))
+
     @contextmanager
     def transaction(self, lock: str | None = None) -> Iterator[Database]:
         """A write transaction. ``lock`` serialises writers of one chain across processes."""
@@ -251,7 +257,7 @@ class Database:
                 if self.is_postgres:
                     with self._conn.transaction():
                         if lock:
-                            self.execute("SELECT pg_advisory_xact_lock(?)", (zlib.crc32(lock.encode()),))
+                            self.hold_lock(lock)
                         yield self
                 else:
                     with self._turn if self._turn is not None else contextlib.nullcontext():

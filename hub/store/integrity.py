@@ -13,12 +13,10 @@ the payload bodies kept beside it. So the whole store is checked here:
 from __future__ import annotations
 
 import gc
-import hashlib
-import hmac
 import time
 
 from hub.store import merkle, meta, payloads
-from hub.store.audit import _HASHED, GENESIS, AuditLog, VerifyResult, sha256, verify_parallel
+from hub.store.audit import _HASHED, GENESIS, AuditLog, VerifyResult, record_mac, sha256, verify_parallel
 from hub.store.db import Database
 
 _CHUNK = 500
@@ -109,8 +107,7 @@ def fast_chain(db: Database, key: bytes, start: int, end: int | None, check: mer
         prev = str(before[0][0])
     else:
         prev = GENESIS
-    keyed = hmac.new(key, digestmod=hashlib.sha256)
-    base = getattr(keyed, "_hmac", keyed)  # the C object under the wrapper: a copy without two Python frames
+    mac = record_mac(key)
     link = prev.encode()
     low = start
     while end is None or low <= end:
@@ -125,9 +122,7 @@ def fast_chain(db: Database, key: bytes, start: int, end: int | None, check: mer
         for digest, data in rows:
             if data[2:66] != link:  # the record names another as the one before it
                 return None
-            mac = base.copy()
-            mac.update(data)
-            if mac.hexdigest() != digest:
+            if mac(data) != digest:
                 return None
             add(data)
             link = digest.encode()

@@ -13,7 +13,6 @@ last ran (on signing a tree head, or when a proof is asked for), outside the app
 from __future__ import annotations
 
 import hashlib
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,8 +63,7 @@ def create(db: Database) -> None:
 def hold_lock(db: Database) -> None:
     """Inside a transaction opened under another lock: take the tree's as well, till it ends (PostgreSQL;
     SQLite has one writer at a time anyway). A nested ``transaction(lock=LOCK)`` would not take it."""
-    if db.is_postgres:
-        db.execute("SELECT pg_advisory_xact_lock(?)", (zlib.crc32(LOCK.encode()),))
+    db.hold_lock(LOCK)
 
 
 def leaf_bytes(row: Sequence[Any], n_hashed: int) -> bytes:
