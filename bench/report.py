@@ -13,6 +13,8 @@ TARGETS: list[tuple[str, str, str, float, str]] = [
     ("query", "p99_ms", "<=", 10.0, "query p99 at light load <= 10 ms"),
     ("http", "submit_ratio_vs_bare", ">=", 0.3, "HTTP submit >= 0.3x bare uvicorn"),
     ("http", "p99_ms", "<=", 15.0, "GraphQL query p99 at light load <= 15 ms"),
+    ("passthrough", "tree_sealed_vs_plain", ">=", 0.9,
+     "passthrough audit appends with the tree and sealing >= 0.9x without (same run)"),
     ("audit", "verify_records_per_s", ">=", 200_000, "audit verify >= 200,000 records/s"),
     ("audit", "replay_msgs_per_s", ">=", 5_000, "dry-run replay >= 5,000 msgs/s"),
     ("proof", "p99_ms", "<=", 5.0, "inclusion proof at 10M records <= 5 ms (p99)"),

@@ -245,32 +245,42 @@ def passthrough(b: Bench) -> dict[str, Any]:
                  ratio_vs_ceiling=ratio(b, stats.get("msgs_per_s")), **stats)
     res["note"] = "; ".join(x for x in (res.get("note"), "1 worker process, default batch and prefetch; audit on "
                                         "SQLite; 1 KB echo bodies; tree_sealed_* / plain_*: the same drain "
-                                        "twice more in this run, with bodies sealed and a tree head to a "
+                                        "more in this run, with bodies sealed and a tree head to a "
                                         "witness every 10,000 records, and with bodies unsealed and no "
-                                        "witness (the append path before the Merkle tree); tree_sealed_vs_plain: "
+                                        "witness (the append path before the Merkle tree), interleaved "
+                                        "paired_rounds times, each side's best drain; tree_sealed_vs_plain: "
                                         "their audit appends' ratio") if x)
     res.update(paired_appends(b))
     b.passthrough = res
     return res
 
 
-def paired_appends(b: Bench) -> dict[str, Any]:
-    """Passthrough twice more in the same run: with every cost the audit log's tree and sealing add (bodies
-    sealed, a signed tree head to a witness every 10,000 records, so the tree advances on the worker),
-    and without them (bodies unsealed, no witness: the append path as it was before the Merkle tree)."""
+def paired_appends(b: Bench, rounds: int = 2) -> dict[str, Any]:
+    """Passthrough twice more per round in the same run: with every cost the audit log's tree and sealing
+    add (bodies sealed, a signed tree head to a witness every 10,000 records, so the tree advances on the
+    worker), and without them (bodies unsealed, no witness: the append path as it was before the Merkle
+    tree). The rounds interleave the two, and each side's best drain counts: a slow moment of the
+    machine then lands on one drain of a side, not on the comparison."""
     out: dict[str, Any] = {}
-    for name, changes, clear in (
-            ("tree_sealed", {"audit_witnesses": ("auditor",), "audit_witness_every": 10_000}, False),
-            ("plain", {}, True)):
-        s = b.settings(f"benchpair{name.replace('_', '')}", **changes)
-        topo = Topology(s.prefix, s.shards, s.retry_delays_ms)
-        stats = b.hub_run(s, sender="ciz", make=echo("zonnehof"), count=b.mode.relay_n,
-                          out_queues=[topo.inbox("zonnehof")], copies=1, latency=False, clear_payloads=clear)
-        b.delete_queues(topo)
-        drain_s = stats.get("drain_seconds") or 0
-        out[f"{name}_msgs_per_s"] = stats.get("msgs_per_s")
-        out[f"{name}_audit_appends_per_s"] = rounded(3 * stats["deliveries"] / drain_s) if drain_s else None
-    with_, without = out["tree_sealed_audit_appends_per_s"], out["plain_audit_appends_per_s"]
+    best: dict[str, tuple[float, float]] = {}
+    for r in range(rounds):
+        for name, changes, clear in (
+                ("tree_sealed", {"audit_witnesses": ("auditor",), "audit_witness_every": 10_000}, False),
+                ("plain", {}, True)):
+            s = b.settings(f"benchpair{name.replace('_', '')}{r}", **changes)
+            topo = Topology(s.prefix, s.shards, s.retry_delays_ms)
+            stats = b.hub_run(s, sender="ciz", make=echo("zonnehof"), count=b.mode.relay_n,
+                              out_queues=[topo.inbox("zonnehof")], copies=1, latency=False, clear_payloads=clear)
+            b.delete_queues(topo)
+            drain_s = stats.get("drain_seconds") or 0
+            rate, appends = stats.get("msgs_per_s") or 0.0, 3 * stats["deliveries"] / drain_s if drain_s else 0.0
+            if appends > best.get(name, (0.0, 0.0))[1]:
+                best[name] = (rate, appends)
+    for name, (rate, appends) in best.items():
+        out[f"{name}_msgs_per_s"] = rounded(rate) if rate else None
+        out[f"{name}_audit_appends_per_s"] = rounded(appends) if appends else None
+    out["paired_rounds"] = rounds
+    with_, without = out.get("tree_sealed_audit_appends_per_s"), out.get("plain_audit_appends_per_s")
     out["tree_sealed_vs_plain"] = round(with_ / without, 3) if with_ and without else None
     return out
 

@@ -3,17 +3,19 @@ CLI's inclusion and consistency proofs verify in the standalone verifier (and fa
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import zorghub_verify as zv
 from hub.auditor import treehead
 from hub.cli.main import main
-from hub.store import merkle, meta
+from hub.store import integrity, merkle, meta
 from hub.store.audit import COLUMNS, GENESIS, AuditLog, AuditRecord, record_hash
 from hub.store.db import Database
 
@@ -211,6 +213,57 @@ def test_roots_and_proofs_match_a_plain_recomputation(tmp_path: Path) -> None:
             zv.verify_consistency(m, n, tree.root(m), root, tree.consistency(m, n))
     with pytest.raises(zv.ProofError):
         zv.verify_consistency(5, 9, tree.root(4), tree.root(9), tree.consistency(5, 9))
+
+
+def test_a_tree_grown_piecemeal_stores_the_tiles_of_one_grown_at_once(tmp_path: Path) -> None:
+    """Appends of any size, on any boundary (inside a tile, across tiers), store what one append stores."""
+    whole, parts = (Database(f"sqlite:///{tmp_path / name}") for name in ("whole.sqlite3", "parts.sqlite3"))
+    leaves = [zv.leaf_hash(f"leaf {i}".encode()) for i in range(700)]
+    for db in (whole, parts):
+        merkle.create(db)
+    merkle.append_leaves(whole, 0, leaves)
+    at = 0
+    for n in (1, 1, 2, 5, 7, 16, 17, 31, 256, 100, 264):
+        assert merkle.append_leaves(parts, at, leaves[at:at + n]) == at + n
+        at += n
+    assert at == len(leaves)
+    tiles = "SELECT tier, idx, hashes FROM merkle_tile ORDER BY tier, idx"
+    assert parts.execute(tiles) == whole.execute(tiles)
+    assert merkle.Tree(parts).root(700) == merkle.Tree(whole).root(700)
+
+
+def test_the_signing_process_advances_the_tree_from_its_own_leaf_hashes(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The leaf hashes kept at append give the tree that a process without them computes from the rows,
+    without reading a row. A record rewritten before the tree got to it (its hash too, with the real key)
+    stays in the tree as the hub wrote it, and ``audit verify`` finds the row and the tree apart."""
+    roots = {}
+    read: dict[str, list[tuple[int, int | None]]] = {}
+    rows_of = AuditLog.iter_rows
+
+    def spy(self: AuditLog, start: int = 1, end: int | None = None, chunk: int = 20000) -> Any:
+        read.setdefault(Path(self.db.url).stem, []).append((start, end))
+        return rows_of(self, start, end, chunk)
+
+    monkeypatch.setattr(AuditLog, "iter_rows", spy)
+    for name, keep, forge in (("kept", True, False), ("read", False, False), ("kept-forged", True, True),
+                              ("read-forged", False, True)):
+        log = AuditLog(Database(f"sqlite:///{tmp_path / name}.sqlite3"), KEY)
+        if keep:
+            log.keep_leaves()
+        log.append([dataclasses.replace(r, ts="2026-11-30T12:00:00.000000Z") for r in _records(40)])
+        if forge:
+            log.db.execute("UPDATE audit SET reason = 'rewritten' WHERE seq = 7")
+            _rekey_from(log, 7)
+        assert treehead.extend(log) == 40
+        roots[name] = merkle.Tree(log.db).root(40)
+    assert roots["kept"] == roots["read"] == roots["kept-forged"] != roots["read-forged"]
+    assert read == {"read": [(1, 40)], "read-forged": [(1, 40)]}
+    for name, ok in (("kept-forged", False), ("read-forged", True), ("kept", True)):
+        result = integrity.verify_with_tree(f"sqlite:///{tmp_path / name}.sqlite3", KEY, workers=1)
+        assert result.ok is ok, (name, result.problem)
+    assert "(records 1..16) does not match the records" in integrity.verify_with_tree(
+        f"sqlite:///{tmp_path}/kept-forged.sqlite3", KEY).problem
 
 
 def test_verify_checks_the_tree_and_its_heads(cli_env: Path, tmp_path: Path,

@@ -1,9 +1,11 @@
-"""The database layer's SQLite specifics: the background WAL checkpoint a worker runs."""
+"""The database layer: what runs after a commit, and SQLite's background WAL checkpoint a worker runs."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+
+import pytest
 
 from hub.store.db import Database
 
@@ -38,5 +40,30 @@ def test_other_databases_keep_sqlites_own_checkpoints(tmp_path: Path) -> None:
     try:
         assert db._checkpointer is None
         assert db.execute("PRAGMA wal_autocheckpoint") == [(1000,)]
+    finally:
+        db.close()
+
+
+def test_what_waits_for_a_commit_runs_after_it_and_never_after_a_rollback(store_url: str) -> None:
+    db = Database(store_url)
+    ran: list[str] = []
+    try:
+        db.after_commit(lambda: ran.append("outside"))  # no transaction open: at once
+        assert ran == ["outside"]
+        with db.transaction():
+            db.after_commit(lambda: ran.append("committed"))
+            with pytest.raises(RuntimeError), db.transaction():
+                db.after_commit(lambda: ran.append("in a savepoint rolled back"))
+                raise RuntimeError("the inner step fails")
+            with db.transaction():
+                db.after_commit(lambda: ran.append("in a savepoint kept"))
+            assert ran == ["outside"]  # nothing before the commit
+        assert ran == ["outside", "committed", "in a savepoint kept"]
+        with pytest.raises(RuntimeError), db.transaction():
+            db.after_commit(lambda: ran.append("rolled back"))
+            raise RuntimeError("the transaction fails")
+        with db.transaction():
+            pass
+        assert ran == ["outside", "committed", "in a savepoint kept"]
     finally:
         db.close()

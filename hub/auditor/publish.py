@@ -80,6 +80,7 @@ class HeadPublisher:
         self._published = 0  # the log size last published (this process's view; the store decides)
         self._at = time.monotonic()
         self._resumed = False
+        app.audit.keep_leaves()  # this process advances the tree: from the leaf hashes it made
 
     def _is_due(self, size: int) -> bool:
         if size <= self._published:

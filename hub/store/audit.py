@@ -24,10 +24,11 @@ from typing import Any
 import orjson
 
 from hub.errors import DeadLetter
-from hub.store import meta, payloads
+from hub.store import merkle, meta, payloads
 from hub.store.db import Database
 from hub.store.errors import WrongKey
 from hub.store.migrations import CHECKPOINT_ACTION
+from zorghub_verify import leaf_hash
 
 GENESIS = "0" * 64
 
@@ -76,6 +77,8 @@ _HASHED = (
 COLUMNS = (*_HASHED, "prev_hash", "hash")
 _hashed_of = operator.attrgetter(*_HASHED)
 _SOURCE = _HASHED.index("source")
+#: leaf hashes kept for the tree at most (about 150 bytes each): past it, the tree reads the records
+_LEAVES_KEPT = 1 << 18
 _PAYLOAD = _HASHED.index("payload_sha256")
 NODE = socket.gethostname()
 
@@ -173,8 +176,16 @@ class AuditLog:
         self.db = db
         self.key = key
         self.source = source or f"{NODE}"
+        #: seq -> leaf hash of the records appended and committed here, when ``keep_leaves`` asked for them
+        self._leaves: dict[int, bytes] | None = None
         db.script(DDL)
         self._check_key()
+
+    def keep_leaves(self) -> None:
+        """Remember each appended record's Merkle leaf hash, so that the process which signs tree heads
+        advances the tree without reading the records back and re-encoding them."""
+        if self._leaves is None:
+            self._leaves = {}
 
     def _check_key(self) -> None:
         """Refuse a key other than the one the store was written with, before it reads as tampering.
@@ -218,6 +229,10 @@ class AuditLog:
         ts_default = now_iso()
         mac = record_mac(self.key)
         dumps = orjson.dumps
+        leaves = self._leaves
+        if leaves is not None and len(leaves) > _LEAVES_KEPT:  # no head signed for long: start afresh
+            leaves.clear()
+        made: dict[int, bytes] = {}
         for rec in records:
             seq += 1
             values = list(_hashed_of(rec))  # one C call for the 21 fields, then the ones set here
@@ -229,13 +244,18 @@ class AuditLog:
                 payload_rows.append((digest, rec.content_type or "application/octet-stream", rec.payload,
                                      ts_default, payloads.key_id(rec.client, rec.message_id, ts_default)))
                 values[_PAYLOAD] = digest
-            digest = mac(dumps([prev, *values]))
+            canonical = dumps([prev, *values])
+            digest = mac(canonical)
+            if leaves is not None:
+                made[seq] = leaf_hash(canonical)
             rows.append((*values, prev, digest))
             if returning:
                 done.append(dataclasses.replace(rec, seq=seq, ts=ts, source=source, payload_sha256=values[_PAYLOAD],
                                                 prev_hash=prev, hash=digest, payload=None))
             prev = digest
         payloads.insert(self.db, payload_rows)  # sealed under the client's data key (hub.store.payloads)
+        if made and leaves is not None:  # a rolled-back record's seq is written again, with other bytes
+            self.db.after_commit(lambda: leaves.update(made))
         placeholders = ", ".join("?" for _ in COLUMNS)
         self.db.executemany(f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({placeholders})", rows)
         if rows:
@@ -289,6 +309,34 @@ class AuditLog:
     def head(self) -> tuple[int, str]:
         tail = self.db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
         return (int(tail[0][0]), str(tail[0][1])) if tail else (0, GENESIS)
+
+    def leaf_hashes(self, start: int, end: int, chunk: int = 20000) -> Iterator[tuple[int, list[bytes]]]:
+        """(first seq, Merkle leaf hashes) of the records ``start..end``, a run of consecutive ones at a time,
+        as far as the log goes. A record this process appended comes from memory: its leaf is what the hub
+        wrote (a row rewritten since no longer matches the tree, and ``audit verify`` says so); any other
+        is read from its row."""
+        kept = self._leaves if self._leaves is not None else {}
+        seq = start
+        while seq <= end:
+            first, hashes = seq, []
+            while seq <= end and seq in kept:
+                hashes.append(kept.pop(seq))
+                seq += 1
+            if hashes:
+                yield first, hashes
+                continue
+            stop = seq
+            while stop < end and stop - seq < chunk and stop + 1 not in kept:
+                stop += 1
+            for s, row in enumerate(self.iter_rows(seq, stop), start=seq):
+                if int(row[0]) != s:  # a gap: the caller names the record missing
+                    break
+                hashes.append(leaf_hash(merkle.leaf_bytes(row, len(_HASHED))))
+            if hashes:
+                yield seq, hashes
+            if len(hashes) < stop - seq + 1:
+                return
+            seq = stop + 1
 
     # ----- verifying -------------------------------------------------------------
     def iter_rows(self, start: int = 1, end: int | None = None, chunk: int = 20000) -> Iterator[tuple[Any, ...]]:

@@ -21,7 +21,7 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -73,6 +73,7 @@ class Database:
         if not self.is_postgres and not url.startswith("sqlite:///"):
             raise ConfigError(f"unsupported store URL {redact_url(url)!r}: use sqlite:/// or postgresql://")
         self._depth = 0
+        self._committed: list[Callable[[], None]] = []  # run once the open transaction commits
         self._lost = False
         self._turn: _WriterTurn | None = None
         self._conn: Any = self._open()
@@ -231,6 +232,19 @@ class Database:
         if self.is_postgres:
             self.execute("SELECT pg_advisory_xact_lock(?)", (zlib.crc32(lock.encode()),))
 
+    def writing_alone(self) -> bool:
+        """Inside a transaction that no other writer can interleave with (SQLite's ``BEGIN IMMEDIATE``
+        holds the store's one write lock): what it read is still so when it writes."""
+        return self._depth > 0 and not self.is_postgres
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` once the open transaction has committed (at once outside one); never if it rolls back,
+        nor if the savepoint it was asked in does."""
+        if self._depth:
+            self._committed.append(fn)
+        else:
+            fn()
+
     @contextmanager
     def transaction(self, lock: str | None = None) -> Iterator[Database]:
         """A write transaction. ``lock`` serialises writers of one chain across processes."""
@@ -239,9 +253,11 @@ class Database:
             self._depth += 1
             name = f"sp{self._depth}"
             self.execute(f"SAVEPOINT {name}")
+            pending = len(self._committed)
             try:
                 yield self
             except BaseException:
+                del self._committed[pending:]
                 self.execute(f"ROLLBACK TO SAVEPOINT {name}")
                 self.execute(f"RELEASE SAVEPOINT {name}")
                 raise
@@ -271,6 +287,9 @@ class Database:
                         self._conn.execute("COMMIT")
         finally:
             self._depth = 0
+            done, self._committed = self._committed, []
+        for fn in done:  # reached only when the transaction committed
+            fn()
 
     def close(self) -> None:
         if self._checkpointer is not None:

@@ -13,6 +13,7 @@ last ran (on signing a tree head, or when a proof is asked for), outside the app
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,7 @@ import orjson
 
 from hub.errors import HubError
 from hub.store.db import Database
-from zorghub_verify import leaf_hash, node_hash
+from zorghub_verify import node_hash
 
 DDL = """
 CREATE TABLE IF NOT EXISTS merkle_tile (
@@ -100,21 +101,6 @@ def _put_tiles(db: Database, tier: int, first: int, hashes: list[bytes]) -> None
                    "DO UPDATE SET hashes = excluded.hashes", rows)
 
 
-def push(stack: list[tuple[int, bytes]], i: int, h: bytes, out: Callable[[int, int, bytes], None],
-         cap: int = 64) -> None:
-    """Add leaf ``i`` (hash ``h``) to a compact range; ``out(level, idx, hash)`` gets each completed node.
-
-    A node of level ``cap`` leaves the range (the caller keeps it), so the range never grows past it."""
-    out(0, i, h)
-    level = 0
-    while level < cap and stack and stack[-1][0] == level:
-        h = node_hash(stack.pop()[1], h)
-        level += 1
-        out(level, i >> level, h)
-    if level < cap:
-        stack.append((level, h))
-
-
 def fold(stack: Sequence[tuple[int, bytes]]) -> bytes:
     """The root of a compact range, its subtrees given left to right."""
     r = stack[-1][1]
@@ -123,27 +109,44 @@ def fold(stack: Sequence[tuple[int, bytes]]) -> bytes:
     return r
 
 
+def absorb(carry: dict[int, bytes], first: int, hashes: list[bytes], kept: dict[int, tuple[int, list[bytes]]],
+           top: int | None = None) -> list[bytes]:
+    """Add the leaf hashes of leaves ``first, first + 1, ...`` to a compact range, a level at a time (list
+    comprehensions, no call per node). ``carry`` holds, per level, the node still waiting for its right
+    sibling; ``kept`` gathers each tiled level's new nodes (tier -> (index of the first, hashes)). The
+    nodes made at level ``top`` go no higher: they are returned."""
+    sha = _sha256
+    level = 0
+    while hashes:
+        if not level % TILE_HEIGHT:
+            kept.setdefault(level // TILE_HEIGHT, (first, []))[1].extend(hashes)
+        if level == top:
+            return hashes
+        left = carry.pop(level, None)
+        if left is not None:
+            hashes.insert(0, left)
+            first -= 1
+        if len(hashes) % 2:
+            carry[level] = hashes.pop()
+        hashes = [sha(b"\x01" + hashes[j] + hashes[j + 1]).digest() for j in range(0, len(hashes), 2)]
+        first //= 2
+        level += 1
+    return []
+
+
 def append_leaves(db: Database, first: int, leaves: Iterable[bytes]) -> int:
     """Store the leaf hashes for leaves ``first, first + 1, ...`` and the tiled nodes they complete."""
     tree = Tree(db)
-    stack = [(level, tree.node(level, idx)) for level, idx in decompose(first)]
-    kept: dict[int, tuple[int, list[bytes]]] = {}
-
-    def out(level: int, idx: int, h: bytes) -> None:
-        if level % TILE_HEIGHT == 0:
-            tier = level // TILE_HEIGHT
-            kept.setdefault(tier, (idx, []))[1].append(h)
-
+    carry = {level: tree.node(level, idx) for level, idx in decompose(first)}
     i = first
-    for h in leaves:
-        push(stack, i, h, out)
-        i += 1
-        if i % _BATCH == 0:
-            for tier, (low, hashes) in sorted(kept.items()):
-                _put_tiles(db, tier, low, hashes)
-            kept.clear()
-    for tier, (low, hashes) in sorted(kept.items()):
-        _put_tiles(db, tier, low, hashes)
+    it = iter(leaves)
+    while batch := list(itertools.islice(it, _BATCH)):
+        kept: dict[int, tuple[int, list[bytes]]] = {}
+        n = len(batch)
+        absorb(carry, i, batch, kept)  # takes the list as its level 0
+        for tier, (low, hashes) in sorted(kept.items()):
+            _put_tiles(db, tier, low, hashes)
+        i += n
     return i
 
 
@@ -158,8 +161,9 @@ def decompose(n: int) -> list[tuple[int, int]]:
     return out
 
 
-def extend(db: Database, rows: Callable[[int], Iterator[Sequence[Any]]], n_hashed: int, upto: int) -> int:
-    """Append the leaves of audit records ``size + 1 .. upto``; the new size. ``rows(start)`` streams them."""
+def extend(db: Database, leaves: Callable[[int, int], Iterable[tuple[int, list[bytes]]]], upto: int) -> int:
+    """Append the leaves of audit records ``size + 1 .. upto``; the new size. ``leaves(start, end)`` gives
+    the leaf hashes of the stored records in runs of consecutive ones: (first seq, hashes)."""
     with db.transaction(lock=LOCK):
         have = size(db)
         if have > upto:
@@ -168,20 +172,17 @@ def extend(db: Database, rows: Callable[[int], Iterator[Sequence[Any]]], n_hashe
         if have == upto:
             return have
 
-        def leaves() -> Iterator[bytes]:
+        def checked() -> Iterator[list[bytes]]:
             expected = have + 1
-            for row in rows(have + 1):
-                seq = int(row[0])
-                if seq > upto:
-                    return
-                if seq != expected:
-                    raise TreeBroken(f"audit record {expected} is missing: the tree cannot pass it")
-                expected += 1
-                yield leaf_hash(leaf_bytes(row, n_hashed))
+            for first, hashes in leaves(have + 1, upto):
+                if first != expected:
+                    break
+                expected += len(hashes)
+                yield hashes
             if expected <= upto:
                 raise TreeBroken(f"audit record {expected} is missing: the tree cannot pass it")
 
-        return append_leaves(db, have, leaves())
+        return append_leaves(db, have, itertools.chain.from_iterable(checked()))
 
 
 class Tree:
@@ -295,24 +296,8 @@ class SliceCheck:
 
     def _absorb(self, first: int, leaves: list[bytes]) -> None:
         sha = _sha256
-        hashes = [sha(b"\x00" + c).digest() for c in leaves]
-        level = 0
-        while hashes:
-            if not level % TILE_HEIGHT:
-                low, kept = self.pending.setdefault(level // TILE_HEIGHT, (first, []))
-                kept.extend(hashes)
-            if level == ALIGN:
-                self.result.top.extend(hashes)
-                return
-            left = self.carry.pop(level, None)
-            if left is not None:
-                hashes.insert(0, left)
-                first -= 1
-            if len(hashes) % 2:
-                self.carry[level] = hashes.pop()
-            hashes = [sha(b"\x01" + hashes[j] + hashes[j + 1]).digest() for j in range(0, len(hashes), 2)]
-            first //= 2
-            level += 1
+        top = absorb(self.carry, first, [sha(b"\x00" + c).digest() for c in leaves], self.pending, ALIGN)
+        self.result.top.extend(top)
 
     def flush(self) -> None:
         batch, self.batch = self.batch, []

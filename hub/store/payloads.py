@@ -1,7 +1,7 @@
 """Storing, reading and pruning payloads (the bodies the audit chain signs by SHA-256), encrypted at rest.
 
 Each body is sealed with AES-256-GCM under a data key: one per client and month (``c:<pseudonym>:<YYYY-MM>``),
-or one per message where there is no client (``m:<message id>``); the body's SHA-256 is the
+or one per message where there is no client (``m:<when made>:<hashed message id>``); the body's SHA-256 is the
 associated data, so a sealed body moved under another digest does not open. The data keys are
 stored wrapped by a key-encryption key (KEK) that never enters the store: a file or an environment
 variable now (``kek_provider``), anything with ``wrap``/``unwrap`` later (a KMS). Retention deletes
@@ -109,7 +109,13 @@ def kek_provider(source: str, *, create: bool = False) -> KekProvider:
 
 # ----- sealing -------------------------------------------------------------------------------------
 def key_id(client: str, message_id: str, stored_at: str) -> str:
-    return f"c:{client}:{stored_at[:7]}" if client else f"m:{message_id}"
+    """A client's key for the month, or a message's own. A message's begins with when it was made, so
+    new keys go to the end of the key table's index, never to random places in it (at a few hundred
+    thousand keys, random ids made each insert several times dearer); the message id goes in hashed,
+    so the id keeps to a fixed length whatever the sender's message id is."""
+    if client:
+        return f"c:{client}:{stored_at[:7]}"
+    return f"m:{stored_at}:{hashlib.sha256(message_id.encode()).hexdigest()[:16]}"
 
 
 class Sealer:
@@ -158,12 +164,14 @@ class Sealer:
             else:
                 out[k] = (k, self._aead(found[k]))  # type: ignore[arg-type]
         if new:
-            made = {k: os.urandom(32) for k in new.values()}
+            fresh = os.urandom(32 * len(new))  # one read of the kernel's generator for the batch's keys
+            made = {k: fresh[i * 32:(i + 1) * 32] for i, k in enumerate(new.values())}
             wraps = {k: self.kek.wrap(v) for k, v in made.items()}
             self.db.executemany("INSERT OR IGNORE INTO data_keys (key_id, wrapped, kek_id, created_at) "
                                 "VALUES (?, ?, ?, ?)", [(k, wraps[k], self.kek.kek_id, now) for k in made])
-            # another writer may have made one first: then use what is stored, not ours
-            stored = self._stored(sorted(made))
+            # another writer may have made one first: then use what is stored, not ours. Not on SQLite inside
+            # a transaction: it began IMMEDIATE, so no other writer came between the read above and now
+            stored = wraps if self.db.writing_alone() else self._stored(sorted(made))
             for asked, k in new.items():
                 w = stored.get(k)
                 if w is None:
@@ -176,10 +184,11 @@ class Sealer:
         if not rows:
             return []
         keys = self._keys_for({r[4] for r in rows}, rows[0][3])
+        nonces = os.urandom(_NONCE * len(rows))
         out = []
-        for digest, ctype, body, stored_at, asked in rows:
+        for i, (digest, ctype, body, stored_at, asked) in enumerate(rows):
             kid, aead = keys[asked]
-            nonce = os.urandom(_NONCE)
+            nonce = nonces[i * _NONCE:(i + 1) * _NONCE]
             head = MAGIC + bytes([len(kid.encode())]) + kid.encode()
             out.append((digest, ctype, head + nonce + aead.encrypt(nonce, body, digest.encode()), stored_at))
         return out
