@@ -36,35 +36,54 @@ _INT = struct.Struct(">ci")
 _I32 = range(-2 ** 31, 2 ** 31)
 
 
-def _short(pieces: list[bytes], value: Any) -> None:
+#: a short string's length octet, by length
+_OCTET = [bytes((n,)) for n in range(256)]
+#: field table keys, encoded (the hub's header names: a handful, used by every message)
+_KEYS: dict[str, bytes] = {}
+
+
+def _encoded(value: Any) -> bytes:
     """A short string as ``pika.data.encode_short_string`` writes it (and refuses it over 255 bytes)."""
-    raw = value.encode() if isinstance(value, str) else value
-    if not isinstance(raw, bytes) or len(raw) > 255:
+    raw = value.encode() if type(value) is str else value
+    if type(raw) is not bytes or len(raw) > 255:
+        pieces: list[bytes] = []
         amqp.encode_short_string(pieces, value)  # pika's own checks and errors
-        return
-    pieces.append(bytes((len(raw),)) + raw)
+        return b"".join(pieces)
+    return _OCTET[len(raw)] + raw
 
 
-def _table(pieces: list[bytes], table: Mapping[str, Any]) -> None:
+def _key(key: str) -> bytes:
+    enc = _KEYS.get(key)
+    if enc is None:
+        enc = _encoded(key)
+        if len(_KEYS) < 1024:  # header names are few; bounded all the same
+            _KEYS[key] = enc
+    return enc
+
+
+def _table(table: Mapping[str, Any]) -> bytes:
     """A field table as ``pika.data.encode_table`` writes it: the hub's header values (text, whole numbers,
     true/false, none) here, anything else by pika's ``encode_value``."""
     items: list[bytes] = []
+    add = items.append
+    keys = _KEYS
     for key, value in table.items():
-        _short(items, key)
+        name = keys.get(key) or _key(key)
         kind = type(value)
         if kind is str:
             raw = value.encode()
-            items.append(b"S" + _LEN.pack(len(raw)) + raw)
+            add(name + b"S" + _LEN.pack(len(raw)) + raw)
         elif kind is int and value in _I32:
-            items.append(_INT.pack(b"I", value))
+            add(name + _INT.pack(b"I", value))
         elif kind is bool:
-            items.append(b"t\x01" if value else b"t\x00")
+            add(name + (b"t\x01" if value else b"t\x00"))
         elif value is None:
-            items.append(b"V")
+            add(name + b"V")
         else:
+            add(name)
             amqp.encode_value(items, value)
     body = b"".join(items)
-    pieces.append(_LEN.pack(len(body)) + body)
+    return _LEN.pack(len(body)) + body
 
 
 class PublishEncoder:
@@ -79,11 +98,8 @@ class PublishEncoder:
         """The Basic.Publish frame to ``exchange`` with ``routing_key`` (not mandatory, not immediate)."""
         frame = self._methods.get((exchange, routing_key))
         if frame is None:
-            pieces = [_PUBLISH]
-            _short(pieces, exchange)
-            _short(pieces, routing_key)
-            pieces.append(b"\x00")
-            frame = self._methods[(exchange, routing_key)] = self._frame(_METHOD, b"".join(pieces))
+            payload = _PUBLISH + _encoded(exchange) + _encoded(routing_key) + b"\x00"
+            frame = self._methods[(exchange, routing_key)] = self._frame(_METHOD, payload)
             if len(self._methods) > 10_000:  # a routing key per party: bounded all the same
                 self._methods.clear()
         return frame
@@ -93,28 +109,30 @@ class PublishEncoder:
         any other property is left out, as there."""
         flags = _DELIVERY_MODE
         pieces: list[bytes] = []
-        value = properties.get("content_type")
+        add = pieces.append
+        get = properties.get
+        value = get("content_type")
         if value is not None:
             flags |= _CONTENT_TYPE
-            _short(pieces, value)
+            add(_encoded(value))
         if headers:
             flags |= _HEADERS
-            _table(pieces, headers)
-        pieces.append(_PERSISTENT)
+            add(_table(headers))
+        add(_PERSISTENT)
         for name, flag in _MIDDLE:
-            value = properties.get(name)
+            value = get(name)
             if value is not None:
                 flags |= flag
-                _short(pieces, value)
-        stamp = properties.get("timestamp")
+                add(_encoded(value))
+        stamp = get("timestamp")
         if stamp is not None:
             flags |= _TIMESTAMP
-            pieces.append(struct.pack(">Q", stamp))
+            add(struct.pack(">Q", stamp))
         for name, flag in _LAST:
-            value = properties.get(name)
+            value = get(name)
             if value is not None:
                 flags |= flag
-                _short(pieces, value)
+                add(_encoded(value))
         return self._frame(_HEADER, _CONTENT.pack(60, 0, body_size, flags) + b"".join(pieces))
 
     def message(self, out: Outgoing, pieces: list[bytes]) -> None:
