@@ -16,6 +16,7 @@ import collections
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -28,6 +29,7 @@ from hub.errors import RetryLater
 from hub.transports.base import BatchHandler, Outgoing, RawMessage, Settled
 from hub.transports.frames import PublishEncoder
 from hub.transports.hosts import BrokerUrl, Host, split_hosts
+from hub.transports.inbound import DeliveryReader
 
 QUORUM = {"x-queue-type": "quorum"}
 # a retry queue hands its messages back on expiry: at-least-once, so a node loss in between loses none
@@ -157,6 +159,7 @@ class AmqpTransport:
         #: pipelined publishes not settled yet: (their last delivery tag, whom to tell), in publish order
         self._waiting: collections.deque[tuple[int, Settled]] = collections.deque()
         self._wake_when: int | None = None  # settle() waits until this many are unsettled
+        self._reader: DeliveryReader | None = None  # the frame loop, once consume() took it over
 
     @classmethod
     def with_credentials(cls, url: str, user: str, password: str) -> str:
@@ -202,8 +205,15 @@ class AmqpTransport:
         ch = self._channel
         ch.basic_qos(prefetch_count=max(self.prefetch, batch_size))
         buffer: list[RawMessage] = []
-        for queue in queues:
-            ch.basic_consume(queue, lambda c, m, p, b, q=queue: buffer.append(_raw(m, p, b, q)))
+        # the deliveries (and confirms) off the frame buffer, from the first one on: the consumer tags are
+        # ours, known to the reader before the broker starts delivering; where pika's frame loop is not
+        # the one expected, the callbacks below take them
+        tags = {f"zorghub.{uuid.uuid4().hex}": queue for queue in queues}
+        self._reader = DeliveryReader.install(self._conn, ch.channel_number, tags, buffer.append)
+        if self._reader is not None and self._publisher is not None:
+            self._reader.confirms, self._reader.on_confirm = self._publisher.channel_number, self._confirmed
+        for tag, queue in tags.items():
+            ch.basic_consume(queue, lambda c, m, p, b, q=queue: buffer.append(_raw(m, p, b, q)), consumer_tag=tag)
         while not stop.is_set():
             before = len(buffer)
             self._conn.process_data_events(time_limit=idle_seconds if not buffer else 0)
@@ -224,19 +234,23 @@ class AmqpTransport:
             while not ready:
                 self._conn.process_data_events(time_limit=0.01)
             self._publisher = impl
+            if self._reader is not None:
+                self._reader.confirms, self._reader.on_confirm = impl.channel_number, self._confirmed
             body_max = getattr(self._conn._impl, "_body_max_length", None)
             if isinstance(body_max, int) and hasattr(self._conn._impl, "_adapter_emit_data"):
                 self._encoder = PublishEncoder(impl.channel_number, body_max)
         return self._publisher
 
     def _on_confirm(self, frame: Any) -> None:
-        """Confirms may come out of order, singly or for every tag up to one: settle exactly those."""
         method = frame.method
-        if isinstance(method, pika.spec.Basic.Nack):
+        self._confirmed(int(method.delivery_tag), bool(method.multiple), isinstance(method, pika.spec.Basic.Nack))
+
+    def _confirmed(self, tag: int, multiple: bool, nack: bool) -> None:
+        """Confirms may come out of order, singly or for every tag up to one: settle exactly those."""
+        if nack:
             self._nacked = True
-        tag = int(method.delivery_tag)
         outstanding = self._outstanding
-        if method.multiple:  # every tag up to this one: walk up from the lowest unsettled (amortised O(1))
+        if multiple:  # every tag up to this one: walk up from the lowest unsettled (amortised O(1))
             for t in range(self._low, tag + 1):
                 outstanding.discard(t)
         else:
