@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -115,3 +116,17 @@ def test_parallel_verify_gives_the_single_pass_verdict(tmp_path: Path, tamper: C
     assert not parallel.ok and parallel.first_bad_seq == single.first_bad_seq == expected_seq
     assert parallel.problem == single.problem
     db.close()
+
+
+def test_a_record_made_in_one_step_is_the_one_the_constructor_makes() -> None:
+    fields = {"action": "delivered", "actor": "ciz", "actor_role": "indicatiesteller", "kind": "indicatiebesluit",
+              "message_id": "m-1", "recipient": "zk-utrecht", "payload": b"{}", "content_type": "application/json"}
+    made, built = AuditRecord.of(dict(fields)), AuditRecord(**fields)
+    assert made == built and hash(made) == hash(built) and repr(made) == repr(built)
+    assert (made.payload, made.content_type, made.seq, made.outcome) == (b"{}", "application/json", 0, "success")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.action = "rewritten"  # type: ignore[misc]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'bogus'"):
+        AuditRecord.of({"action": "x", "actor": "y", "bogus": 1})
+    with pytest.raises(TypeError, match="actor"):
+        AuditRecord.of({"action": "x"})

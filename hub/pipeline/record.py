@@ -57,11 +57,12 @@ def about(env: Envelope, role: str, action: str, **fields: Any) -> AuditRecord:
 
     Built straight from the envelope: three of these a message are on the hot path.
     """
-    base: dict[str, Any] = {"kind": env.kind, "message_id": env.message_id,
+    base: dict[str, Any] = {"action": action, "actor": env.sender or "(unknown)", "actor_role": role,
+                            "kind": env.kind, "message_id": env.message_id,
                             "correlation_id": env.correlation_id or "", "client": env.client_key or "",
                             "trace_id": str(env.headers.get("traceparent", ""))}
     base.update(fields)
-    return AuditRecord(action=action, actor=env.sender or "(unknown)", actor_role=role, **base)
+    return AuditRecord.of(base)
 
 
 def by_hub(env: Envelope, action: str, recipient: str, reason: str, **fields: Any) -> AuditRecord:

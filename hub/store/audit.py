@@ -116,6 +116,24 @@ class AuditRecord:
     def detail_json(self) -> dict[str, Any]:
         return orjson.loads(self.detail) if self.detail else {}
 
+    @classmethod
+    def of(cls, fields: dict[str, Any]) -> AuditRecord:
+        """The record with ``fields`` (``action`` and ``actor`` among them) and the defaults for the rest,
+        set in one step: the frozen ``__init__`` sets its 25 fields one ``object.__setattr__`` at a time,
+        a twentieth of a passthrough message's cost at three records a message."""
+        unknown = fields.keys() - _DEFAULTS.keys()
+        if unknown or "action" not in fields or "actor" not in fields:
+            return cls(**fields)  # the dataclass's own error
+        rec = object.__new__(cls)
+        rec.__dict__.update(_DEFAULTS)
+        rec.__dict__.update(fields)
+        return rec
+
+
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(AuditRecord)
+                             if f.default is not dataclasses.MISSING}
+_DEFAULTS.update(action="", actor="")
+
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
