@@ -210,8 +210,7 @@ class AmqpTransport:
         # the one expected, the callbacks below take them
         tags = {f"zorghub.{uuid.uuid4().hex}": queue for queue in queues}
         self._reader = DeliveryReader.install(self._conn, ch.channel_number, tags, buffer.append)
-        if self._reader is not None and self._publisher is not None:
-            self._reader.confirms, self._reader.on_confirm = self._publisher.channel_number, self._confirmed
+        self._route_confirms()
         for tag, queue in tags.items():
             ch.basic_consume(queue, lambda c, m, p, b, q=queue: buffer.append(_raw(m, p, b, q)), consumer_tag=tag)
         while not stop.is_set():
@@ -234,12 +233,16 @@ class AmqpTransport:
             while not ready:
                 self._conn.process_data_events(time_limit=0.01)
             self._publisher = impl
-            if self._reader is not None:
-                self._reader.confirms, self._reader.on_confirm = impl.channel_number, self._confirmed
+            self._route_confirms()
             body_max = getattr(self._conn._impl, "_body_max_length", None)
             if isinstance(body_max, int) and hasattr(self._conn._impl, "_adapter_emit_data"):
                 self._encoder = PublishEncoder(impl.channel_number, body_max)
         return self._publisher
+
+    def _route_confirms(self) -> None:
+        """Once there are both a frame reader and a publisher channel: the reader hands its confirms over."""
+        if self._reader is not None and self._publisher is not None:
+            self._reader.confirms, self._reader.on_confirm = self._publisher.channel_number, self._confirmed
 
     def _on_confirm(self, frame: Any) -> None:
         method = frame.method

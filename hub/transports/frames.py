@@ -18,9 +18,10 @@ from pika import data as amqp
 
 from hub.transports.base import Outgoing
 
-_FRAME = struct.Struct(">BHI")  # type, channel, payload size
-_END = b"\xce"
-_METHOD, _HEADER, _BODY = 1, 2, 3
+#: every frame: type, channel, payload size; then the payload and the end octet (also ``hub.transports.inbound``)
+FRAME = struct.Struct(">BHI")
+FRAME_END = b"\xce"
+METHOD, HEADER, BODY = 1, 2, 3
 _PUBLISH = struct.pack(">HHH", 60, 40, 0)  # Basic.Publish, ticket 0
 _CONTENT = struct.Struct(">HHQH")  # class Basic, weight 0, body size, property flags
 #: the properties the hub publishes with (``hub.transports.amqp``), in the order and with the flags of
@@ -99,7 +100,7 @@ class PublishEncoder:
         frame = self._methods.get((exchange, routing_key))
         if frame is None:
             payload = _PUBLISH + _encoded(exchange) + _encoded(routing_key) + b"\x00"
-            frame = self._methods[(exchange, routing_key)] = self._frame(_METHOD, payload)
+            frame = self._methods[(exchange, routing_key)] = self._frame(METHOD, payload)
             if len(self._methods) > 10_000:  # a routing key per party: bounded all the same
                 self._methods.clear()
         return frame
@@ -133,7 +134,7 @@ class PublishEncoder:
             if value is not None:
                 flags |= flag
                 add(_encoded(value))
-        return self._frame(_HEADER, _CONTENT.pack(60, 0, body_size, flags) + b"".join(pieces))
+        return self._frame(HEADER, _CONTENT.pack(60, 0, body_size, flags) + b"".join(pieces))
 
     def message(self, out: Outgoing, pieces: list[bytes]) -> None:
         """Append the frames of ``out`` (method, header, body in frames of at most ``body_max``) to ``pieces``."""
@@ -143,7 +144,7 @@ class PublishEncoder:
         step = self.body_max
         for start in range(0, len(body), step):
             chunk = body[start:start + step]
-            pieces.append(_FRAME.pack(_BODY, self.channel, len(chunk)) + chunk + _END)
+            pieces.append(FRAME.pack(BODY, self.channel, len(chunk)) + chunk + FRAME_END)
 
     def batch(self, outgoing: Iterable[Outgoing]) -> tuple[bytes, int]:
         """The frames of every message, in order, as one bytes object; and how many frames that is."""
@@ -153,5 +154,5 @@ class PublishEncoder:
         return b"".join(pieces), len(pieces)
 
     def _frame(self, kind: int, payload: bytes) -> bytes:
-        return _FRAME.pack(kind, self.channel, len(payload)) + payload + _END
+        return FRAME.pack(kind, self.channel, len(payload)) + payload + FRAME_END
 

@@ -22,10 +22,9 @@ from pika import exceptions
 from pika import frame as pika_frame
 
 from hub.transports.base import RawMessage
+from hub.transports.frames import BODY, FRAME, FRAME_END, HEADER, METHOD
 
-_HEAD = struct.Struct(">BHI")  # type, channel, payload size
-_METHOD, _HEADER, _BODY = 1, 2, 3
-_END = 0xCE
+_HEAD, _END = FRAME.size, FRAME_END[0]
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
 _U16 = struct.Struct(">H")
@@ -39,16 +38,6 @@ _PROPERTIES = (("content_type", "s"), ("content_encoding", "s"), ("headers", "t"
 _KEPT = ("message_id", "correlation_id", "type", "user_id", "reply_to", "content_type", "timestamp")
 
 Confirmed = Callable[[int, bool, bool], None]  # (delivery tag, multiple, nack)
-
-
-def _short(buf: bytes, at: int) -> tuple[Any, int]:
-    """A short string as pika decodes it: text when it is UTF-8, else the bytes."""
-    n = buf[at]
-    raw = buf[at + 1:at + 1 + n]
-    try:
-        return raw.decode(), at + 1 + n
-    except UnicodeDecodeError:
-        return raw, at + 1 + n
 
 
 def properties(buf: bytes, at: int) -> dict[str, Any]:
@@ -66,7 +55,7 @@ def properties(buf: bytes, at: int) -> dict[str, Any]:
     for name, kind in _PROPERTIES:
         if flags & (1 << bit):
             if kind == "s":
-                out[name], at = _short(buf, at)
+                out[name], at = amqp.decode_short_string(buf, at)
             elif kind == "t":
                 out[name], at = amqp.decode_table(buf, at)
             elif kind == "b":
@@ -122,24 +111,21 @@ class DeliveryReader:
         buf = impl._frame_buffer + data_in if impl._frame_buffer else data_in
         n, at = len(buf), 0
         try:
-            while n - at >= 8:
-                kind, channel, size = _HEAD.unpack_from(buf, at)
-                end = at + 8 + size
+            while n - at > _HEAD:
+                kind, channel, size = FRAME.unpack_from(buf, at)
+                end = at + _HEAD + size + 1  # the payload, then the end octet
                 if end > n:
                     break
                 if buf[end - 1] != _END:
                     raise exceptions.InvalidFrameError("Invalid FRAME_END marker")
-                if channel == self.channel and self._content(kind, buf, at + 7, end - 1):
-                    pass
-                elif not (channel == self.confirms and kind == _METHOD and self._confirm(buf, at + 7)):
-                    _, value = pika_frame.decode_frame(buf[at:end])
-                    impl.bytes_received += end - at
-                    at = end
-                    impl._process_frame(value)
-                    continue
-                impl.frames_received += 1
+                ours = (self._content(kind, buf, at + _HEAD, end - 1) if channel == self.channel else
+                        channel == self.confirms and kind == METHOD and self._confirm(buf, at + _HEAD))
                 impl.bytes_received += end - at
-                at = end
+                start, at = at, end
+                if ours:
+                    impl.frames_received += 1
+                else:  # consumed before pika sees it, as pika's own loop trims before it processes
+                    impl._process_frame(pika_frame.decode_frame(buf[start:end])[1])
         finally:
             impl._frame_buffer = buf[at:]
         if self._delivered:  # ends a waiting process_data_events, as a dispatched delivery would
@@ -151,26 +137,26 @@ class DeliveryReader:
         to the sink."""
         if self._to_pika or self._pika_header:
             return self._pass_to_pika(kind, buf, lo, hi)
-        if kind == _METHOD:
+        if kind == METHOD:
             if _U32.unpack_from(buf, lo)[0] != _DELIVER:
                 return False
-            tag, at = _short(buf, lo + 4)
+            tag, at = amqp.decode_short_string(buf, lo + 4)
             if tag not in self.queues:
                 self._pika_header = True
                 return False
             delivery_tag = _U64.unpack_from(buf, at)[0]
             redelivered = bool(buf[at + 8] & 1)
-            _, at = _short(buf, at + 9)  # the exchange
-            routing_key, _ = _short(buf, at)
+            _, at = amqp.decode_short_string(buf, at + 9)  # the exchange
+            routing_key, _ = amqp.decode_short_string(buf, at)
             self._method = (tag, delivery_tag, redelivered, routing_key)
             return True
         if self._method is None:
             return False
-        if kind == _HEADER and self._props is None:
+        if kind == HEADER and self._props is None:
             self._size = _U64.unpack_from(buf, lo + 4)[0]
             self._props = properties(buf, lo + 12)
             self._parts, self._got = [], 0
-        elif kind == _BODY and self._props is not None:
+        elif kind == BODY and self._props is not None:
             self._parts.append(buf[lo:hi])
             self._got += hi - lo
         else:
@@ -181,10 +167,10 @@ class DeliveryReader:
 
     def _pass_to_pika(self, kind: int, buf: bytes, lo: int, hi: int) -> bool:
         """The content of a delivery pika assembles goes to pika, till its body is complete."""
-        if kind == _HEADER and self._pika_header:
+        if kind == HEADER and self._pika_header:
             self._pika_header = False
             self._to_pika = _U64.unpack_from(buf, lo + 4)[0]
-        elif kind == _BODY:
+        elif kind == BODY:
             self._to_pika = max(0, self._to_pika - (hi - lo))
         return False
 
