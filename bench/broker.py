@@ -345,3 +345,30 @@ def cpu_model() -> str:
 
 def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _cpu_busy_idle() -> tuple[int, int]:
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, idle
+
+
+def quiesce(max_seconds: float = 20.0, busy_below: float = 0.15, window: float = 0.5) -> float:
+    """Let the last scenario's aftermath finish before the next one: its dirty pages written out (the
+    kernel would write them 30 s later, under the next scenario's fsyncs) and the machine idle (the
+    broker compacting quorum segments, workers exiting). Seconds it took; gives up after ``max_seconds``."""
+    began = time.perf_counter()
+    os.sync()
+    calm = 0
+    try:
+        before = _cpu_busy_idle()
+    except OSError:
+        return round(time.perf_counter() - began, 2)
+    while calm < 2 and time.perf_counter() - began < max_seconds:
+        time.sleep(window)
+        after = _cpu_busy_idle()
+        busy, idle = after[0] - before[0], after[1] - before[1]
+        before = after
+        calm = calm + 1 if busy <= busy_below * max(1, busy + idle) else 0
+    return round(time.perf_counter() - began, 2)

@@ -85,7 +85,8 @@ def markdown(doc: dict[str, Any], chart_name: str) -> str:
                   f"{_fmt(staged.get('fsync_p50_ms'), 3)} ms, p99 {_fmt(staged.get('fsync_p99_ms'), 3)} ms."]
     lines += ["", "Latencies are publish-to-inbox times under a light paced load (see each scenario's "
               "`latency_load_msgs_per_s`); throughput is the drain rate of a queue filled before the consumer "
-              "started.", "", "## Notes", ""]
+              "started. Each scenario starts once the last one's dirty pages are on disk and the machine is idle "
+              "(`quiesce_seconds`).", "", "## Notes", ""]
     for s in doc["scenarios"].values():
         extras = {k: v for k, v in s.items() if k not in {"scenario", "title", "available", "note", "msgs_per_s",
                                                            "p50_ms", "p99_ms", "p999_ms", "peak_rss_mb",

@@ -3,7 +3,8 @@
 Starts the local RabbitMQ when nothing listens on 5672 (``rabbitmq-server
 -detached``), makes a fresh vhost for the run (deleted afterwards), runs every
 scenario against the hub's real topology with hub workers in their own
-processes, and writes ``latest.json``, ``latest.md`` and ``latest.png``.
+processes, each once the one before has settled (``broker.quiesce``), and
+writes ``latest.json``, ``latest.md`` and ``latest.png``.
 """
 
 from __future__ import annotations
@@ -112,8 +113,9 @@ def main(argv: list[str] | None = None) -> int:
                     doc["scenarios"][name] = scenarios.result(name, TITLES[name], available=False,
                                                               note="not measured in this run (--only)")
                     continue
+                settled = broker.quiesce()
                 t0 = time.perf_counter()
-                log(f"{name} ...")
+                log(f"{name} ... (machine quiet after {settled:.1f}s)")
                 try:
                     res = funcs[name](bench)
                 except Exception as exc:
@@ -121,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                     res = scenarios.result(name, TITLES[name], available=False,
                                            note=f"failed: {exc.__class__.__name__}: {exc}")
                 res["seconds"] = round(time.perf_counter() - t0, 1)
+                res["quiesce_seconds"] = settled
                 doc["scenarios"][name] = res
                 log(f"{name}: {res.get('msgs_per_s')} msgs/s, x{res.get('ratio_vs_ceiling')}, "
                     f"p99 {res.get('p99_ms')} ms, rss {res.get('peak_rss_mb')} MB ({res['seconds']}s)")

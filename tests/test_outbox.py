@@ -125,3 +125,34 @@ def test_an_altered_body_is_never_resumed(settings: Settings, caplog: pytest.Log
             assert hub.worker.resume([hub.app.topology.shard(0)]) == 0
         assert hub.inbox("cak") == []
         assert any("is not sent" in r.getMessage() and "altered" in r.getMessage() for r in caplog.records)
+
+
+def test_an_idle_worker_leaves_fresh_confirms_to_the_next_batch_and_marks_old_ones(settings: Settings) -> None:
+    """Under a light load a transaction of its own for every confirm doubled the store's commits: a fresh
+    confirm waits for the next batch's transaction, one older than ``IDLE_MARK_AFTER`` is marked when idle."""
+    from hub.pipeline.relay import IDLE_MARK_AFTER
+
+    def unsent() -> int:
+        return int(hub.app.db.execute("SELECT COUNT(*) FROM outbox WHERE sent = 0")[0][0])
+
+    hub = TestHub(settings, out=lambda _: None)
+    try:
+        echo(hub, 1)
+        hub.app.db.execute("UPDATE outbox SET sent = 0")  # as if its confirm came after the batch
+        relay = hub.worker.relay
+        (entry,) = hub.worker.outbox.unsent([0])
+        relay.send([((entry.stream, entry.seq), relay.rebuild(entry))])  # the embedded broker confirms at once
+        hub.worker.idle()
+        assert unsent() == 1  # fresh: left for the next batch
+        echo(hub, 1)  # the next batch's transaction marks it, with its own entry
+        assert unsent() == 0
+
+        hub.app.db.execute("UPDATE outbox SET sent = 0")
+        relay.send([((e.stream, e.seq), relay.rebuild(e)) for e in hub.worker.outbox.unsent([0])])
+        hub.worker.idle()
+        assert unsent() == 2
+        relay._confirmed_since -= IDLE_MARK_AFTER  # type: ignore[operator]  # no batch came for that long
+        hub.worker.idle()
+        assert unsent() == 0
+    finally:
+        hub.close()

@@ -12,6 +12,7 @@ already taken is dropped by the receiver by its message id.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 
 import orjson
@@ -30,6 +31,10 @@ PayloadReader = Callable[[str], "bytes | None"]
 #: batches published and not yet confirmed before the worker waits: they overlap the next batches' work,
 #: and a broker slow to confirm one (a quorum commit waiting on its fsync) does not stall the worker
 MAX_IN_FLIGHT = 4
+#: how long an idle worker leaves confirmed entries unmarked, for the next batch's transaction to carry:
+#: under a light load a transaction of their own after every message doubled the store's writes (and the
+#: WAL checkpoints that copy them, which stalled the messages behind them)
+IDLE_MARK_AFTER = 0.25
 
 
 class Relay:
@@ -40,6 +45,7 @@ class Relay:
         self.store = store
         self.payload = payload
         self._confirmed: list[EntryKey] = []
+        self._confirmed_since: float | None = None  # when the oldest unmarked confirm came
         self._in_flight = 0
         self._refused = False
 
@@ -61,6 +67,8 @@ class Relay:
         def settled(ok: bool) -> None:
             self._in_flight -= 1
             if ok:
+                if not self._confirmed:
+                    self._confirmed_since = time.monotonic()
                 self._confirmed.extend(keys)
                 if then is not None:
                     then()
@@ -74,15 +82,21 @@ class Relay:
         if self._refused:
             self._refused = False
             raise RetryLater("the broker refused (nacked) an outbox entry: it is published again on resume")
-        done, self._confirmed = self._confirmed, []
+        done, self._confirmed, self._confirmed_since = self._confirmed, [], None
         return done
 
     def give_back(self, keys: list[EntryKey]) -> None:
         """Confirmed entries whose sent mark did not commit: marked with the next one."""
+        if keys and not self._confirmed:
+            self._confirmed_since = time.monotonic()
         self._confirmed[:0] = keys
 
-    def flush(self) -> None:
-        """Mark what the broker confirmed as sent, in a transaction of its own."""
+    def flush(self, older_than: float = 0.0) -> None:
+        """Mark what the broker confirmed as sent, in a transaction of its own; with ``older_than``, only
+        once the oldest confirm waited that many seconds (else the next batch's transaction marks them)."""
+        since = self._confirmed_since
+        if older_than and (since is None or time.monotonic() - since < older_than):
+            return
         done = self.take_confirmed()
         if done:
             try:

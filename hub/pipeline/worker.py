@@ -40,7 +40,7 @@ from hub.pipeline.check import Checked
 from hub.pipeline.context import HandlerContext
 from hub.pipeline.headers import strip_hub_headers
 from hub.pipeline.hooks import Event, Observer
-from hub.pipeline.relay import EntryKey, Relay
+from hub.pipeline.relay import IDLE_MARK_AFTER, EntryKey, Relay
 from hub.store.audit import AuditRecord, PayloadAltered, now_iso, sha256
 from hub.store.db import Database
 from hub.store.deadletters import DeadLetterEntry
@@ -162,10 +162,11 @@ class Worker:
         return self.relay.resume([self.shard_of(q) for q in queues])
 
     def idle(self) -> None:
-        """Nothing to consume: mark what the broker confirmed meanwhile as sent."""
+        """Nothing to consume: mark what the broker confirmed meanwhile as sent, unless a batch may come soon
+        enough to carry the marks in its own transaction."""
         _ = self.outbox
         self._publish()
-        self.relay.flush()
+        self.relay.flush(older_than=IDLE_MARK_AFTER)
 
     def shard_of(self, queue: str) -> int:
         """The inbound shard index of a work queue (``<prefix>.work.<n>``); 0 for any other queue."""

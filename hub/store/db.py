@@ -357,10 +357,13 @@ class _Checkpointer(threading.Thread):
     dearer (each page read looks through the index of every 4,096 frames). So the passive pass copies
     the bulk beside the writers; once the log is ``restart_frames`` long, a second one copies the few
     frames written meanwhile between two writers' transactions (holding the writer's turn), and the
-    next writer starts the log from the beginning.
+    next writer starts the log from the beginning. Each pass holds up the messages behind it a little
+    (it competes for the disk and the cores); every 0.2 s the passes are short, where at 0.5 s a light
+    load's messages met one of 10-15 ms twice a second (query p99 13 -> 8-10 ms at 200 a second, and the
+    drain rate no lower).
     """
 
-    def __init__(self, path: str, interval: float = 0.5, restart_frames: int = 4096) -> None:
+    def __init__(self, path: str, interval: float = 0.2, restart_frames: int = 4096) -> None:
         super().__init__(name="sqlite-checkpoint", daemon=True)
         self._conn = sqlite3.connect(path, timeout=5, check_same_thread=False)
         self._turn = _WriterTurn(Path(f"{path}-lock"), create=False, timeout=5.0)
