@@ -48,3 +48,35 @@ def test_settle_leaves_the_later_publishes_pending(rabbitmq_vhost: str) -> None:
     finally:
         transport.close()
     assert settled == [(0, True), (1, True), (2, True)]
+
+
+def _bookkeeping(published: list[int]) -> tuple[AmqpTransport, list[tuple[int, bool]]]:
+    """A transport's confirm bookkeeping alone (no connection): batches of these sizes published."""
+    import collections
+
+    t = object.__new__(AmqpTransport)
+    t._published, t._low, t._ahead, t._nacked = 0, 1, set(), False
+    t._waiting, t._wake_when = collections.deque(), None
+    settled: list[tuple[int, bool]] = []
+    for n, size in enumerate(published):
+        t._published += size
+        t._waiting.append((t._published, lambda ok, n=n: settled.append((n, ok))))
+    return t, settled
+
+
+def test_confirms_out_of_order_settle_each_batch_once_all_its_tags_are_in() -> None:
+    t, settled = _bookkeeping([3, 2, 4])  # tags 1-3, 4-5, 6-9
+    t._confirmed(2, False, False)
+    t._confirmed(5, False, False)
+    t._confirmed(3, False, False)
+    assert settled == []  # tag 1 still out
+    t._confirmed(1, False, False)
+    assert settled == [(0, True)]  # 1-3 are in; 4 is not
+    t._confirmed(7, True, False)  # every tag up to 7, the 5 confirmed before among them
+    assert settled == [(0, True), (1, True)]
+    t._confirmed(3, False, False)  # a tag settled before: nothing changes
+    t._confirmed(9, False, True)  # a nack, ahead of 8
+    assert settled == [(0, True), (1, True)]
+    t._confirmed(8, False, False)
+    assert settled == [(0, True), (1, True), (2, False)]  # the batch with the nack is reported refused
+    assert (t._low, t._ahead) == (10, set())

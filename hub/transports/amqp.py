@@ -153,8 +153,8 @@ class AmqpTransport:
         self._publisher_wrapper: Any = None
         self._encoder: PublishEncoder | None = None  # its batches' frames, marshalled in one piece
         self._published = 0  # the publisher channel's last delivery tag
-        self._outstanding: set[int] = set()  # published, not yet confirmed
-        self._low = 1  # the lowest delivery tag that may still be unconfirmed
+        self._low = 1  # the lowest delivery tag not yet confirmed (every tag below it is)
+        self._ahead: set[int] = set()  # tags above ``_low`` confirmed out of order (seldom any)
         self._nacked = False
         #: pipelined publishes not settled yet: (their last delivery tag, whom to tell), in publish order
         self._waiting: collections.deque[tuple[int, Settled]] = collections.deque()
@@ -249,17 +249,27 @@ class AmqpTransport:
         self._confirmed(int(method.delivery_tag), bool(method.multiple), isinstance(method, pika.spec.Basic.Nack))
 
     def _confirmed(self, tag: int, multiple: bool, nack: bool) -> None:
-        """Confirms may come out of order, singly or for every tag up to one: settle exactly those."""
+        """Confirms may come out of order, singly or for every tag up to one: settle exactly those.
+
+        Only the lowest unconfirmed tag is kept, and the few confirmed above it out of order: no set of
+        every tag in flight to fill at each publish and empty at each confirm, one tag at a time."""
         if nack:
             self._nacked = True
-        outstanding = self._outstanding
-        if multiple:  # every tag up to this one: walk up from the lowest unsettled (amortised O(1))
-            for t in range(self._low, tag + 1):
-                outstanding.discard(t)
+        low = self._low
+        if tag < low or tag > self._published:
+            return  # settled before (or not ours): nothing more is confirmed by it
+        ahead = self._ahead
+        if multiple or tag == low:
+            low = tag + 1
+            if ahead:
+                ahead.difference_update([t for t in ahead if t < low])
+                while low in ahead:
+                    ahead.discard(low)
+                    low += 1
+            self._low = low
         else:
-            outstanding.discard(tag)
-        while self._low <= self._published and self._low not in outstanding:
-            self._low += 1
+            ahead.add(tag)
+            return  # the lowest still waits: no publish is settled by this one
         self._settle_callbacks()
 
     def _settle_callbacks(self) -> None:
@@ -292,9 +302,7 @@ class AmqpTransport:
         else:  # pika's own way (it raises as it does on a closed channel)
             for out in outgoing:
                 publisher.basic_publish(out.exchange, out.routing_key, out.body, _props(out))
-        first = self._published + 1
         self._published += len(outgoing)
-        self._outstanding.update(range(first, self._published + 1))
         self._waiting.append((self._published, on_settled))
 
     def ack(self, tags: list[Any]) -> None:
@@ -328,8 +336,8 @@ class AmqpTransport:
         self.publish_pipelined(outgoing, settled.append)
         # this publish is the last one waiting: settled once none is (nothing to publish is settled at once)
         if not settled and not self.settle(timeout):
-            raise RetryLater(f"the broker left {len(self._outstanding)} of {len(outgoing)} publishes "
-                             "unconfirmed")
+            unconfirmed = self._published - self._low + 1 - len(self._ahead)
+            raise RetryLater(f"the broker left {unconfirmed} of {len(outgoing)} publishes unconfirmed")
         if not settled[0]:
             raise RetryLater("the broker refused (nacked) a delivery: the batch will be redelivered")
         if on_confirmed is not None:
