@@ -90,8 +90,9 @@ class StoreCollector(Collector):
                                 value=open_dead)
         yield GaugeMetricFamily("zorghub_unpublished_messages", "Messages processed whose output the broker has "
                                 "not confirmed yet: in flight, or left by a crashed worker", value=unpublished)
-        yield GaugeMetricFamily("zorghub_outbox_unsent", "Outbox entries the broker has not confirmed yet: in "
-                                "flight, or left by a crashed worker for its restart to publish", value=unsent)
+        yield GaugeMetricFamily("zorghub_outbox_unsent", "Outbox entries not marked sent yet: in flight, "
+                                "confirmed within the last quarter second (an idle worker's marks wait that long for "
+                                "the next batch), or left by a crashed worker for its restart to publish", value=unsent)
 
 
 class BrokerCollector(Collector):
