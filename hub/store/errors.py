@@ -21,3 +21,9 @@ class SchemaTooNew(ConfigError):
     """The store was upgraded by a newer release than this one."""
 
     code = "SCHEMA_TOO_NEW"
+
+
+class SchemaUnknown(ConfigError):
+    """The store holds a table in a shape no release made: it is left as it is, not upgraded by guesswork."""
+
+    code = "SCHEMA_UNKNOWN"

@@ -13,12 +13,13 @@ here too, for the stores that already exist.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hub.store import meta
-from hub.store.errors import SchemaTooNew
+from hub.store.errors import SchemaTooNew, SchemaUnknown
 
 if TYPE_CHECKING:
     from hub.store.db import Database
@@ -120,6 +121,36 @@ def _v6_webhooks(db: Database) -> None:
     db.script(webhooks.DDL)
 
 
+def _v7_audit_rowid(db: Database) -> None:
+    """Version 7: on SQLite the audit table keyed by its rowid (``seq INTEGER PRIMARY KEY``), one B-tree a record.
+
+    SQLite changes no table's key in place: the table is made anew under another name, filled in sequence
+    order, and takes the old one's place; its indexes, dropped with the old table, are made again as they
+    were. PostgreSQL's ``BIGINT`` key is its table's own already: nothing to do there.
+    """
+    if db.is_postgres or "audit" not in tables(db):
+        return
+    key = [r for r in db.execute("PRAGMA table_info(audit)") if str(r[1]) == "seq"]
+    if key and str(key[0][2]).upper() == "INTEGER" and int(key[0][5]) == 1:
+        return  # made whole by its own DDL
+    indexes = [str(r[0]) for r in db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND "
+                                             "tbl_name = 'audit' AND sql IS NOT NULL")]
+    (table,) = [str(r[0]) for r in db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'audit'")]
+    create, keyed = re.subn(r"\bseq\s+BIGINT\s+PRIMARY\s+KEY\b", "seq INTEGER PRIMARY KEY", table, count=1,
+                            flags=re.IGNORECASE)
+    create, named = re.subn(r"^CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?[\"`]?audit[\"`]?", "CREATE TABLE audit_v7",
+                            create, count=1, flags=re.IGNORECASE)
+    if not (keyed and named):
+        raise SchemaUnknown("the store's audit table is keyed in a way no zorghub release made: not upgraded")
+    db.execute(create)
+    shared = ", ".join(sorted(columns(db, "audit")))
+    db.execute(f"INSERT INTO audit_v7 ({shared}) SELECT {shared} FROM audit ORDER BY seq")
+    db.execute("DROP TABLE audit")
+    db.execute("ALTER TABLE audit_v7 RENAME TO audit")
+    for sql in indexes:
+        db.execute(sql)
+
+
 STEPS: tuple[Step, ...] = (
     Step(2, "meta: schema version, key fingerprint, highest audit seq written, last checkpoint", _v2_meta),
     Step(3, "dead letters: original headers, requeue generation, who requeued and why", _v3_requeue),
@@ -127,6 +158,7 @@ STEPS: tuple[Step, ...] = (
     Step(5, "outbox: every message the hub sends, per stream and sequence number, and each stream's last number",
          _v5_outbox),
     Step(6, "webhooks: rest-hook subscriptions and their numbered events", _v6_webhooks),
+    Step(7, "audit: on SQLite, keyed by its rowid (one B-tree a record, not two)", _v7_audit_rowid),
 )
 LATEST = STEPS[-1].version
 
