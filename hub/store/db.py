@@ -217,6 +217,10 @@ class Database:
     DDL_LOCK = "zorghub.ddl"
 
     def script(self, ddl: str) -> None:
+        """Run ``;``-separated DDL. ``WITHOUT ROWID`` (a table that is its key's B-tree alone, SQLite's) is
+        left out on PostgreSQL, whose tables are heaps beside their key's index either way."""
+        if self.is_postgres:
+            ddl = ddl.replace(" WITHOUT ROWID", "")
         statements = [s for s in ddl.split(";") if s.strip()]
         if not self.is_postgres or self._depth:
             for statement in statements:

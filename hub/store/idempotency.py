@@ -127,7 +127,7 @@ CREATE TABLE IF NOT EXISTS processed (
     ts TEXT NOT NULL,
     published INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (sender, message_id)
-)
+) WITHOUT ROWID
 """
 
 

@@ -121,34 +121,52 @@ def _v6_webhooks(db: Database) -> None:
     db.script(webhooks.DDL)
 
 
-def _v7_audit_rowid(db: Database) -> None:
-    """Version 7: on SQLite the audit table keyed by its rowid (``seq INTEGER PRIMARY KEY``), one B-tree a record.
+#: the tables version 7 keeps without a rowid on SQLite: a composite or text key, small rows
+V7_WITHOUT_ROWID = ("processed", "data_keys", "outbox")
 
-    SQLite changes no table's key in place: the table is made anew under another name, filled in sequence
-    order, and takes the old one's place; its indexes, dropped with the old table, are made again as they
-    were. PostgreSQL's ``BIGINT`` key is its table's own already: nothing to do there.
+
+def _v7_one_btree(db: Database) -> None:
+    """Version 7, on SQLite: a row in one B-tree, not a row plus its key's index beside it.
+
+    The audit table is keyed by its rowid (``seq INTEGER PRIMARY KEY``), and the tables keyed by text or
+    by two columns (``V7_WITHOUT_ROWID``) are their key's B-tree alone (``WITHOUT ROWID``): each append
+    wrote two B-trees where one holds it all. PostgreSQL's tables are as they were.
     """
-    if db.is_postgres or "audit" not in tables(db):
+    if db.is_postgres:
         return
-    key = [r for r in db.execute("PRAGMA table_info(audit)") if str(r[1]) == "seq"]
-    if key and str(key[0][2]).upper() == "INTEGER" and int(key[0][5]) == 1:
+    names = tables(db)
+    if "audit" in names:
+        _rebuild(db, "audit", lambda sql: re.subn(r"\bseq\s+BIGINT\s+PRIMARY\s+KEY\b", "seq INTEGER PRIMARY KEY",
+                                                  sql, count=1, flags=re.IGNORECASE))
+    for table in V7_WITHOUT_ROWID:
+        if table in names:
+            _rebuild(db, table, lambda sql: (sql, 0) if _WITHOUT_ROWID.search(sql) else (f"{sql} WITHOUT ROWID", 1))
+
+
+_WITHOUT_ROWID = re.compile(r"\)\s*WITHOUT\s+ROWID\s*$", re.IGNORECASE)
+_CREATE = re.compile(r"^CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?[\"`]?(\w+)[\"`]?", re.IGNORECASE)
+
+
+def _rebuild(db: Database, table: str, change: Callable[[str], tuple[str, int]]) -> None:
+    """Make an SQLite table anew from its own ``CREATE`` as ``change`` rewrites it (unless it changes nothing):
+    SQLite changes no table's key in place. The copy takes the old one's place; the indexes, dropped with
+    the old table, are made again as they were."""
+    (sql,) = [str(r[0]) for r in db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                            (table,))]
+    if _CREATE.match(sql) is None:
+        raise SchemaUnknown(f"the store's {table} table was made in a way no zorghub release made: not upgraded")
+    changed, count = change(sql)
+    if not count:
         return  # made whole by its own DDL
-    indexes = [str(r[0]) for r in db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND "
-                                             "tbl_name = 'audit' AND sql IS NOT NULL")]
-    (table,) = [str(r[0]) for r in db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'audit'")]
-    create, keyed = re.subn(r"\bseq\s+BIGINT\s+PRIMARY\s+KEY\b", "seq INTEGER PRIMARY KEY", table, count=1,
-                            flags=re.IGNORECASE)
-    create, named = re.subn(r"^CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?[\"`]?audit[\"`]?", "CREATE TABLE audit_v7",
-                            create, count=1, flags=re.IGNORECASE)
-    if not (keyed and named):
-        raise SchemaUnknown("the store's audit table is keyed in a way no zorghub release made: not upgraded")
-    db.execute(create)
-    shared = ", ".join(sorted(columns(db, "audit")))
-    db.execute(f"INSERT INTO audit_v7 ({shared}) SELECT {shared} FROM audit ORDER BY seq")
-    db.execute("DROP TABLE audit")
-    db.execute("ALTER TABLE audit_v7 RENAME TO audit")
-    for sql in indexes:
-        db.execute(sql)
+    indexes = [str(r[0]) for r in db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                                             "AND sql IS NOT NULL", (table,))]
+    db.execute(_CREATE.sub(f"CREATE TABLE {table}_v7", changed, count=1))
+    shared = ", ".join(sorted(columns(db, table)))
+    db.execute(f"INSERT INTO {table}_v7 ({shared}) SELECT {shared} FROM {table}")
+    db.execute(f"DROP TABLE {table}")
+    db.execute(f"ALTER TABLE {table}_v7 RENAME TO {table}")
+    for index in indexes:
+        db.execute(index)
 
 
 STEPS: tuple[Step, ...] = (
@@ -158,7 +176,8 @@ STEPS: tuple[Step, ...] = (
     Step(5, "outbox: every message the hub sends, per stream and sequence number, and each stream's last number",
          _v5_outbox),
     Step(6, "webhooks: rest-hook subscriptions and their numbered events", _v6_webhooks),
-    Step(7, "audit: on SQLite, keyed by its rowid (one B-tree a record, not two)", _v7_audit_rowid),
+    Step(7, "on SQLite, a row in one B-tree: audit keyed by its rowid; processed, data keys, outbox without one",
+         _v7_one_btree),
 )
 LATEST = STEPS[-1].version
 

@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     payload_sha256 TEXT NOT NULL,
     sent INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (stream, seq)
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (shard, stream, seq) WHERE sent = 0;
 CREATE TABLE IF NOT EXISTS outbox_streams (
     stream TEXT PRIMARY KEY,

@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS data_keys (
     kek_id TEXT NOT NULL,
     created_at TEXT NOT NULL,
     shredded_at TEXT
-)
+) WITHOUT ROWID
 """
 TEXT_MAGIC = "zpe1:"  # a sealed text column: the sealed bytes in base64 after it
 _FIELD = "register-field"  # the associated data of a sealed register column
