@@ -72,6 +72,8 @@ class StoreCollector(Collector):
             self._counted_to = head
 
     def collect(self) -> Iterator[Any]:
+        from hub.pipeline.relay import IDLE_MARK_AFTER
+
         with self._lock:
             self._catch_up()
             unpublished = idempotency.unpublished_count(self.db)
@@ -91,8 +93,9 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily("zorghub_unpublished_messages", "Messages processed whose output the broker has "
                                 "not confirmed yet: in flight, or left by a crashed worker", value=unpublished)
         yield GaugeMetricFamily("zorghub_outbox_unsent", "Outbox entries not marked sent yet: in flight, "
-                                "confirmed within the last quarter second (an idle worker's marks wait that long for "
-                                "the next batch), or left by a crashed worker for its restart to publish", value=unsent)
+                                f"confirmed within the last {IDLE_MARK_AFTER:g} s (an idle worker's marks wait that "
+                                "long for the next batch), or left by a crashed worker for its restart to publish",
+                                value=unsent)
 
 
 class BrokerCollector(Collector):

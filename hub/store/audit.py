@@ -32,13 +32,10 @@ from zorghub_verify import leaf_hash
 
 GENESIS = "0" * 64
 
-#: the audit table's key: on SQLite ``INTEGER PRIMARY KEY`` makes ``seq`` the rowid itself, so a record is one
-#: row in one B-tree (a ``BIGINT`` key was a second B-tree, the key beside the rowid, written at every append)
-SEQ_KEY = {"sqlite": "INTEGER PRIMARY KEY", "postgres": "BIGINT PRIMARY KEY"}
-
+#: ``seq`` is the rowid itself on SQLite (``Database.DIALECT``): a record is one row in one B-tree
 DDL = """
 CREATE TABLE IF NOT EXISTS audit (
-    seq {seq_key},
+    seq {rowid_key},
     ts TEXT NOT NULL,
     action TEXT NOT NULL,
     outcome TEXT NOT NULL,
@@ -72,12 +69,6 @@ CREATE TABLE IF NOT EXISTS payloads (
     pruned_at TEXT
 )
 """
-
-
-
-def ddl(db: Database) -> str:
-    """The audit and payload tables' DDL in ``db``'s dialect."""
-    return DDL.replace("{seq_key}", SEQ_KEY["postgres" if db.is_postgres else "sqlite"])
 
 
 _HASHED = (
@@ -207,7 +198,7 @@ class AuditLog:
         self.source = source or f"{NODE}"
         #: seq -> leaf hash of the records appended and committed here, when ``keep_leaves`` asked for them
         self._leaves: dict[int, bytes] | None = None
-        db.script(ddl(db))
+        db.script(DDL)
         self._check_key()
 
     def keep_leaves(self) -> None:

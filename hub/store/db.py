@@ -216,11 +216,17 @@ class Database:
     #: workers creating the same table at once (a unique violation on pg_type)
     DDL_LOCK = "zorghub.ddl"
 
+    #: the DDL spellings that differ between the stores, written once in each table's DDL:
+    #: ``{rowid_key}`` a 64-bit key that on SQLite is the rowid itself (a row in one B-tree, not a row and
+    #: its key's index), and ``WITHOUT ROWID`` (a table that is its key's B-tree alone), SQLite's only:
+    #: PostgreSQL's tables are heaps beside their key's index either way
+    DIALECT = {"sqlite": (("{rowid_key}", "INTEGER PRIMARY KEY"),),
+               "postgres": (("{rowid_key}", "BIGINT PRIMARY KEY"), (" WITHOUT ROWID", ""))}
+
     def script(self, ddl: str) -> None:
-        """Run ``;``-separated DDL. ``WITHOUT ROWID`` (a table that is its key's B-tree alone, SQLite's) is
-        left out on PostgreSQL, whose tables are heaps beside their key's index either way."""
-        if self.is_postgres:
-            ddl = ddl.replace(" WITHOUT ROWID", "")
+        """Run ``;``-separated DDL, in this store's spelling (``DIALECT``)."""
+        for spelling, here in self.DIALECT["postgres" if self.is_postgres else "sqlite"]:
+            ddl = ddl.replace(spelling, here)
         statements = [s for s in ddl.split(";") if s.strip()]
         if not self.is_postgres or self._depth:
             for statement in statements:
