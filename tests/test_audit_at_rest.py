@@ -139,3 +139,47 @@ def _cli_at(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
         monkeypatch.setenv("ZORGHUB_STORE_URL", settings.store_url)
     else:
         monkeypatch.delenv("ZORGHUB_STORE_URL", raising=False)
+
+
+def test_bodies_with_no_client_share_the_days_data_key_and_todays_key_outlives_a_prune(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One data key a day for the bodies with no client (not one a message); a store's older per-message
+    keys still open their bodies; a prune shreds a past day's key and spares today's, emptying its bodies."""
+    from hub.store import audit as auditmod
+    from hub.store.audit import AuditRecord, sha256
+
+    ctx = TestHub(settings, out=lambda _: None)
+    try:
+        log = ctx.app.audit
+        db = log.db
+        bodies = {}
+        for n, day in enumerate(("2026-10-01", "2026-10-01", "2026-10-02")):
+            monkeypatch.setattr(auditmod, "now_iso", lambda day=day: f"{day}T10:00:00.000000+00:00")
+            body = f'{{"echo": {n}}}'.encode()
+            bodies[sha256(body)] = body
+            with db.transaction(lock=log.LOCK):
+                log.append_in_tx([AuditRecord(action="received", actor="ciz", kind="echo", message_id=f"e-{n}",
+                                              ts=f"{day}T10:00:00.000000+00:00", payload=body,
+                                              content_type="application/json")])
+        old = b'{"echo": "from an earlier release"}'
+        with db.transaction():  # sealed as earlier releases did: a key of its own
+            payloads.insert(db, [(sha256(old), "application/json", old, "2026-09-30T10:00:00.000000+00:00",
+                                  "m:2026-09-30T10:00:00.000000+00:00:0123456789abcdef")])
+        bodies[sha256(old)] = old
+
+        def key_of(digest: str) -> str | None:
+            return payloads.split(bytes(db.execute("SELECT body FROM payloads WHERE sha256 = ?", (digest,))[0][0]))[0]
+
+        assert [key_of(d) for d in bodies] == ["d:2026-10-01", "d:2026-10-01", "d:2026-10-02",
+                                               "m:2026-09-30T10:00:00.000000+00:00:0123456789abcdef"]
+        assert payloads.key_counts(db).live == len({key_of(d) for d in bodies})  # 3 keys for 4 bodies
+        assert all(log.payload(d, verify=True) == b for d, b in bodies.items())  # each opens byte for byte
+
+        pruned, _ = payloads.prune_older(db, "2026-10-03", (), "2026-10-02T18:00:00.000000+00:00")
+        assert pruned == 4
+        keys = dict(db.execute("SELECT key_id, wrapped IS NULL FROM data_keys"))
+        assert keys == {"d:2026-10-01": 1, "d:2026-10-02": 0,
+                        "m:2026-09-30T10:00:00.000000+00:00:0123456789abcdef": 1}  # today's key is spared
+        assert all(log.payload(d) is None for d in bodies)  # and yet no body opens any more: emptied or shredded
+    finally:
+        ctx.close()

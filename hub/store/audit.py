@@ -262,7 +262,7 @@ class AuditLog:
             if rec.payload is not None:
                 digest = rec.payload_sha256 or sha256(rec.payload)
                 payload_rows.append((digest, rec.content_type or "application/octet-stream", rec.payload,
-                                     ts_default, payloads.key_id(rec.client, rec.message_id, ts_default)))
+                                     ts_default, payloads.key_id(rec.client, ts_default)))
                 values[_PAYLOAD] = digest
             canonical = dumps([prev, *values])
             digest = mac(canonical)
@@ -292,8 +292,8 @@ class AuditLog:
         ts = now_iso()
         rows = []
         for body, content_type in bodies:
-            digest = sha256(body)  # no client to key it by: a data key of its own (sealed like the rest)
-            rows.append((digest, content_type or "application/octet-stream", body, ts, payloads.key_id("", digest, ts)))
+            digest = sha256(body)  # no client to key it by: the day's key (sealed like the rest)
+            rows.append((digest, content_type or "application/octet-stream", body, ts, payloads.key_id("", ts)))
         payloads.insert(self.db, rows)
 
     # ----- reading ---------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Storing, reading and pruning payloads (the bodies the audit chain signs by SHA-256), encrypted at rest.
 
 Each body is sealed with AES-256-GCM under a data key: one per client and month (``c:<pseudonym>:<YYYY-MM>``),
-or one per message where there is no client (``m:<when made>:<hashed message id>``); the body's SHA-256 is the
-associated data, so a sealed body moved under another digest does not open. The data keys are
+or one per day for the bodies with no client (``d:<YYYY-MM-DD>``; earlier releases made one per message,
+``m:<when made>:<hashed message id>``, and those still open); the body's SHA-256 is the associated data,
+so a sealed body moved under another digest does not open. The data keys are
 stored wrapped by a key-encryption key (KEK) that never enters the store: a file or an environment
 variable now (``kek_provider``), anything with ``wrap``/``unwrap`` later (a KMS). Retention deletes
 the data keys of expired payloads (crypto-shredding): every copy of the ciphertext, in backups and
@@ -108,14 +109,16 @@ def kek_provider(source: str, *, create: bool = False) -> KekProvider:
 
 
 # ----- sealing -------------------------------------------------------------------------------------
-def key_id(client: str, message_id: str, stored_at: str) -> str:
-    """A client's key for the month, or a message's own. A message's begins with when it was made, so
-    new keys go to the end of the key table's index, never to random places in it (at a few hundred
-    thousand keys, random ids made each insert several times dearer); the message id goes in hashed,
-    so the id keeps to a fixed length whatever the sender's message id is."""
+def key_id(client: str, stored_at: str) -> str:
+    """A client's key for the month, or the day's key for the bodies with no client.
+
+    Not a key per message: that made a data key, a wrap and a key schedule for every client-less body (a
+    sixth of a passthrough message's audit cost), a key table as long as the payload table, and a key
+    rotation and a retention prune that walked one key per message. A day's key is shredded once all of
+    its day's bodies have expired: a day after the first of them at most, where a client's is a month."""
     if client:
         return f"c:{client}:{stored_at[:7]}"
-    return f"m:{stored_at}:{hashlib.sha256(message_id.encode()).hexdigest()[:16]}"
+    return f"d:{stored_at[:10]}"
 
 
 class Sealer:
@@ -140,7 +143,7 @@ class Sealer:
         rolled back is never found again, so it is never used again."""
         aead = self._keys.get(wrapped)
         if aead is None:
-            if len(self._keys) > _CACHED:  # per-message keys are seldom used twice: keep the cache bounded
+            if len(self._keys) > _CACHED:  # keys of many clients, and older stores' per-message ones: bounded
                 self._keys.clear()
             aead = self._keys[wrapped] = AESGCM(self.kek.unwrap(wrapped))
         return aead
@@ -365,6 +368,7 @@ def prune_older(db: Database, cutoff: str, spared_actions: Sequence[str], pruned
                 live.add(kid)
         # the current month's client keys are in use by running writers: their bodies are emptied instead
         live |= {k for k in expired if k.startswith("c:") and k.split("~")[0].rsplit(":", 1)[-1] >= pruned_at[:7]}
+        live |= {k for k in expired if k.startswith("d:") and k.split("~")[0][2:] >= pruned_at[:10]}  # today's
         shred = sorted(set(expired) - live)
         db.executemany("UPDATE data_keys SET wrapped = NULL, shredded_at = ? WHERE key_id = ?",
                        [(pruned_at, k) for k in shred])
