@@ -34,7 +34,7 @@ from hub.transports.management import party_password
 from tests.test_audit_tree import _verify_standalone
 
 WITNESS = "auditor"
-EVERY = 6  # records: each echo is three (received, routed, delivered)
+EVERY = 4  # records: each echo is two (received, delivered)
 
 
 @pytest.fixture
@@ -115,34 +115,34 @@ def _heads_in_outbox(hub: TestHub) -> list[tuple[str, int, str]]:
 def test_a_witness_following_its_inbox_verifies_every_head_and_alarms_on_a_rewrite(
         witness_hub: TestHub, tmp_path: Path) -> None:
     hub = witness_hub
-    _echo(hub, 2)  # six records: the first head is due
+    _echo(hub, 2)  # four records: the first head is due
     pub = _public_key(hub, tmp_path)
     state = tmp_path / "witness" / "head.json"
     proc = subprocess.Popen(_witness_cmd(hub, pub, state, "--follow"), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     out = _Lines(proc)
     try:
-        assert out.next() == "ok: first head kept: 6 records (nothing earlier to compare with)"
-        _echo(hub, 1)  # nine records: not due yet
-        _echo(hub, 1)  # twelve: due, with a consistency proof from the six the witness got
-        assert out.next() == "ok: consistent: 6 -> 12 records"
-        assert json.loads(state.read_text())["tree_size"] == 12
+        assert out.next() == "ok: first head kept: 4 records (nothing earlier to compare with)"
+        _echo(hub, 1)  # six records: not due yet
+        _echo(hub, 1)  # eight: due, with a consistency proof from the four the witness got
+        assert out.next() == "ok: consistent: 4 -> 8 records"
+        assert json.loads(state.read_text())["tree_size"] == 8
         # each head is an outbox entry like any delivery: its own stream, numbered, a deterministic id
         assert _heads_in_outbox(hub) == [
-            (f"{WITNESS}/heads", 1, delivery_id("zorghub", "tree-head:6", WITNESS, "zorghub.tree-head|")),
-            (f"{WITNESS}/heads", 2, delivery_id("zorghub", "tree-head:12", WITNESS, "zorghub.tree-head|"))]
+            (f"{WITNESS}/heads", 1, delivery_id("zorghub", "tree-head:4", WITNESS, "zorghub.tree-head|")),
+            (f"{WITNESS}/heads", 2, delivery_id("zorghub", "tree-head:8", WITNESS, "zorghub.tree-head|"))]
         bodies = [hub.app.audit.payload(str(d)) for (d,) in hub.app.db.execute(
             "SELECT payload_sha256 FROM outbox WHERE shard = ? ORDER BY seq", (HEAD_SHARD,))]
         assert [_valid_head_message(b or b"")["format"] for b in bodies] == [
             "zorghub-tree-head/1", "zorghub-consistency-proof/1"]
 
-        _cut_and_retree(hub, 9).close()  # the last three records go
-        _echo(hub, 3)  # 18 records, six past the last head: the next goes out, over the rewritten tree
+        _cut_and_retree(hub, 6).close()  # the last two records go
+        _echo(hub, 3)  # 12 records, four past the last head: the next goes out, over the rewritten tree
         line = out.next()
-        assert line.startswith("ALARM: fork: the head of 18 records is not consistent with the kept head of 12"), \
+        assert line.startswith("ALARM: fork: the head of 12 records is not consistent with the kept head of 8"), \
             line
         assert proc.wait(timeout=30) == 1
-        assert json.loads(state.read_text())["tree_size"] == 12  # the witness keeps the head it trusted
+        assert json.loads(state.read_text())["tree_size"] == 8  # the witness keeps the head it trusted
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -152,14 +152,14 @@ def test_a_witness_following_its_inbox_verifies_every_head_and_alarms_on_a_rewri
 @pytest.mark.rabbitmq
 def test_a_witness_alarms_on_a_cut_log_presented_as_a_file(witness_hub: TestHub, tmp_path: Path) -> None:
     hub = witness_hub
-    _echo(hub, 4)  # twelve records: heads of 6 and 12 in the witness's inbox
+    _echo(hub, 4)  # eight records: heads of 4 and 8 in the witness's inbox
     pub = _public_key(hub, tmp_path)
     state = tmp_path / "head.json"
     done = subprocess.run(_witness_cmd(hub, pub, state), capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout.splitlines()) == (
-        0, ["ok: first head kept: 6 records (nothing earlier to compare with)", "ok: consistent: 6 -> 12 records"])
-    # delete the last six records, rebuild the tree, sign a new head with the real key, hand it over
-    db = _cut_and_retree(hub, 6)
+        0, ["ok: first head kept: 4 records (nothing earlier to compare with)", "ok: consistent: 4 -> 8 records"])
+    # delete the last four records, rebuild the tree, sign a new head with the real key, hand it over
+    db = _cut_and_retree(hub, 4)
     try:
         forged = treehead.sign_head(AuditLog(db, hub.settings.key_bytes()),
                                     treehead.load_signing_key(hub.settings.signing_key_path))
@@ -170,7 +170,7 @@ def test_a_witness_alarms_on_a_cut_log_presented_as_a_file(witness_hub: TestHub,
     done = subprocess.run([sys.executable, "-m", "hub.cli", "audit", "witness", "--public-key", str(pub),
                            "--state", str(state), str(doc)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
-    assert "ALARM: rollback: the new tree head has 6 records" in done.stderr
+    assert "ALARM: rollback: the new tree head has 4 records" in done.stderr
 
 
 def _prove(hub: TestHub, party: str, body: dict[str, object]) -> tuple[str, list[object]]:
@@ -196,7 +196,7 @@ def test_a_party_gets_the_proofs_of_its_own_records_and_is_refused_anothers(
     path.write_bytes(answer.body)
     checked = _verify_standalone(pub, path)
     assert checked.returncode == 0, checked.stderr
-    assert checked.stdout.startswith("ok: records 3 are in the signed tree of size")
+    assert checked.stdout.startswith("ok: records 2 are in the signed tree of size")
     altered = bytearray(answer.body)
     at = altered.index(b'"leaf":"') + 9
     altered[at] = ord("0") if altered[at] != ord("0") else ord("1")
@@ -210,7 +210,7 @@ def test_a_party_gets_the_proofs_of_its_own_records_and_is_refused_anothers(
     assert [p["leaf_index"] for p in orjson.loads(mine.body)["proofs"]] == [0]
 
     # another party asks for the same: refused, and the refusal is on record
-    for body in ({"message_id": sent}, {"record": 3}):
+    for body in ({"message_id": sent}, {"record": 2}):
         request, (receipt,) = _prove(hub, "bos-en-duin", body)
         got = orjson.loads(receipt.body)
         assert (receipt.properties["type"], got["status"], got["rule"]) == (
@@ -232,11 +232,11 @@ def test_a_head_the_broker_never_confirmed_is_published_again_after_a_crash(witn
     hub.app.db.execute("UPDATE outbox SET sent = 0 WHERE shard = ?", (HEAD_SHARD,))
     hub.close()
     with TestHub(settings, out=lambda _: None) as again:
-        _echo(again, 1)  # nine records: no new head due; the restarted worker resumes the unsent one
+        _echo(again, 1)  # six records: no new head due; the restarted worker resumes the unsent one
         resent = _one_head(again)
         assert (resent.body, resent.properties["message_id"], resent.headers["x-zorghub-seq"]) == (
             head.body, head.properties["message_id"], 1)
-        assert _valid_head_message(resent.body)["tree_size"] == 6
+        assert _valid_head_message(resent.body)["tree_size"] == 4
 
 
 def test_a_head_goes_out_after_the_time_set_when_the_log_has_grown(settings: Settings, tmp_path: Path) -> None:
@@ -250,7 +250,7 @@ def test_a_head_goes_out_after_the_time_set_when_the_log_has_grown(settings: Set
         publisher._at -= 61  # a minute later
         hub.worker.idle()
         (head,) = hub.take(hub.app.topology.inbox(WITNESS))
-        assert orjson.loads(head.body)["tree_size"] == 3
+        assert orjson.loads(head.body)["tree_size"] == 2
         publisher._at -= 61
         hub.worker.idle()  # the time passed again, but no record since: nothing
         assert hub.take(hub.app.topology.inbox(WITNESS)) == []

@@ -208,8 +208,8 @@ def test_an_aw35_without_its_toewijzing_is_routed_and_not_recorded(story_hub: Te
     assert delivered.body == aw35  # routed to its addressee as before
     quiet(hub, "cak", "zk-utrecht", "pgo-geelhoed")  # no one is notified of a record not written
     assert network_of(hub.app).registers.count() == 0
-    (note,) = [r for r in hub.app.audit.for_message(sent) if r.action == "routed"]
-    assert "not recorded" in note.reason and "Zorglevering" in note.reason
+    (note,) = [r for r in hub.app.audit.for_message(sent) if r.action == "delivered"]
+    assert note.recipient == "zk-utrecht" and "not recorded" in note.reason and "Zorglevering" in note.reason
 
 
 # ----- acceptance 2: the registers speak XML ------------------------------------------------------

@@ -53,7 +53,7 @@ def test_a_valid_aw35_is_routed_and_answered_with_an_aw36(hub: TestHub, schema_d
     assert Validator(schema_dir).validate("AW36", retour.body) == []
     assert set(retour_codes(retour.body)) == {"0200"}  # no remarks
     actions = [r.action for r in hub.app.audit.for_message(message_id)]
-    assert actions == ["received", "routed", "delivered", "answered"]
+    assert actions == ["received", "delivered", "answered"]
 
 
 def test_an_aw35_with_a_wrong_berichtcode_gets_an_aw36_rejection_and_is_not_routed(

@@ -82,7 +82,7 @@ class StoreCollector(Collector):
             counts = dict(self._counts)
             head = self._counted_to
         records = CounterMetricFamily("zorghub_audit_records", "Audit records written, by action, outcome and "
-                                      "message kind (received, routed, delivered, rejected, dead_lettered, ...)",
+                                      "message kind (received, delivered, answered, rejected, dead_lettered, ...)",
                                       labels=AUDIT_LABELS)
         for labels, n in sorted(counts.items()):
             records.add_metric(labels, n)

@@ -53,9 +53,9 @@ def new(env: Envelope | object | None, *, action: str, actor: str, **fields: Any
 
 
 def about(env: Envelope, role: str, action: str, **fields: Any) -> AuditRecord:
-    """A record of what happened to ``env``, with its sender as the actor (received, routed, delivered...).
+    """A record of what happened to ``env``, with its sender as the actor (received, delivered, answered...).
 
-    Built straight from the envelope: three of these a message are on the hot path.
+    Built straight from the envelope: two of these a message are on the hot path.
     """
     base: dict[str, Any] = {"action": action, "actor": env.sender or "(unknown)", "actor_role": role,
                             "kind": env.kind, "message_id": env.message_id,

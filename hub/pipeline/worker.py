@@ -380,11 +380,10 @@ class Worker:
 
     def _deliver(self, env: Envelope, role: str, deliveries: list[Delivery], out: _Batch) -> None:
         digest = sha256(env.payload)
-        records = [
-            record.about(env, role, "received", payload=env.payload, payload_sha256=digest,
-                         content_type=env.content_type),
-            record.about(env, role, "routed", reason="; ".join(f"{d.recipient}: {d.reason}" for d in deliveries)),
-        ]
+        # why each recipient got it is on its own delivery record: no ``routed`` record beside them (earlier
+        # releases wrote one a message, a third of a passthrough message's audit rows)
+        records = [record.about(env, role, "received", payload=env.payload, payload_sha256=digest,
+                                content_type=env.content_type)]
         for d in deliveries:
             # an untranslated delivery is the received payload: store its bytes once, name them by digest
             same = d.envelope.payload is env.payload
@@ -393,7 +392,7 @@ class Worker:
                 env, role, "delivered", recipient=d.recipient, mapping=d.envelope.mapping or "",
                 mapping_version=d.envelope.mapping_version or "", payload=None if same else d.envelope.payload,
                 payload_sha256=digest if same else "", content_type=d.envelope.content_type,
-                detail=detail))
+                reason=d.reason, detail=detail))
         out.records.extend(records)
         out.marks.append((env.message_id, env.sender, "delivered", out.ts))
         out.events.append(("delivered", env, deliveries))

@@ -16,7 +16,7 @@ AW39         ``Zorglevering`` per MutatieZorgzwaartepakket (changed or ended)
 ===========  =====================================================================================
 
 A record whose parent the registers do not hold (an AW35 for a toewijzing that never passed the
-hub) is not recorded: the message is routed as before, and its ``routed`` audit record says so.
+hub) is not recorded: the message is routed as before, and its delivery's audit record says so.
 An IO31 for a client whose address is not in the region table names its zorgkantoor by its
 Ontvanger. Record ids are derived (UUID 5) from what the messages share, never from a BSN in the clear:
 the client's keyed pseudonym and the Besluitnummer name the indicatie; with the ZzpCode,
