@@ -345,8 +345,8 @@ def prune_older(db: Database, cutoff: str, spared_actions: Sequence[str], pruned
 
     A data key all of whose bodies are retired is deleted (shredded); a body under a key still in use
     elsewhere is emptied instead. Either way it cannot be read again."""
-    keep = (f"SELECT payload_sha256 FROM audit WHERE ts >= ? AND payload_sha256 <> '' "
-            f"AND action NOT IN ({', '.join('?' for _ in spared_actions)})")
+    spared = f" AND action NOT IN ({', '.join('?' for _ in spared_actions)})" if spared_actions else ""  # () is no SQL
+    keep = f"SELECT payload_sha256 FROM audit WHERE ts >= ? AND payload_sha256 <> ''{spared}"
     where = f"body IS NOT NULL AND stored_at < ? AND sha256 NOT IN ({keep})"
     params = [cutoff, cutoff, *spared_actions]
     with db.transaction():
