@@ -366,9 +366,10 @@ def prune_older(db: Database, cutoff: str, spared_actions: Sequence[str], pruned
                                                       MAGIC + bytes([len(kid.encode())]) + kid.encode(), *params])
             if int(still[0][0]):
                 live.add(kid)
-        # the current month's client keys are in use by running writers: their bodies are emptied instead
-        live |= {k for k in expired if k.startswith("c:") and k.split("~")[0].rsplit(":", 1)[-1] >= pruned_at[:7]}
-        live |= {k for k in expired if k.startswith("d:") and k.split("~")[0][2:] >= pruned_at[:10]}  # today's
+        # the current month's client keys and today's key are in use by running writers: their bodies are
+        # emptied instead (a key's period is its last part: YYYY-MM for a client's, YYYY-MM-DD for a day's)
+        live |= {k for k in expired if k[:2] in ("c:", "d:")
+                 and (period := k.split("~")[0].rsplit(":", 1)[-1]) >= pruned_at[:len(period)]}
         shred = sorted(set(expired) - live)
         db.executemany("UPDATE data_keys SET wrapped = NULL, shredded_at = ? WHERE key_id = ?",
                        [(pruned_at, k) for k in shred])
