@@ -84,7 +84,8 @@ def test_postgres_and_broker_connections_cut_under_load_lose_nothing(amqp_settin
         assert terminate_hub_backends(pids) >= 2
         after(500)
         publisher.join()  # the publisher's own connection is on the vhost too: cut only the hub's
-        assert close_amqp_connections(MGMT_URL, rabbitmq_vhost, at_least=2) >= 2
+        closed = close_amqp_connections(MGMT_URL, rabbitmq_vhost, at_least=2)
+        assert closed >= 2, f"{closed} hub connection(s) listed:\n{hub.log()[-4000:]}"
         after(500)
         assert terminate_hub_backends(pids) >= 2
         counter = collect(settings, 3000)

@@ -148,6 +148,16 @@ class Slow(Exception):
 _PLAIN_TEXT = re.compile(r"[\t\n\x20-\x7e]+")  # printable ASCII, tab, newline; "\r" and the rest go to lxml
 _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+#: element names already found plain: a message's sixty or so, checked against the pattern once each
+_PLAIN_NAMES: set[str] = set()
+
+
+def _plain_name(name: str) -> bool:
+    if type(name) is not str or _PLAIN_NAME.fullmatch(name) is None:
+        return False
+    if len(_PLAIN_NAMES) < 4096:  # a bound, not a leak, as for ``_TAGS``
+        _PLAIN_NAMES.add(name)
+    return True
 
 
 class Plain:
@@ -166,9 +176,11 @@ class Plain:
         self.kids: list[Plain] = []
 
     def child(self, name: str, text: str | None, base: bool) -> Plain:
-        if self.text is not None or _PLAIN_NAME.fullmatch(name) is None:
+        if self.text is not None or (name not in _PLAIN_NAMES and not _plain_name(name)):
             raise Slow(name)
-        if text is not None and (type(text) is not str or _PLAIN_TEXT.fullmatch(text) is None):
+        # printable ASCII (the common case) is checked by two string methods, not the pattern
+        if text is not None and (type(text) is not str or not text or not (text.isascii() and text.isprintable())
+                                 and _PLAIN_TEXT.fullmatch(text) is None):
             raise Slow(name)
         el = Plain(BASE_NS if base else self.ns, name, text)
         self.kids.append(el)
