@@ -59,6 +59,33 @@ def test_under_steady_writes_the_wal_starts_over(tmp_path: Path) -> None:
         db.close()
 
 
+def test_the_checkpointer_waits_longer_under_heavy_writes_and_not_under_light_ones(tmp_path: Path) -> None:
+    """A long log (a heavy load) puts the next pass off to ``busy_interval``; a short one keeps the short
+    interval, so a light load's messages still meet only short passes."""
+    path = tmp_path / "store.db"
+    db = Database(f"sqlite:///{path}", background_checkpoint=True)
+    checkpointer = db._checkpointer
+    assert checkpointer is not None
+    assert (checkpointer.next_wait(0), checkpointer.next_wait(10**6)) == (0.2, 1.0)
+    # the thread's own passes off for the test (after the one it waits for now): ours alone count the log
+    checkpointer._interval = checkpointer._busy_interval = 3600.0
+    time.sleep(0.5)
+    try:
+        db.execute("CREATE TABLE t (k TEXT PRIMARY KEY, body BLOB)")
+        checkpointer.checkpoint()
+        with db.transaction():
+            db.execute("INSERT INTO t (k, body) VALUES (?, ?)", ("one", b"x"))
+        light = checkpointer.checkpoint()
+        assert 0 < light < 1024
+        with db.transaction():  # about 2,000 pages: a heavy load's fifth of a second
+            db.executemany("INSERT INTO t (k, body) VALUES (?, ?)",
+                           [(os.urandom(16).hex(), os.urandom(3000)) for _ in range(2000)])
+        heavy = checkpointer.checkpoint()
+        assert heavy >= 1024
+    finally:
+        db.close()
+
+
 def test_other_databases_keep_sqlites_own_checkpoints(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'tool.db'}")
     try:
