@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.store.db import Database
+from hub.store.db import WORKER_CACHE_KIB, Database
 
 
 def test_a_worker_database_checkpoints_in_the_background(tmp_path: Path) -> None:
@@ -18,6 +18,7 @@ def test_a_worker_database_checkpoints_in_the_background(tmp_path: Path) -> None
     assert checkpointer is not None and checkpointer.is_alive()
     # commits never copy the log themselves ...
     assert db.execute("PRAGMA wal_autocheckpoint") == [(0,)]
+    assert db.execute("PRAGMA cache_size") == [(-WORKER_CACHE_KIB,)]  # and the worker's indexes stay cached
     db.execute("CREATE TABLE t (n INTEGER PRIMARY KEY, body BLOB)")
     before = path.stat().st_size
     with db.transaction():
@@ -91,6 +92,7 @@ def test_other_databases_keep_sqlites_own_checkpoints(tmp_path: Path) -> None:
     try:
         assert db._checkpointer is None
         assert db.execute("PRAGMA wal_autocheckpoint") == [(1000,)]
+        assert db.execute("PRAGMA cache_size") == [(-2000,)]  # SQLite's own: a command's memory stays small
     finally:
         db.close()
 
