@@ -108,9 +108,7 @@ class Bench:
                 return
             except pika.exceptions.AMQPError as exc:
                 self.log(f"  deleting queue {names[0]} failed ({exc!r}); "
-                         + ("trying again" if attempt == 1 else "left for the vhost's deletion"))
-                if attempt == 2:
-                    names.pop(0)
+                         + ("trying again" if attempt == 1 else f"{len(names)} left for the vhost's deletion"))
             finally:
                 if conn.is_open:
                     conn.close()

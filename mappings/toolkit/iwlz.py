@@ -160,6 +160,11 @@ def _plain_name(name: str) -> bool:
     return True
 
 
+def _plain_text(text: str) -> bool:
+    """Non-empty printable ASCII, tab or newline: two string methods answer the common case, the pattern the rest."""
+    return bool(text) and (text.isascii() and text.isprintable() or _PLAIN_TEXT.fullmatch(text) is not None)
+
+
 class Plain:
     """An element of a message written without lxml: the bytes ``to_xml_bytes`` gives for the same tree.
 
@@ -178,9 +183,7 @@ class Plain:
     def child(self, name: str, text: str | None, base: bool) -> Plain:
         if self.text is not None or (name not in _PLAIN_NAMES and not _plain_name(name)):
             raise Slow(name)
-        # printable ASCII (the common case) is checked by two string methods, not the pattern
-        if text is not None and (type(text) is not str or not text or not (text.isascii() and text.isprintable())
-                                 and _PLAIN_TEXT.fullmatch(text) is None):
+        if text is not None and (type(text) is not str or not _plain_text(text)):
             raise Slow(name)
         el = Plain(BASE_NS if base else self.ns, name, text)
         self.kids.append(el)
