@@ -208,11 +208,12 @@ class Drain:
 
 
 def measure_drain(watcher: DepthWatcher, expected: int, timeout: float, poll: float = 0.05,
-                  started: float | None = None) -> Drain:
+                  started: float | None = None, on_first: Callable[[int], None] | None = None) -> Drain:
     """Wait for ``expected`` messages in the watched queues, timing from the first one seen.
 
     When everything arrived before the second look (a tiny run), the time counts from ``started``
-    (a ``perf_counter`` value), start-up included.
+    (a ``perf_counter`` value), start-up included. ``on_first`` is called with the count when the first
+    ones are seen (the caller reads the consumer's CPU time there, to leave its start-up out).
     """
     first: list[tuple[float, int]] = []
     last: list[tuple[float, int]] = []
@@ -220,6 +221,8 @@ def measure_drain(watcher: DepthWatcher, expected: int, timeout: float, poll: fl
     def on_poll(t: float, n: int) -> None:
         if n > 0 and not first:
             first.append((t, n))
+            if on_first is not None:
+                on_first(n)
         last[:] = [(t, n)]
 
     watcher.wait_total(expected, timeout, poll=poll, on_poll=on_poll)

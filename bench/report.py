@@ -68,12 +68,12 @@ def markdown(doc: dict[str, Any], chart_name: str) -> str:
     for t in doc["targets"]:
         lines.append(f"| {t['label']} | {_fmt(t['value'], 3)} | {t['status']} |")
     lines += ["", "## Scenarios", "",
-              "| scenario | msgs/s | x ceiling | p50 ms | p99 ms | p99.9 ms | peak RSS MB |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
+              "| scenario | msgs/s | x ceiling | p50 ms | p99 ms | p99.9 ms | peak RSS MB | worker CPU µs/msg |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for s in doc["scenarios"].values():
         lines.append(f"| {s['scenario']} | {_fmt(s['msgs_per_s'])} | {_fmt(s['ratio_vs_ceiling'], 3)} | "
                      f"{_fmt(s['p50_ms'], 2)} | {_fmt(s['p99_ms'], 2)} | {_fmt(s.get('p999_ms'), 2)} | "
-                     f"{_fmt(s['peak_rss_mb'])} |")
+                     f"{_fmt(s['peak_rss_mb'])} | {_fmt(s.get('drain_cpu_us_per_msg'))} |")
     staged = doc["scenarios"].get("stages", {})
     if staged.get("stages_cpu_us_per_msg"):
         from bench.stages import markdown_table
@@ -83,14 +83,18 @@ def markdown(doc: dict[str, Any], chart_name: str) -> str:
                   "", f"Profiled total {_fmt(staged.get('profiled_cpu_us_per_msg'))} µs CPU per message; unprofiled "
                   f"worker {_fmt(staged.get('cpu_us_per_msg_unprofiled'))} µs. Disk fsync (4 KiB): p50 "
                   f"{_fmt(staged.get('fsync_p50_ms'), 3)} ms, p99 {_fmt(staged.get('fsync_p99_ms'), 3)} ms."]
-    lines += ["", "Latencies are publish-to-inbox times under a light paced load (see each scenario's "
+    lines += ["", "Worker CPU is the hub workers' CPU time over the drain window, divided by the messages drained "
+              "in it (`drain_cpu_us_per_msg`); `cpu_us_per_msg` in the notes divides all of it, the workers' "
+              "start-up included (`startup_cpu_seconds`), by all the messages.",
+              "", "Latencies are publish-to-inbox times under a light paced load (see each scenario's "
               "`latency_load_msgs_per_s`); throughput is the drain rate of a queue filled before the consumer "
               "started. Each scenario starts once the last one's dirty pages are on disk and the machine is idle "
               "(`quiesce_seconds`).", "", "## Notes", ""]
     for s in doc["scenarios"].values():
         extras = {k: v for k, v in s.items() if k not in {"scenario", "title", "available", "note", "msgs_per_s",
                                                            "p50_ms", "p99_ms", "p999_ms", "peak_rss_mb",
-                                                           "ratio_vs_ceiling", "stages_cpu_us_per_msg"}}
+                                                           "ratio_vs_ceiling", "stages_cpu_us_per_msg",
+                                                           "drain_cpu_us_per_msg"}}
         lines.append(f"- **{s['scenario']}** ({s['title']}): {s['note'] or ''}")
         if extras:
             lines.append("  " + ", ".join(f"{k}={_fmt(v)}" for k, v in extras.items()))
