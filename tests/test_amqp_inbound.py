@@ -10,6 +10,7 @@ import pytest
 
 from hub.transports.amqp import AmqpTransport, _raw
 from hub.transports.base import Outgoing, RawMessage
+from hub.transports.inbound import RECV_BYTES
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -64,6 +65,7 @@ def test_deliveries_off_the_buffer_are_pikas_and_confirms_settle(rabbitmq_vhost:
     stop = threading.Event()
     other: list[bytes] = []
     settled: list[bool] = []
+    reads: list[int] = []
 
     def handler(batch: list[RawMessage]) -> None:
         got.extend(batch)
@@ -75,6 +77,7 @@ def test_deliveries_off_the_buffer_are_pikas_and_confirms_settle(rabbitmq_vhost:
             transport._channel.basic_consume("other", lambda c, m, p, b: other.append(b))
             transport.publish([Outgoing("", "other", b"via pika", {"message_id": "o-1"}, {})])
             settled.append(transport._reader is reader and reader.on_confirm is not None)
+            reads.append(transport._conn._impl._transport._MAX_RECV_BYTES)
 
     timer = threading.Timer(20, stop.set)
     timer.start()
@@ -88,3 +91,5 @@ def test_deliveries_off_the_buffer_are_pikas_and_confirms_settle(rabbitmq_vhost:
     assert [m.queue for m in got] == ["fast"] * len(sent)
     assert [m.tag for m in got] == list(range(1, len(sent) + 1))
     assert settled == [True] and other == [b"via pika"]
+    assert reads == [RECV_BYTES]  # the 200 KB body came in reads of this size, a frame cut across them
+

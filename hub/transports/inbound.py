@@ -68,6 +68,12 @@ def properties(buf: bytes, at: int) -> dict[str, Any]:
     return out
 
 
+#: bytes a socket read asks for (pika asks for 4,096): a 5 KB FHIR Bundle took two reads and a partial
+#: frame carried over between them; one read now takes in a dozen such messages. Below glibc's 128 KiB,
+#: where a buffer would be mapped and unmapped each time
+RECV_BYTES = 64 * 1024
+
+
 class DeliveryReader:
     """The frame loop of one pika connection, with a short way for deliveries and confirms.
 
@@ -104,6 +110,10 @@ class DeliveryReader:
             return None
         reader = cls(blocking, channel, queues, sink)
         impl._on_data_available = reader.on_data
+        transport: Any = getattr(impl, "_transport", None)
+        if isinstance(getattr(transport, "_MAX_RECV_BYTES", None), int):
+            transport._MAX_RECV_BYTES = RECV_BYTES
+            transport._MAX_CONSUME_BYTES = max(RECV_BYTES, transport._MAX_CONSUME_BYTES)
         return reader
 
     def on_data(self, data_in: bytes) -> None:
