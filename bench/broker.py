@@ -123,17 +123,53 @@ class Message:
     content_type: str
 
 
-def publish_many(url: str, exchange: str, messages: Callable[[int], Message], count: int, *, user_id: str,
-                 routing_key: Callable[[int], str], ids: list[str] | None = None) -> float:
-    """Publish ``count`` persistent messages as fast as the broker takes them; returns seconds.
+class _Confirms:
+    """Publisher confirms counted as they come, singly or for every tag up to one."""
 
-    No confirms here: the caller counts the queues afterwards, which is the proof that nothing was lost.
+    def __init__(self) -> None:
+        self.upto = 0  # every tag up to this one is confirmed
+        self.above: set[int] = set()  # tags confirmed singly above it
+        self.nacked = 0
+
+    def on_confirm(self, frame: Any) -> None:
+        method = frame.method
+        tag = int(method.delivery_tag)
+        if isinstance(method, pika.spec.Basic.Nack):
+            self.nacked += 1
+        if method.multiple:
+            self.above = {t for t in self.above if t > tag}
+            self.upto = max(self.upto, tag)
+        elif tag > self.upto:
+            self.above.add(tag)
+        while self.upto + 1 in self.above:
+            self.upto += 1
+            self.above.discard(self.upto)
+
+    @property
+    def count(self) -> int:
+        return self.upto + len(self.above)
+
+
+def publish_many(url: str, exchange: str, messages: Callable[[int], Message], count: int, *, user_id: str,
+                 routing_key: Callable[[int], str], ids: list[str] | None = None,
+                 timeout: float = 300.0) -> float:
+    """Publish ``count`` persistent messages as fast as the broker takes them, and wait until the broker has
+    confirmed every one; returns seconds.
+
+    Confirms are pipelined, not waited for one by one. Without them, a connection closed right after the
+    last publish could lose what a busy broker had not yet handed to its quorum queues (seen after a long
+    test run: 241 of 300 arrived).
     """
     conn = connect(url)
     ch = conn.channel()
     impl = ch._impl  # queue frames and flush every few hundred, not a socket write per message
+    confirms = _Confirms()
+    ready: list[bool] = []
+    impl.confirm_delivery(ack_nack_callback=confirms.on_confirm, callback=lambda _frame: ready.append(True))
     began = time.perf_counter()
     try:
+        while not ready:
+            conn.process_data_events(time_limit=0.01)
         for n in range(count):
             m = messages(n)
             message_id = ids[n] if ids is not None else uuid.uuid4().hex
@@ -142,7 +178,12 @@ def publish_many(url: str, exchange: str, messages: Callable[[int], Message], co
                 user_id=user_id))
             if n % 500 == 499:
                 ch.basic_qos(prefetch_count=0)  # a round trip: everything queued before it is written
-        ch.basic_qos(prefetch_count=0)
+        deadline = time.monotonic() + timeout
+        while confirms.count < count and time.monotonic() < deadline:
+            conn.process_data_events(time_limit=0.05)
+        if confirms.count < count or confirms.nacked:
+            raise RuntimeError(f"the broker confirmed {confirms.count - confirms.nacked} of {count} messages "
+                               f"({confirms.nacked} refused) within {timeout:.0f}s")
     finally:
         conn.close()
     return time.perf_counter() - began
