@@ -20,6 +20,7 @@ import pika
 import pika.exceptions
 
 from hub.catalogue.parties import PartyRegistry
+from hub.transports.confirms import ConfirmWindow
 from hub.transports.management import Management, party_password
 
 HOST = "127.0.0.1"
@@ -123,31 +124,20 @@ class Message:
     content_type: str
 
 
-class _Confirms:
-    """Publisher confirms counted as they come, singly or for every tag up to one."""
+class _Confirms(ConfirmWindow):
+    """The loader's confirms, and how many of them were refused (nacked)."""
+
+    __slots__ = ("nacked",)
 
     def __init__(self) -> None:
-        self.upto = 0  # every tag up to this one is confirmed
-        self.above: set[int] = set()  # tags confirmed singly above it
+        super().__init__()
         self.nacked = 0
 
     def on_confirm(self, frame: Any) -> None:
         method = frame.method
-        tag = int(method.delivery_tag)
         if isinstance(method, pika.spec.Basic.Nack):
             self.nacked += 1
-        if method.multiple:
-            self.above = {t for t in self.above if t > tag}
-            self.upto = max(self.upto, tag)
-        elif tag > self.upto:
-            self.above.add(tag)
-        while self.upto + 1 in self.above:
-            self.upto += 1
-            self.above.discard(self.upto)
-
-    @property
-    def count(self) -> int:
-        return self.upto + len(self.above)
+        self.confirm(int(method.delivery_tag), bool(method.multiple))
 
 
 def publish_many(url: str, exchange: str, messages: Callable[[int], Message], count: int, *, user_id: str,
@@ -179,10 +169,10 @@ def publish_many(url: str, exchange: str, messages: Callable[[int], Message], co
             if n % 500 == 499:
                 ch.basic_qos(prefetch_count=0)  # a round trip: everything queued before it is written
         deadline = time.monotonic() + timeout
-        while confirms.count < count and time.monotonic() < deadline:
+        while confirms.confirmed() < count and time.monotonic() < deadline:
             conn.process_data_events(time_limit=0.05)
-        if confirms.count < count or confirms.nacked:
-            raise RuntimeError(f"the broker confirmed {confirms.count - confirms.nacked} of {count} messages "
+        if confirms.confirmed() < count or confirms.nacked:
+            raise RuntimeError(f"the broker confirmed {confirms.confirmed() - confirms.nacked} of {count} messages "
                                f"({confirms.nacked} refused) within {timeout:.0f}s")
     finally:
         conn.close()

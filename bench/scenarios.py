@@ -461,15 +461,15 @@ def stages(b: Bench, count: int | None = None) -> dict[str, Any]:
     disk = stage_profile.fsync_latency(b.scratch, rounds=50 if b.mode.name == "smoke" else 200)
     prof = stage_profile.profile_passthrough(b.vh.url, s, n, fill)
     b.delete_queues(topo)
-    unprofiled = (b.passthrough or {}).get("drain_cpu_us_per_msg") or (b.passthrough or {}).get("cpu_us_per_msg")
+    pt = b.passthrough or {}
+    unprofiled = pt.get("drain_cpu_us_per_msg") or pt.get("cpu_us_per_msg")
     return result("stages", "Stages: CPU per message per stage of passthrough (cProfile), disk fsync latency",
                   **prof, **disk, cpu_us_per_msg_unprofiled=unprofiled,
                   note="one worker in the harness process under cProfile with a per-thread CPU clock (the "
                        "profiler inflates each stage alike: read the proportions); stages overlap where one calls "
                        "another (a commit inside the audit append is not counted twice: it is outside it); "
                        "cpu_us_per_msg_unprofiled is the passthrough worker's own CPU time per message over its drain; "
-                       "fsync on "
-                       "the disk of the hub's store")
+                       "fsync on the disk of the hub's store")
 
 
 # ----- 7 backlog ------------------------------------------------------------------------

@@ -92,4 +92,3 @@ def test_deliveries_off_the_buffer_are_pikas_and_confirms_settle(rabbitmq_vhost:
     assert [m.tag for m in got] == list(range(1, len(sent) + 1))
     assert settled == [True] and other == [b"via pika"]
     assert reads == [RECV_BYTES]  # the 200 KB body came in reads of this size, a frame cut across them
-

@@ -10,6 +10,7 @@ import pytest
 
 from hub.transports.amqp import QUORUM, AmqpTransport
 from hub.transports.base import Outgoing
+from hub.transports.confirms import ConfirmWindow
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -55,7 +56,7 @@ def _bookkeeping(published: list[int]) -> tuple[AmqpTransport, list[tuple[int, b
     import collections
 
     t = object.__new__(AmqpTransport)
-    t._published, t._low, t._ahead, t._nacked = 0, 1, set(), False
+    t._published, t._window, t._nacked = 0, ConfirmWindow(), False
     t._waiting, t._wake_when = collections.deque(), None
     settled: list[tuple[int, bool]] = []
     for n, size in enumerate(published):
@@ -79,4 +80,4 @@ def test_confirms_out_of_order_settle_each_batch_once_all_its_tags_are_in() -> N
     assert settled == [(0, True), (1, True)]
     t._confirmed(8, False, False)
     assert settled == [(0, True), (1, True), (2, False)]  # the batch with the nack is reported refused
-    assert (t._low, t._ahead) == (10, set())
+    assert (t._window.low, t._window.ahead) == (10, set())

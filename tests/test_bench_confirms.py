@@ -18,10 +18,10 @@ def test_single_multiple_and_out_of_order_confirms_are_each_counted_once() -> No
     c = _Confirms()
     for f in (_frame(2), _frame(3), _frame(1), _frame(6), _frame(5, multiple=True), _frame(6)):
         c.on_confirm(f)
-    assert c.count == 6 and c.upto == 6 and not c.above
+    assert c.confirmed() == 6 and c.low - 1 == 6 and not c.ahead
     c.on_confirm(_frame(9))
-    assert c.count == 7 and c.upto == 6
+    assert c.confirmed() == 7 and c.low - 1 == 6
     c.on_confirm(_frame(8, nack=True))
-    assert c.count == 8 and c.nacked == 1
+    assert c.confirmed() == 8 and c.nacked == 1
     c.on_confirm(_frame(10, multiple=True))
-    assert c.count == 10 and c.upto == 10 and not c.above
+    assert c.confirmed() == 10 and c.low - 1 == 10 and not c.ahead

@@ -27,6 +27,7 @@ from hub.catalogue.parties import PartyRegistry
 from hub.catalogue.topology import Topology
 from hub.errors import RetryLater
 from hub.transports.base import BatchHandler, Outgoing, RawMessage, Settled
+from hub.transports.confirms import ConfirmWindow
 from hub.transports.frames import PublishEncoder
 from hub.transports.hosts import BrokerUrl, Host, split_hosts
 from hub.transports.inbound import DeliveryReader
@@ -153,8 +154,7 @@ class AmqpTransport:
         self._publisher_wrapper: Any = None
         self._encoder: PublishEncoder | None = None  # its batches' frames, marshalled in one piece
         self._published = 0  # the publisher channel's last delivery tag
-        self._low = 1  # the lowest delivery tag not yet confirmed (every tag below it is)
-        self._ahead: set[int] = set()  # tags above ``_low`` confirmed out of order (seldom any)
+        self._window = ConfirmWindow()  # which of its tags the broker has confirmed
         self._nacked = False
         #: pipelined publishes not settled yet: (their last delivery tag, whom to tell), in publish order
         self._waiting: collections.deque[tuple[int, Settled]] = collections.deque()
@@ -249,32 +249,15 @@ class AmqpTransport:
         self._confirmed(int(method.delivery_tag), bool(method.multiple), isinstance(method, pika.spec.Basic.Nack))
 
     def _confirmed(self, tag: int, multiple: bool, nack: bool) -> None:
-        """Confirms may come out of order, singly or for every tag up to one: settle exactly those.
-
-        Only the lowest unconfirmed tag is kept, and the few confirmed above it out of order: no set of
-        every tag in flight to fill at each publish and empty at each confirm, one tag at a time."""
+        """Confirms may come out of order, singly or for every tag up to one: settle exactly those."""
         if nack:
             self._nacked = True
-        low = self._low
-        if tag < low or tag > self._published:
-            return  # settled before (or not ours): nothing more is confirmed by it
-        ahead = self._ahead
-        if multiple or tag == low:
-            low = tag + 1
-            if ahead:
-                ahead.difference_update([t for t in ahead if t < low])
-                while low in ahead:
-                    ahead.discard(low)
-                    low += 1
-            self._low = low
-        else:
-            ahead.add(tag)
-            return  # the lowest still waits: no publish is settled by this one
-        self._settle_callbacks()
+        if tag <= self._published and self._window.confirm(tag, multiple):
+            self._settle_callbacks()  # (a tag above the last published is not ours)
 
     def _settle_callbacks(self) -> None:
         """Call back, in order, every pipelined publish whose tags are all confirmed."""
-        low = self._low  # the lowest tag not yet confirmed
+        low = self._window.low  # the lowest tag not yet confirmed
         while self._waiting and self._waiting[0][0] < low:
             _, callback = self._waiting.popleft()
             ok = not self._nacked
@@ -336,7 +319,7 @@ class AmqpTransport:
         self.publish_pipelined(outgoing, settled.append)
         # this publish is the last one waiting: settled once none is (nothing to publish is settled at once)
         if not settled and not self.settle(timeout):
-            unconfirmed = self._published - self._low + 1 - len(self._ahead)
+            unconfirmed = self._published - self._window.confirmed()
             raise RetryLater(f"the broker left {unconfirmed} of {len(outgoing)} publishes unconfirmed")
         if not settled[0]:
             raise RetryLater("the broker refused (nacked) a delivery: the batch will be redelivered")
