@@ -126,10 +126,14 @@ def _first_duplicate(payload: bytes) -> str | None:
 
 @dataclass(frozen=True)
 class Document:
-    """A parsed payload: JSON data or an XML tree."""
+    """A parsed payload: JSON data or an XML tree.
+
+    ``whole`` says the data is the payload's parse, all of it; a file's is only its metadata.
+    """
 
     json: Any = None
     xml: etree._Element | None = None
+    whole: bool = True
 
     @classmethod
     def parse(cls, content_type: str, payload: bytes) -> Document:

@@ -76,7 +76,7 @@ class Checker:
             # a file (ZIP, CSV) is not parsed here: the kind's handler validates its rows (hub.formats.csvbatch);
             # routing sees its metadata, which travels in headers
             meta = {"filename": str(env.headers.get("x-filename", "")), "size": len(env.payload)}
-            return Checked(env, kind, Document(json=meta))
+            return Checked(env, kind, Document(json=meta, whole=False))
         doc = Document.parse(base, env.payload)
         if kind.schema:
             self._check_json_schema(kind, doc)

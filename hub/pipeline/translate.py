@@ -67,7 +67,12 @@ class Translator:
                 self._chosen[key] = None
         return self._chosen[key]
 
-    def translate(self, delivery: Delivery, party: Party) -> Delivery:
+    def translate(self, delivery: Delivery, party: Party, parsed: object = None) -> Delivery:
+        """``delivery`` in a format ``party`` accepts.
+
+        ``parsed`` is the delivery's payload as the checker parsed it, if the caller has it: a mapping that
+        takes a parsed document (a ``write`` method, as the FHIR -> iWlz ones have) then skips the parse.
+        """
         env = delivery.envelope
         source = format_of(env.kind, env.content_type)
         if source in party.accepts or "*" in party.accepts or not party.accepts:
@@ -84,7 +89,8 @@ class Translator:
                 self._warned.add((spec.name, spec.version, party.name))
                 log.warning("mapping %s version %s is deprecated and still serves recipient %s",
                             spec.name, spec.version, party.name)
-            payload = mapping.translate(env.payload)
+            write = getattr(mapping, "write", None) if type(parsed) is dict else None
+            payload = mapping.translate(env.payload) if write is None else write(parsed)
             content_type = _content_type(spec.target_format)
             kind = env.kind
             if spec.target_format.startswith("iwlz-2.2-xml:"):

@@ -331,7 +331,10 @@ class Worker:
                     deliveries = handler(checked, ctx)
             else:
                 deliveries = self.app.router.route(checked)
-            translated = [self.app.translator.translate(d, self.app.parties.get(d.recipient))
+            doc = checked.document  # the checked payload's parse, for the deliveries that carry that payload
+            parsed = doc.json if doc.whole else None
+            translated = [self.app.translator.translate(d, self.app.parties.get(d.recipient),
+                                                        parsed if d.envelope.payload is env.payload else None)
                           for d in deliveries]
         except RetryLater as exc:
             self._retry(raw, env, role, exc, out)

@@ -118,19 +118,13 @@ class CarryFromFhir:
         self.spec, self.base = spec, base
 
     def translate(self, payload: bytes) -> bytes:
+        return self.write(loads_json(payload))
+
+    def write(self, bundle: JsonObj) -> bytes:
+        """The message for a parsed Bundle, which it leaves as it was: ``translate`` without the JSON parse."""
         from hub.formats.iwlz import safe_parse
 
-        bundle = loads_json(payload)
-        carried: list[JsonObj] = []
-        for entry in bundle.get("entry", []):
-            res = entry.get("resource", {})
-            if res.get("resourceType") == "MessageHeader":
-                carried = [e for e in res.get("extension", []) if e.get("url") == CARRIED]
-                rest = [e for e in res.get("extension", []) if e.get("url") != CARRIED]
-                if rest:
-                    res["extension"] = rest
-                else:
-                    res.pop("extension", None)
+        carried, bundle = _without_carried(bundle)
         write = getattr(self.base, "write", None)
         if write is not None:  # the base's bytes, from the Bundle at hand rather than its JSON written and read back
             out = write(bundle)
@@ -153,6 +147,27 @@ class CarryFromFhir:
             else:
                 parent.append(el)
         return to_xml_bytes(root)
+
+
+def _without_carried(bundle: JsonObj) -> tuple[list[JsonObj], JsonObj]:
+    """The carried elements of the (last) MessageHeader, and the Bundle without them.
+
+    The Bundle is not changed: the entries on the way to a MessageHeader are copied, the rest shared, so
+    the checker's parsed document can serve every recipient of a message.
+    """
+    carried: list[JsonObj] = []
+    entry = bundle.get("entry", [])
+    copied: list[JsonObj] | None = None
+    for i, e in enumerate(entry):
+        res = e.get("resource", {})
+        if res.get("resourceType") == "MessageHeader":
+            carried = [x for x in res.get("extension", []) if x.get("url") == CARRIED]
+            rest = [x for x in res.get("extension", []) if x.get("url") != CARRIED]
+            res = {**res, "extension": rest} if rest else {k: v for k, v in res.items() if k != "extension"}
+            if copied is None:
+                copied = list(entry)
+            copied[i] = {**e, "resource": res}
+    return carried, bundle if copied is None else {**bundle, "entry": copied}
 
 
 def whole(to_fhir: Mapping, from_fhir: Mapping, version: str) -> tuple[CarryToFhir, CarryFromFhir]:

@@ -148,16 +148,29 @@ class Slow(Exception):
 _PLAIN_TEXT = re.compile(r"[\t\n\x20-\x7e]+")  # printable ASCII, tab, newline; "\r" and the rest go to lxml
 _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-#: element names already found plain: a message's sixty or so, checked against the pattern once each
-_PLAIN_NAMES: set[str] = set()
+#: (name, in the basisschema?, depth) -> the element's markup, each piece with its indent and line end: a message
+#: has some sixty elements of a few dozen names, each checked against the pattern and formatted once
+_MARKUP: dict[tuple[str, bool, int], _Markup] = {}
 
 
-def _plain_name(name: str) -> bool:
+@dataclass(frozen=True, slots=True)
+class _Markup:
+    open: str  # "    <iwlz:Huis>\n"
+    close: str  # "    </iwlz:Huis>\n"
+    empty: str  # "    <iwlz:Huis/>\n"
+    before: str  # "    <iwlz:Huis>", before a text
+    after: str  # "</iwlz:Huis>\n", after it
+
+
+def _markup(name: str, base: bool, depth: int) -> _Markup:
     if type(name) is not str or _PLAIN_NAME.fullmatch(name) is None:
-        return False
-    if len(_PLAIN_NAMES) < 4096:  # a bound, not a leak, as for ``_TAGS``
-        _PLAIN_NAMES.add(name)
-    return True
+        raise Slow(name)
+    indent, tag = "  " * depth, ("iwlz:" if base else "") + name
+    markup = _Markup(f"{indent}<{tag}>\n", f"{indent}</{tag}>\n", f"{indent}<{tag}/>\n", f"{indent}<{tag}>",
+                     f"</{tag}>\n")
+    if len(_MARKUP) < 4096:  # a bound, not a leak, as for ``_TAGS``
+        _MARKUP[name, base, depth] = markup
+    return markup
 
 
 def _plain_text(text: str) -> bool:
@@ -172,49 +185,58 @@ class Plain:
     namespace, each holding either non-empty printable ASCII text or child elements. Anything else raises
     ``Slow`` at once, and the caller builds the message again with lxml (a build is pure: same input, same
     steps), so what it returns, and the error it raises, are lxml's.
+
+    An element with text takes no children, so its line is written when it is made, and only the elements
+    that hold others stay objects: their markup waits to know whether they hold any.
     """
 
-    __slots__ = ("kids", "name", "ns", "text")
+    __slots__ = ("base", "depth", "kids", "leaf", "markup", "name")
 
-    def __init__(self, ns: str, name: str, text: str | None = None) -> None:
-        self.ns, self.name, self.text = ns, name, text
-        self.kids: list[Plain] = []
+    def __init__(self, name: str, markup: _Markup | None = None, base: bool = False, depth: int = 0,
+                 leaf: bool = False) -> None:  # fmt: skip
+        self.name, self.markup, self.base, self.depth, self.leaf = name, markup, base, depth, leaf
+        self.kids: list[Plain | str] = []
 
     def child(self, name: str, text: str | None, base: bool) -> Plain:
-        if self.text is not None or (name not in _PLAIN_NAMES and not _plain_name(name)):
+        if self.leaf:
             raise Slow(name)
-        if text is not None and (type(text) is not str or not _plain_text(text)):
+        base = base or self.base  # a child of a basisschema element is in the basisschema too
+        depth = self.depth + 1
+        markup = _MARKUP.get((name, base, depth)) or _markup(name, base, depth)
+        if text is None:
+            el = Plain(name, markup, base, depth)
+            self.kids.append(el)
+            return el
+        if type(text) is not str or not _plain_text(text):
             raise Slow(name)
-        el = Plain(BASE_NS if base else self.ns, name, text)
-        self.kids.append(el)
-        return el
+        self.kids.append(markup.before + text.translate(_ESCAPE) + markup.after)
+        return _LEAF
 
     def write(self, msg_ns: str) -> bytes:
         """The document, as ``to_xml_bytes`` writes it (``self`` is the root ``Bericht``)."""
         out = ["<?xml version='1.0' encoding='UTF-8'?>\n",
                f'<{self.name} xmlns="{msg_ns}" xmlns:iwlz="{BASE_NS}">\n']
-        for kid in self.kids:
-            kid._write(out, "  ", msg_ns)
+        self._kids(out)
         out.append(f"</{self.name}>\n")
         return "".join(out).encode("ascii")
 
-    def _write(self, out: list[str], indent: str, msg_ns: str) -> None:
-        if self.ns == BASE_NS:
-            tag = "iwlz:" + self.name
-        elif self.ns == msg_ns:
-            tag = self.name
-        else:
-            raise Slow(self.name)
-        if self.kids:
-            out.append(f"{indent}<{tag}>\n")
-            deeper = indent + "  "
-            for kid in self.kids:
-                kid._write(out, deeper, msg_ns)
-            out.append(f"{indent}</{tag}>\n")
-        elif self.text is None:
-            out.append(f"{indent}<{tag}/>\n")
-        else:
-            out.append(f"{indent}<{tag}>{self.text.translate(_ESCAPE)}</{tag}>\n")
+    def _kids(self, out: list[str]) -> None:
+        for kid in self.kids:
+            if isinstance(kid, str):
+                out.append(kid)
+                continue
+            markup = kid.markup
+            assert markup is not None  # only the root has none
+            if kid.kids:
+                out.append(markup.open)
+                kid._kids(out)
+                out.append(markup.close)
+            else:
+                out.append(markup.empty)
+
+
+#: what ``Plain.child`` returns for an element with text: it takes no children, as it has no object of its own
+_LEAF = Plain("text", leaf=True)
 
 
 def sub(parent: etree._Element, name: str, text: str | None = None, *, base: bool = False) -> etree._Element:
