@@ -90,3 +90,41 @@ def test_a_mapping_without_write_gets_the_payload() -> None:
     out = Translator(reg).translate(Delivery("p", env, "test"), _party("xml"), {"x": 1})
     assert out.envelope.payload == b"{}" and seen == [b"{}"]
     assert out.envelope.mapping == "upper"
+
+
+KINDS = """
+[kind."test.toewijzing-fhir"]
+description = "a toewijzing as a FHIR message Bundle, to every provider (test routing)"
+content_types = ["application/fhir+json"]
+senders = ["zorgkantoor"]
+route = [{by = "role", role = "zorgaanbieder"}]
+"""
+
+
+def test_one_parse_serves_every_recipient_through_the_worker(settings: Any, tmp_path: Path) -> None:
+    """Three providers of one Bundle that carries elements: two on the latest version, one pinned to 1."""
+    from hub.testing import TestHub
+    from tests.party_helpers import party, with_registry, zorgkantoor
+
+    parties = [zorgkantoor("zk", "5501", "fhir-r4-json"),
+               party("za-a", "AGB", "01000001", "zorgaanbieder", accepts=("iwlz-2.2-xml:AW33",)),
+               party("za-b", "AGB", "01000002", "zorgaanbieder", accepts=("iwlz-2.2-xml:AW33",)),
+               party("za-v1", "AGB", "01000003", "zorgaanbieder", accepts=("iwlz-2.2-xml:AW33",),
+                     mappings={"fhir-to-iwlz-aw33": "1"})]
+    golden = REPO / "mappings" / "iwlz_aw33" / "golden" / "v2.1"
+    payload = (golden / "maximal-fhir.in.json").read_bytes()
+    assert b"iwlz-element" in payload  # it carries elements that version 2.1 puts back
+    hub = TestHub(with_registry(settings, tmp_path, parties, KINDS), out=lambda _: None)
+    try:
+        hub.send("zk", "test.toewijzing-fhir", payload, content_type="application/fhir+json")
+        got = {name: hub.inbox(name) for name in ("za-a", "za-b", "za-v1")}
+    finally:
+        hub.close()
+    want = (golden / "maximal-fhir.out.xml").read_bytes()
+    v1 = REG.get("fhir-to-iwlz-aw33", "1")
+    for name, msgs in got.items():
+        assert len(msgs) == 1, name
+    assert got["za-a"][0].body == want and got["za-b"][0].body == want
+    assert got["za-a"][0].headers["x-mapping-version"] == "2.1"
+    assert got["za-v1"][0].body == v1.translate(payload) != want
+    assert got["za-v1"][0].headers["x-mapping-version"] == "1"

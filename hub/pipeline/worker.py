@@ -331,8 +331,10 @@ class Worker:
                     deliveries = handler(checked, ctx)
             else:
                 deliveries = self.app.router.route(checked)
-            doc = checked.document  # the checked payload's parse, for the deliveries that carry that payload
-            parsed = doc.json if doc.whole else None
+            # the checked payload's parse, for the routed deliveries that carry that payload (a flow's handler
+            # has had the parse in hand and may have changed it: its deliveries are translated from their bytes)
+            doc = checked.document
+            parsed = doc.json if doc.whole and not checked.kind.handler else None
             translated = [self.app.translator.translate(d, self.app.parties.get(d.recipient),
                                                         parsed if d.envelope.payload is env.payload else None)
                           for d in deliveries]
