@@ -148,29 +148,35 @@ class Slow(Exception):
 _PLAIN_TEXT = re.compile(r"[\t\n\x20-\x7e]+")  # printable ASCII, tab, newline; "\r" and the rest go to lxml
 _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-#: (name, in the basisschema?, depth) -> the element's markup, each piece with its indent and line end: a message
-#: has some sixty elements of a few dozen names, each checked against the pattern and formatted once
-_MARKUP: dict[tuple[str, bool, int], _Markup] = {}
-
-
-@dataclass(frozen=True, slots=True)
 class _Markup:
-    open: str  # "    <iwlz:Huis>\n"
-    close: str  # "    </iwlz:Huis>\n"
-    empty: str  # "    <iwlz:Huis/>\n"
-    before: str  # "    <iwlz:Huis>", before a text
-    after: str  # "</iwlz:Huis>\n", after it
+    """An element's markup at its depth, each piece with its indent and line end, and its children's.
 
+    A message has some sixty elements of a few dozen names: each name is checked against the pattern and
+    formatted once per place, and a child's markup is one dictionary access on its parent's.
+    """
 
-def _markup(name: str, base: bool, depth: int) -> _Markup:
-    if type(name) is not str or _PLAIN_NAME.fullmatch(name) is None:
-        raise Slow(name)
-    indent, tag = "  " * depth, ("iwlz:" if base else "") + name
-    markup = _Markup(f"{indent}<{tag}>\n", f"{indent}</{tag}>\n", f"{indent}<{tag}/>\n", f"{indent}<{tag}>",
-                     f"</{tag}>\n")
-    if len(_MARKUP) < 4096:  # a bound, not a leak, as for ``_TAGS``
-        _MARKUP[name, base, depth] = markup
-    return markup
+    __slots__ = ("after", "base", "base_kids", "before", "close", "depth", "empty", "open", "plain_kids")
+
+    def __init__(self, tag: str, base: bool, depth: int) -> None:
+        indent = "  " * depth
+        self.open, self.close, self.empty = f"{indent}<{tag}>\n", f"{indent}</{tag}>\n", f"{indent}<{tag}/>\n"
+        self.before, self.after = f"{indent}<{tag}>", f"</{tag}>\n"  # around a text
+        self.base, self.depth = base, depth
+        #: children's markup by name: of the message's namespace, and of the basisschema's (the same
+        #: dictionary under a basisschema element, whose children are all in the basisschema)
+        self.base_kids: dict[str, _Markup] = {}
+        self.plain_kids: dict[str, _Markup] = self.base_kids if base else {}
+
+    def kid(self, name: str, base: bool) -> _Markup:
+        """A child's markup, made on first use; ``Slow`` for a name the plain writer does not write."""
+        if type(name) is not str or _PLAIN_NAME.fullmatch(name) is None:
+            raise Slow(name)
+        base = base or self.base
+        markup = _Markup(("iwlz:" if base else "") + name, base, self.depth + 1)
+        kids = self.base_kids if base else self.plain_kids
+        if len(kids) < 256:  # the element names of a message: a bound, not a leak
+            kids[name] = markup
+        return markup
 
 
 def _plain_text(text: str) -> bool:
@@ -190,21 +196,29 @@ class Plain:
     that hold others stay objects: their markup waits to know whether they hold any.
     """
 
-    __slots__ = ("base", "depth", "kids", "leaf", "markup", "name")
+    __slots__ = ("kids", "leaf", "markup")
 
-    def __init__(self, name: str, markup: _Markup | None = None, base: bool = False, depth: int = 0,
-                 leaf: bool = False) -> None:  # fmt: skip
-        self.name, self.markup, self.base, self.depth, self.leaf = name, markup, base, depth, leaf
+    def __init__(self, markup: _Markup, leaf: bool = False) -> None:
+        self.markup, self.leaf = markup, leaf
         self.kids: list[Plain | str] = []
+
+    @classmethod
+    def root(cls, name: str) -> Plain:
+        """The root of a message, ``name`` its element (``Bericht``): one markup tree per writer and name."""
+        markup = _ROOTS.get(name)
+        if markup is None:
+            markup = _Markup(name, False, 0)
+            if len(_ROOTS) < 64:
+                _ROOTS[name] = markup
+        return cls(markup)
 
     def child(self, name: str, text: str | None, base: bool) -> Plain:
         if self.leaf:
             raise Slow(name)
-        base = base or self.base  # a child of a basisschema element is in the basisschema too
-        depth = self.depth + 1
-        markup = _MARKUP.get((name, base, depth)) or _markup(name, base, depth)
+        m = self.markup
+        markup = (m.base_kids if base else m.plain_kids).get(name) or m.kid(name, base)
         if text is None:
-            el = Plain(name, markup, base, depth)
+            el = Plain(markup)
             self.kids.append(el)
             return el
         if type(text) is not str or not _plain_text(text):
@@ -214,12 +228,11 @@ class Plain:
         self.kids.append(markup.before + text + markup.after)
         return _LEAF
 
-    def write(self, msg_ns: str) -> bytes:
-        """The document, as ``to_xml_bytes`` writes it (``self`` is the root ``Bericht``)."""
-        out = ["<?xml version='1.0' encoding='UTF-8'?>\n",
-               f'<{self.name} xmlns="{msg_ns}" xmlns:iwlz="{BASE_NS}">\n']
+    def write(self, msg_ns: str, name: str = "Bericht") -> bytes:
+        """The document, as ``to_xml_bytes`` writes it (``self`` is the root ``name``)."""
+        out = ["<?xml version='1.0' encoding='UTF-8'?>\n", f'<{name} xmlns="{msg_ns}" xmlns:iwlz="{BASE_NS}">\n']
         self._kids(out)
-        out.append(f"</{self.name}>\n")
+        out.append(f"</{name}>\n")
         return "".join(out).encode("ascii")
 
     def _kids(self, out: list[str]) -> None:
@@ -228,7 +241,6 @@ class Plain:
                 out.append(kid)
                 continue
             markup = kid.markup
-            assert markup is not None  # only the root has none
             if kid.kids:
                 out.append(markup.open)
                 kid._kids(out)
@@ -237,8 +249,9 @@ class Plain:
                 out.append(markup.empty)
 
 
+_ROOTS: dict[str, _Markup] = {}
 #: what ``Plain.child`` returns for an element with text: it takes no children, as it has no object of its own
-_LEAF = Plain("text", leaf=True)
+_LEAF = Plain(_Markup("text", False, 0), leaf=True)
 
 
 def sub(parent: etree._Element, name: str, text: str | None = None, *, base: bool = False) -> etree._Element:

@@ -132,7 +132,7 @@ class FhirToXml:
         a third of the cost; built with lxml (``build``) where it cannot.
         """
         msg_ns = ns(self.shape.msg)
-        plain = Plain("Bericht")
+        plain = Plain.root("Bericht")
         try:
             self._fill(b, cast(etree._Element, plain))
             return plain.write(msg_ns)
