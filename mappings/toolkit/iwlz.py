@@ -179,11 +179,6 @@ class _Markup:
         return markup
 
 
-def _plain_text(text: str) -> bool:
-    """Non-empty printable ASCII, tab or newline: two string methods answer the common case, the pattern the rest."""
-    return bool(text) and (text.isascii() and text.isprintable() or _PLAIN_TEXT.fullmatch(text) is not None)
-
-
 class Plain:
     """An element of a message written without lxml: the bytes ``to_xml_bytes`` gives for the same tree.
 
@@ -192,8 +187,8 @@ class Plain:
     ``Slow`` at once, and the caller builds the message again with lxml (a build is pure: same input, same
     steps), so what it returns, and the error it raises, are lxml's.
 
-    An element with text takes no children, so its line is written when it is made, and only the elements
-    that hold others stay objects: their markup waits to know whether they hold any.
+    ``sub`` makes its children. An element with text takes no children, so its line is written when it is
+    made, and only the elements that hold others stay objects: their markup waits to know whether they hold any.
     """
 
     __slots__ = ("kids", "leaf", "markup")
@@ -211,22 +206,6 @@ class Plain:
             if len(_ROOTS) < 64:
                 _ROOTS[name] = markup
         return cls(markup)
-
-    def child(self, name: str, text: str | None, base: bool) -> Plain:
-        if self.leaf:
-            raise Slow(name)
-        m = self.markup
-        markup = (m.base_kids if base else m.plain_kids).get(name) or m.kid(name, base)
-        if text is None:
-            el = Plain(markup)
-            self.kids.append(el)
-            return el
-        if type(text) is not str or not _plain_text(text):
-            raise Slow(name)
-        if "&" in text or "<" in text or ">" in text:  # three scans cost less than one translate of a plain text
-            text = text.translate(_ESCAPE)
-        self.kids.append(markup.before + text + markup.after)
-        return _LEAF
 
     def write(self, msg_ns: str, name: str = "Bericht") -> bytes:
         """The document, as ``to_xml_bytes`` writes it (``self`` is the root ``name``)."""
@@ -250,14 +229,29 @@ class Plain:
 
 
 _ROOTS: dict[str, _Markup] = {}
-#: what ``Plain.child`` returns for an element with text: it takes no children, as it has no object of its own
+#: what ``sub`` returns for a plain element with text: it takes no children, as it has no object of its own
 _LEAF = Plain(_Markup("text", False, 0), leaf=True)
 
 
 def sub(parent: etree._Element, name: str, text: str | None = None, *, base: bool = False) -> etree._Element:
     """Append a child in the parent's namespace (or the basisschema namespace for CDT parts)."""
-    if type(parent) is Plain:
-        return parent.child(name, text, base)  # type: ignore[return-value]  # a Plain stands in for an element
+    if type(parent) is Plain:  # a stand-in element (``Plain``): its child made here, a call the fewer a child
+        if parent.leaf:
+            raise Slow(name)
+        m = parent.markup
+        markup = (m.base_kids if base else m.plain_kids).get(name) or m.kid(name, base)
+        if text is None:
+            el = Plain(markup)
+            parent.kids.append(el)
+            return el  # type: ignore[return-value]  # a Plain stands in for an element
+        # non-empty printable ASCII, tab or newline: two string methods answer the common case, the pattern the rest
+        if type(text) is not str or not text or not (text.isascii() and text.isprintable()
+                                                     or _PLAIN_TEXT.fullmatch(text) is not None):
+            raise Slow(name)
+        if "&" in text or "<" in text or ">" in text:  # three scans cost less than one translate of a plain text
+            text = text.translate(_ESCAPE)
+        parent.kids.append(markup.before + text + markup.after)
+        return _LEAF  # type: ignore[return-value]
     key = (parent.tag, name, base)
     tag = _TAGS.get(key)
     if tag is None:
@@ -293,6 +287,9 @@ def _fhir_value(kind: str, value: str) -> JsonObj:
     return {"valueCode": value}
 
 
+_VALUE_KEY = {"date": "valueDate", "time": "valueTime"}
+
+
 def _xml_value(kind: str, ext_obj: JsonObj) -> str:
     if kind == "bool":
         return JA if ext_obj["valueBoolean"] else NEE
@@ -300,13 +297,26 @@ def _xml_value(kind: str, ext_obj: JsonObj) -> str:
         return str(ext_obj["valueInteger"])
     if kind in ("agb", "uzovi"):
         return str(ext_obj["valueIdentifier"]["value"])
-    key = {"date": "valueDate", "time": "valueTime"}.get(kind, "valueCode")
-    return str(ext_obj[key])
+    return str(ext_obj[_VALUE_KEY.get(kind, "valueCode")])
+
+
+#: element name -> the url of its hub extension: a message asks for a few dozen, each many times
+_EXT_URLS: dict[str, str] = {}
+
+
+def _ext_url(name: str) -> str:
+    url = _EXT_URLS.get(name)
+    if url is None:
+        url = EXT + name.lower()
+        if len(_EXT_URLS) < 4096:  # the element names of the messages: a bound, not a leak
+            _EXT_URLS[name] = url
+    return url
 
 
 def get_ext(res: JsonObj, name: str, kind: str) -> str | None:
+    url = _ext_url(name)
     for e in res.get("extension", []):
-        if e.get("url") == EXT + name.lower():
+        if e.get("url") == url:
             return _xml_value(kind, e)
     return None
 
@@ -418,20 +428,24 @@ def fhir_to_record(rec: Record, res: JsonObj, parent: etree._Element, where: str
     exts = _ext_index(res)
     for f in rec.fields:
         value: str | None
-        if f.slot == "type":
+        slot = f.slot
+        if slot == "ext" and exts is not None:  # most fields: asked first
+            found = exts.get(_ext_url(f.xml))
+            value = None if found is None else _xml_value(f.kind, found)
+        elif slot == "type":
             cc = (res.get("type") or [{}])[0] if rec.resource == "EpisodeOfCare" else res.get("code", {})
             value = next((c.get("code") for c in cc.get("coding", []) if c.get("system") == code_system(f.xml)), None)
-        elif f.slot in ("start", "end"):
-            value = period.get(f.slot)
-        elif f.slot == "org":
+        elif slot in ("start", "end"):
+            value = period.get(slot)
+        elif slot == "org":
             org = res.get(_ORG[rec.resource])
             value = ident_value(org[0] if isinstance(org, list) else org, AGB)
-        elif f.slot == "besluit":
+        elif slot == "besluit":
             value = ident_value((res.get("referralRequest") or [None])[0], BESLUIT)
         elif exts is None:
             value = get_ext(res, f.xml, f.kind)
         else:
-            found = exts.get(EXT + f.xml.lower())
+            found = exts.get(_ext_url(f.xml))
             value = None if found is None else _xml_value(f.kind, found)
         if value is None:
             if f.required:
