@@ -61,7 +61,8 @@ def _may_repeat_a_key(payload: bytes, data: Any) -> bool:
     """
     if not isinstance(data, dict | list):
         return False
-    if b"\\u003" in payload:  # the "u" of an escape is always lower case
+    if b"\\" in payload and b"\\u003" in payload:  # the "u" of an escape is always lower case; a one-byte
+        # search (memchr) rules out most payloads at a sixteenth of the cost of the five-byte one
         return True
     return payload.count(b":") != orjson.dumps(data).count(b":")
 
