@@ -89,6 +89,18 @@ class HubWorkers:
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         return total
 
+    def written_bytes(self) -> int | None:
+        """The bytes the workers have handed to write(2) so far (``wchar`` in /proc), added up: the store's log,
+        its checkpoint copies and any other file; socket sends do not count."""
+        total = 0
+        for p in self.procs:
+            try:
+                with open(f"/proc/{p.pid}/io") as fh:
+                    total += next(int(line.split()[1]) for line in fh if line.startswith("wchar:"))
+            except (OSError, StopIteration, ValueError):
+                return None
+        return total
+
     def stop(self, timeout: float = 20.0) -> float | None:
         rss = self.peak_rss_mb()
         for p in self.procs:

@@ -68,12 +68,14 @@ def markdown(doc: dict[str, Any], chart_name: str) -> str:
     for t in doc["targets"]:
         lines.append(f"| {t['label']} | {_fmt(t['value'], 3)} | {t['status']} |")
     lines += ["", "## Scenarios", "",
-              "| scenario | msgs/s | x ceiling | p50 ms | p99 ms | p99.9 ms | peak RSS MB | worker CPU µs/msg |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "| scenario | msgs/s | x ceiling | p50 ms | p99 ms | p99.9 ms | peak RSS MB | worker CPU µs/msg "
+              "| worker writes KB/msg |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for s in doc["scenarios"].values():
         lines.append(f"| {s['scenario']} | {_fmt(s['msgs_per_s'])} | {_fmt(s['ratio_vs_ceiling'], 3)} | "
                      f"{_fmt(s['p50_ms'], 2)} | {_fmt(s['p99_ms'], 2)} | {_fmt(s.get('p999_ms'), 2)} | "
-                     f"{_fmt(s['peak_rss_mb'])} | {_fmt(s.get('drain_cpu_us_per_msg'))} |")
+                     f"{_fmt(s['peak_rss_mb'])} | {_fmt(s.get('drain_cpu_us_per_msg'))} | "
+                     f"{_fmt(s.get('drain_written_kb_per_msg'))} |")
     staged = doc["scenarios"].get("stages", {})
     if staged.get("stages_cpu_us_per_msg"):
         from bench.stages import markdown_table
@@ -85,7 +87,11 @@ def markdown(doc: dict[str, Any], chart_name: str) -> str:
                   f"{_fmt(staged.get('fsync_p50_ms'), 3)} ms, p99 {_fmt(staged.get('fsync_p99_ms'), 3)} ms."]
     lines += ["", "Worker CPU is the hub workers' CPU time over the drain window, divided by the messages drained "
               "in it (`drain_cpu_us_per_msg`); `cpu_us_per_msg` in the notes divides all of it, the workers' "
-              "start-up included (`startup_cpu_seconds`), by all the messages.",
+              "start-up included (`startup_cpu_seconds`), by all the messages. Worker writes are the bytes the "
+              "workers handed to write(2) over the same window, a message (`drain_written_kb_per_msg`, from "
+              "`wchar` in /proc; socket sends do not count): the store's log and the checkpoint's copies of its "
+              "pages. Each table or index keyed by a random value (a message id, a digest) dirties about one page a "
+              "message in every commit, which the log and then the checkpoint write whole.",
               "", "Latencies are publish-to-inbox times under a light paced load (see each scenario's "
               "`latency_load_msgs_per_s`); throughput is the drain rate of a queue filled before the consumer "
               "started. Each scenario starts once the last one's dirty pages are on disk and the machine is idle "
@@ -94,7 +100,7 @@ def markdown(doc: dict[str, Any], chart_name: str) -> str:
         extras = {k: v for k, v in s.items() if k not in {"scenario", "title", "available", "note", "msgs_per_s",
                                                            "p50_ms", "p99_ms", "p999_ms", "peak_rss_mb",
                                                            "ratio_vs_ceiling", "stages_cpu_us_per_msg",
-                                                           "drain_cpu_us_per_msg"}}
+                                                           "drain_cpu_us_per_msg", "drain_written_kb_per_msg"}}
         lines.append(f"- **{s['scenario']}** ({s['title']}): {s['note'] or ''}")
         if extras:
             lines.append("  " + ", ".join(f"{k}={_fmt(v)}" for k, v in extras.items()))

@@ -128,12 +128,17 @@ class Bench:
         try:
             started = time.perf_counter()
             with hubproc.HubWorkers(settings, workers, clear_payloads=clear_payloads) as hub:
-                first: list[tuple[int, float | None]] = []  # (deliveries, the workers' CPU seconds) at the first look
+                # (deliveries, the workers' CPU seconds, the bytes they wrote) at the drain's first look
+                first: list[tuple[int, float | None, int | None]] = []
                 drain = broker.measure_drain(watcher, count * copies, self.mode.drain_timeout, started=started,
-                                             on_first=lambda n: first.append((n, hub.cpu_seconds())))
-                cpu = hub.cpu_seconds()
+                                             on_first=lambda n: first.append((n, hub.cpu_seconds(),
+                                                                              hub.written_bytes())))
+                cpu, written = hub.cpu_seconds(), hub.written_bytes()
                 stats["cpu_us_per_msg"] = rounded(cpu / count * 1e6) if cpu is not None and count else None
-                stats.update(drain_cpu(first[0] if first else None, cpu, drain.reached, copies))
+                stats.update(drain_cpu(first[0][:2] if first else None, cpu, drain.reached, copies))
+                stats["drain_written_kb_per_msg"] = per_drained_msg(
+                    first[0][0] if first else 0, first[0][2] if first else None, written, drain.reached, copies,
+                    scale=1 / 1024)
                 stats["peak_rss_mb"] = hub.peak_rss_mb()
                 stats["drain_seconds"] = round(drain.seconds, 2)
                 stats["deliveries"] = drain.reached
@@ -195,9 +200,18 @@ def drain_cpu(first: tuple[int, float | None] | None, at_end: float | None, reac
     seen, at_first = first if first is not None else (0, None)
     if at_first is None or at_end is None:
         return {"drain_cpu_us_per_msg": None, "startup_cpu_seconds": None}
+    return {"drain_cpu_us_per_msg": per_drained_msg(seen, at_first, at_end, reached, copies, scale=1e6),
+            "startup_cpu_seconds": rounded(at_first, 2)}
+
+
+def per_drained_msg(seen: int, at_first: float | None, at_end: float | None, reached: int, copies: int, *,
+                    scale: float) -> float | None:
+    """How much a counter (CPU seconds, bytes written) grew a message, from the drain's first look (``seen``
+    deliveries) to its end (``reached``), times ``scale``; None when a reading or the window is missing."""
     messages = (reached - seen) / copies
-    per_msg = rounded((at_end - at_first) / messages * 1e6) if messages > 0 else None
-    return {"drain_cpu_us_per_msg": per_msg, "startup_cpu_seconds": rounded(at_first, 2)}
+    if at_first is None or at_end is None or messages <= 0:
+        return None
+    return rounded((at_end - at_first) / messages * scale)
 
 
 def echo(to: str = "zonnehof") -> Callable[[int], Message]:
