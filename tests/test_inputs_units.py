@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from hub.errors import ConfigError, Unparseable
-from hub.formats.bsn import is_valid, redact
+from hub.formats.bsn import find, is_valid, redact
 from hub.formats.document import parse_json
 from hub.ops.metrics import kind_label
 from hub.pipeline.headers import strip_hub_headers
@@ -35,6 +35,21 @@ def test_redaction_hides_bsns_however_written(text: str) -> None:
 def test_redaction_leaves_dates_agb_codes_and_counts(text: str) -> None:
     """Grouped digits are masked only when the nine pass the elfproef, as every real BSN does."""
     assert redact(text) == text
+
+
+def test_a_message_id_keeps_its_digits_unless_they_could_be_a_bsn() -> None:
+    """Nine digits inside a UUID are masked only when they pass the elfproef, as every issued BSN does."""
+    readable = "534a4369-7b8b-5af0-9d34-665381309ceb"  # a hub message id: 665381309 fails the elfproef
+    assert not is_valid("665381309")
+    assert redact(f"zk rejected IO31 {readable} (x)") == f"zk rejected IO31 {readable} (x)"
+    assert find(readable) == []
+    hidden = "534a4369-7b8b-5af0-9d34-999990019abc"  # a BSN written into one
+    assert redact(hidden) == "534a4369-7b8b-5af0-9d34-*********abc" and find(hidden) == ["999990019"]
+    # outside a UUID every nine-digit run is masked, elfproef or not
+    assert redact("665381309") == "*********"
+    assert redact("534a4369-7b8b-5af0-9d34-665381309cebf") == \
+        "534a4369-7b8b-5af0-9d34-*********cebf"  # a last group of thirteen: not a UUID
+    assert redact(f"{readable} 665381309") == f"{readable} *********"
 
 
 def test_bsn_checks_take_ascii_digits_only() -> None:

@@ -25,6 +25,9 @@ _SEPARATOR = "[ .\u00a0\u2009\u202f\\-\u2010-\u2015]"
 _GROUPED = re.compile(rf"\d+(?:{_SEPARATOR}\d+)+")
 _GROUP = re.compile(r"\d+")
 _MASK = "*********"
+# a UUID as the hub and most senders write message ids; nine digits inside one are a BSN only if they pass
+_UUID = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+                   r"(?![0-9A-Za-z])")
 
 
 def is_valid(bsn: str) -> bool:
@@ -82,7 +85,11 @@ def redact(text: str) -> str:
     Two rules, chosen for how they fail:
 
     - any run of exactly nine digits is masked, elfproef or not (a mistyped BSN is still
-      someone's number, and nine bare digits are rarely anything else in the hub's texts);
+      someone's number, and nine bare digits are rarely anything else in the hub's texts),
+      except inside a UUID, where it is masked when it passes the elfproef: about one random
+      UUID in sixty-five holds nine digits in a row in its last group, and a message id so masked could no
+      longer be looked up (``534a4369-7b8b-5af0-9d34-*********ceb``). Every issued BSN passes,
+      so one written into a UUID is masked still;
     - nine digits written in groups with single spaces, dots or dashes between them
       (``999.990.019``, ``9999 90019``, ``999-99-0019``) are masked when the nine pass the
       elfproef. Every issued BSN passes it, so no real BSN slips through; the check keeps
@@ -90,13 +97,27 @@ def redact(text: str) -> str:
       other grouped numbers readable, of which only one in eleven would pass by chance.
       Whole groups are tried inside longer runs too (``line 4 999 990 019``).
     """
-    return _GROUPED.sub(_grouped, _NINE_DIGITS.sub(_MASK, text))
+    return _GROUPED.sub(_grouped, _nine_masked(text))
+
+
+def _nine_masked(text: str) -> str:
+    """``text`` with its nine-digit runs masked, but those inside a UUID that fail the elfproef."""
+    uuids = [m.span() for m in _UUID.finditer(text)] if "-" in text else []
+    if not uuids:
+        return _NINE_DIGITS.sub(_MASK, text)
+    return _NINE_DIGITS.sub(lambda m: _MASK if _is_masked(m, uuids) else m.group(0), text)
+
+
+def _is_masked(run: re.Match[str], uuids: list[tuple[int, int]]) -> bool:
+    inside = any(lo <= run.start() and run.end() <= hi for lo, hi in uuids)
+    return not inside or _elfproef(run.group(0))
 
 
 def find(text: str) -> list[str]:
     """Every possible BSN in ``text`` that ``redact`` would scrub: nine-digit runs and grouped elfproef ones."""
-    found = _NINE_DIGITS.findall(text)
-    for g in _GROUPED.finditer(_NINE_DIGITS.sub(_MASK, text)):
+    uuids = [m.span() for m in _UUID.finditer(text)] if "-" in text else []
+    found = [m.group(0) for m in _NINE_DIGITS.finditer(text) if _is_masked(m, uuids)]
+    for g in _GROUPED.finditer(_nine_masked(text)):
         if _grouped(g) != g.group(0):
             found.append(g.group(0))
     return found
