@@ -134,11 +134,11 @@ class Bench:
                                              on_first=lambda n: first.append((n, hub.cpu_seconds(),
                                                                               hub.written_bytes())))
                 cpu, written = hub.cpu_seconds(), hub.written_bytes()
+                seen, cpu_first, written_first = first[0] if first else (0, None, None)
                 stats["cpu_us_per_msg"] = rounded(cpu / count * 1e6) if cpu is not None and count else None
-                stats.update(drain_cpu(first[0][:2] if first else None, cpu, drain.reached, copies))
-                stats["drain_written_kb_per_msg"] = per_drained_msg(
-                    first[0][0] if first else 0, first[0][2] if first else None, written, drain.reached, copies,
-                    scale=1 / 1024)
+                stats.update(drain_cpu((seen, cpu_first) if first else None, cpu, drain.reached, copies))
+                stats["drain_written_kb_per_msg"] = per_drained_msg(seen, written_first, written, drain.reached,
+                                                                    copies, scale=1 / 1024)
                 stats["peak_rss_mb"] = hub.peak_rss_mb()
                 stats["drain_seconds"] = round(drain.seconds, 2)
                 stats["deliveries"] = drain.reached

@@ -97,12 +97,15 @@ def redact(text: str) -> str:
       other grouped numbers readable, of which only one in eleven would pass by chance.
       Whole groups are tried inside longer runs too (``line 4 999 990 019``).
     """
-    return _GROUPED.sub(_grouped, _nine_masked(text))
+    return _GROUPED.sub(_grouped, _nine_masked(text, _uuid_spans(text)))
 
 
-def _nine_masked(text: str) -> str:
-    """``text`` with its nine-digit runs masked, but those inside a UUID that fail the elfproef."""
-    uuids = [m.span() for m in _UUID.finditer(text)] if "-" in text else []
+def _uuid_spans(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _UUID.finditer(text)] if "-" in text else []
+
+
+def _nine_masked(text: str, uuids: list[tuple[int, int]]) -> str:
+    """``text`` with its nine-digit runs masked, but those inside a UUID (``uuids``) that fail the elfproef."""
     if not uuids:
         return _NINE_DIGITS.sub(_MASK, text)
     return _NINE_DIGITS.sub(lambda m: _MASK if _is_masked(m, uuids) else m.group(0), text)
@@ -115,9 +118,9 @@ def _is_masked(run: re.Match[str], uuids: list[tuple[int, int]]) -> bool:
 
 def find(text: str) -> list[str]:
     """Every possible BSN in ``text`` that ``redact`` would scrub: nine-digit runs and grouped elfproef ones."""
-    uuids = [m.span() for m in _UUID.finditer(text)] if "-" in text else []
+    uuids = _uuid_spans(text)
     found = [m.group(0) for m in _NINE_DIGITS.finditer(text) if _is_masked(m, uuids)]
-    for g in _GROUPED.finditer(_nine_masked(text)):
+    for g in _GROUPED.finditer(_nine_masked(text, uuids)):
         if _grouped(g) != g.group(0):
             found.append(g.group(0))
     return found

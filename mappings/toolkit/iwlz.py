@@ -155,9 +155,10 @@ class _Markup:
     formatted once per place, and a child's markup is one dictionary access on its parent's.
     """
 
-    __slots__ = ("after", "base", "base_kids", "before", "close", "depth", "empty", "open", "plain_kids")
+    __slots__ = ("after", "base", "base_kids", "before", "close", "depth", "empty", "open", "plain_kids", "tag")
 
     def __init__(self, tag: str, base: bool, depth: int) -> None:
+        self.tag = tag
         indent = "  " * depth
         self.open, self.close, self.empty = f"{indent}<{tag}>\n", f"{indent}</{tag}>\n", f"{indent}<{tag}/>\n"
         self.before, self.after = f"{indent}<{tag}>", f"</{tag}>\n"  # around a text
@@ -207,8 +208,9 @@ class Plain:
                 _ROOTS[name] = markup
         return cls(markup)
 
-    def write(self, msg_ns: str, name: str = "Bericht") -> bytes:
-        """The document, as ``to_xml_bytes`` writes it (``self`` is the root ``name``)."""
+    def write(self, msg_ns: str) -> bytes:
+        """The document, as ``to_xml_bytes`` writes it (``self`` is the root, made by ``root``)."""
+        name = self.markup.tag
         out = ["<?xml version='1.0' encoding='UTF-8'?>\n", f'<{name} xmlns="{msg_ns}" xmlns:iwlz="{BASE_NS}">\n']
         self._kids(out)
         out.append(f"</{name}>\n")
@@ -429,10 +431,7 @@ def fhir_to_record(rec: Record, res: JsonObj, parent: etree._Element, where: str
     for f in rec.fields:
         value: str | None
         slot = f.slot
-        if slot == "ext" and exts is not None:  # most fields: asked first
-            found = exts.get(_ext_url(f.xml))
-            value = None if found is None else _xml_value(f.kind, found)
-        elif slot == "type":
+        if slot == "type":
             cc = (res.get("type") or [{}])[0] if rec.resource == "EpisodeOfCare" else res.get("code", {})
             value = next((c.get("code") for c in cc.get("coding", []) if c.get("system") == code_system(f.xml)), None)
         elif slot in ("start", "end"):
