@@ -50,6 +50,11 @@ def test_a_message_id_keeps_its_digits_unless_they_could_be_a_bsn() -> None:
     assert redact("534a4369-7b8b-5af0-9d34-665381309cebf") == \
         "534a4369-7b8b-5af0-9d34-*********cebf"  # a last group of thirteen: not a UUID
     assert redact(f"{readable} 665381309") == f"{readable} *********"
+    # digits before a UUID never join its first group: ``31 7457007`` passes the elfproef, the id does not hide
+    starts = "7457007a-39cb-5b8d-bf03-1dd5c43be3c3"
+    assert is_valid("317457007")
+    assert redact(f"zk rejected IO31 {starts} (x)") == f"zk rejected IO31 {starts} (x)" and find(f"IO31 {starts}") == []
+    assert redact(f"{starts} 999 990 019") == f"{starts} *********"  # grouped ones beside it still go
 
 
 def test_bsn_checks_take_ascii_digits_only() -> None:

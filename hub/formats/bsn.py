@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 
 _ASCII_BSN = re.compile(r"[0-9]{9}")
 # any nine-digit run, Unicode digits included: redaction errs on the side of hiding
@@ -97,11 +98,29 @@ def redact(text: str) -> str:
       other grouped numbers readable, of which only one in eleven would pass by chance.
       Whole groups are tried inside longer runs too (``line 4 999 990 019``).
     """
-    return _GROUPED.sub(_grouped, _nine_masked(text, _uuid_spans(text)))
+    uuids = _uuid_spans(text)
+    return _outside(_nine_masked(text, uuids), uuids, lambda part: _GROUPED.sub(_grouped, part))
 
 
 def _uuid_spans(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _UUID.finditer(text)] if "-" in text else []
+
+
+def _outside(text: str, uuids: list[tuple[int, int]], change: Callable[[str], str]) -> str:
+    """``text`` with ``change`` applied to each stretch between its UUIDs, the UUIDs as they are.
+
+    The grouped rule must not join digits before a UUID to the digit run it starts with: a reason
+    ``rejected IO31 7457007a-39cb-...`` held ``31 7457007``, which passed the elfproef, and so the id
+    it named lost its first seven digits. A UUID has no separators a BSN is written with.
+    """
+    if not uuids:
+        return change(text)
+    out, pos = [], 0
+    for lo, hi in uuids:
+        out += [change(text[pos:lo]), text[lo:hi]]
+        pos = hi
+    out.append(change(text[pos:]))
+    return "".join(out)
 
 
 def _nine_masked(text: str, uuids: list[tuple[int, int]]) -> str:
@@ -120,7 +139,10 @@ def find(text: str) -> list[str]:
     """Every possible BSN in ``text`` that ``redact`` would scrub: nine-digit runs and grouped elfproef ones."""
     uuids = _uuid_spans(text)
     found = [m.group(0) for m in _NINE_DIGITS.finditer(text) if _is_masked(m, uuids)]
-    for g in _GROUPED.finditer(_nine_masked(text, uuids)):
-        if _grouped(g) != g.group(0):
-            found.append(g.group(0))
+
+    def grouped(part: str) -> str:
+        found.extend(g.group(0) for g in _GROUPED.finditer(part) if _grouped(g) != g.group(0))
+        return part
+
+    _outside(_nine_masked(text, uuids), uuids, grouped)
     return found
