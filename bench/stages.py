@@ -33,7 +33,6 @@ STAGES: dict[str, tuple[tuple[str, str], ...]] = {
     "idempotency lookup": (("hub/store/idempotency.py", "states"),),
     "audit append (HMAC chain, rows)": (("hub/store/audit.py", "append_in_tx"),),
     "outbox write and sent marks": (("hub/store/outbox.py", "add_in_tx"), ("hub/store/outbox.py", "mark_sent_in_tx")),
-    "idempotency marks": (("hub/store/idempotency.py", "mark_in_tx"),),
     "database commit": (("hub/store/db.py", "transaction"),),
     "publish (a batch's frames, one write)": (("hub/transports/amqp.py", "publish_pipelined"),),
     "ack": (("hub/transports/amqp.py", "ack"),),

@@ -366,7 +366,8 @@ def test_the_workers_resend_refuses_an_altered_body(settings: Settings, tmp_path
             hub.client("ciz").send("echo", {"to": "cak", "text": f"ping {message_id}"}, message_id=message_id)
             hub.drain()
             assert len(hub.inbox("cak")) == 1
-            hub.app.db.execute("UPDATE processed SET published = 0 WHERE message_id = ?", (message_id,))
+            with hub.app.db.transaction():  # as a store from before the outbox marked it: done, not published
+                hub.app.processed.mark_in_tx([(message_id, "ciz", "delivered", "2026-01-01T00:00:00Z")])
             (digest,) = [r.payload_sha256 for r in hub.app.audit.for_message(message_id) if r.action == "delivered"]
             return digest
 

@@ -208,6 +208,10 @@ def test_a_v6_sqlite_store_gets_one_btree_a_row_and_keeps_every_row(tmp_path: Pa
     with TestHub(s, out=lambda _: None) as hub:
         for n in range(3):
             hub.send("ciz", "echo", {"to": "cak", "text": f"ping {n}"}, client_key="c1")
+        # a version-6 store's worker marked each message in ``processed``; this one's log is its mark
+        with hub.app.db.transaction():
+            marks = [(f"v6-msg-{n}", "ciz", "delivered", "2026-01-01T00:00:00Z") for n in range(3)]
+            hub.app.processed.mark_in_tx(marks, published=True)
         path = Path(hub.app.db._path)
     counts = {t: int(r[0][0]) for t in ("audit", *migrations.V7_WITHOUT_ROWID)
               if (r := sqlite3.connect(path).execute(f"SELECT COUNT(*) FROM {t}").fetchall())}

@@ -25,7 +25,7 @@ class HandlerContext:
 
     Handlers run inside the batch's database transaction (``db``), so their
     register writes commit together with the audit records and the
-    idempotency marks: the transactional outbox. ``records`` are extra audit
+    outbox entries: the transactional outbox. ``records`` are extra audit
     records (queries, authorisation decisions); ``outgoing`` are extra
     messages such as query replies, published in the batch's transport commit.
     """

@@ -1,8 +1,9 @@
 """The worker: receive a batch, check, route, translate, audit, record in the outbox, ack.
 
 Order of commitment for each batch, which is what makes a crash harmless:
-1. the audit records, the idempotency marks, the dead-letter records and one outbox entry per
-   message the batch sends are committed in one database transaction (the transactional outbox),
+1. the audit records (a message's ``received`` record is its idempotency mark), the dead-letter
+   records and one outbox entry per message the batch sends are committed in one database
+   transaction (the transactional outbox),
    together with the sent marks of earlier entries the broker has confirmed since;
 2. the inbound messages are acked;
 3. the relay publishes the batch's entries with pipelined confirms and the worker goes on with the
@@ -102,11 +103,8 @@ class _Batch:
     bodies: list[tuple[bytes, str]] = field(default_factory=list)
     #: entries sent before, to be published again as they were (a resend request)
     again: list[tuple[EntryKey, Outgoing]] = field(default_factory=list)
-    #: when the batch was taken in: the time of its idempotency marks (one clock read a batch, not a message)
-    ts: str = field(default_factory=now_iso)
     #: messages a store from before the outbox left unconfirmed, rebuilt from the audit log
     replayed: list[Outgoing] = field(default_factory=list)
-    marks: list[tuple[str, str, str, str]] = field(default_factory=list)
     dead: list[DeadLetterEntry] = field(default_factory=list)
     events: list[tuple[Event, Envelope, object]] = field(default_factory=list)
     republished: list[Key] = field(default_factory=list)
@@ -116,7 +114,7 @@ class BatchTransaction:
     """The batch's one database transaction (step 1 of the commit order).
 
     It opens at the first handler, whose register writes must commit with the batch's audit
-    records and idempotency marks (the transactional outbox), or else at the commit itself;
+    records and outbox entries (the transactional outbox), or else at the commit itself;
     it commits when the batch's ``with`` block in ``Worker.handle_batch`` ends.
     """
 
@@ -192,12 +190,10 @@ class Worker:
                 out = self._walk(batch, ids, done_before, tx)
                 records = record.stamp(out.records, self.source)
                 entries = [e for e, _ in out.outgoing]
-                if records or out.marks or out.dead or entries or confirmed:
+                if records or out.dead or entries or confirmed:
                     tx.join()
                     self.app.audit.append_in_tx(records, returning=False)
                     self.app.audit.store_payloads_in_tx(out.bodies)
-                    # the outbox owns the output now: nothing of these is ever rebuilt from the audit log
-                    self.app.processed.mark_in_tx(out.marks, published=True)
                     self.app.dead_letters.add_in_tx(out.dead)
                     store.add_in_tx(entries)
                     store.mark_sent_in_tx(confirmed)
@@ -267,10 +263,7 @@ class Worker:
             if key:
                 seen_now.add(key)
             self._shard = self.shard_of(raw.queue)
-            marks = len(out.marks)
             self._process(raw, out, tx)
-            if key and key[1] != raw.properties.get("message_id"):  # a requeue: its own key
-                out.marks[marks:] = [(key[1], *m[1:]) for m in out.marks[marks:]]
         return out
 
     def processing_key(self, raw: RawMessage) -> Key | None:
@@ -399,7 +392,6 @@ class Worker:
                 payload_sha256=digest if same else "", content_type=d.envelope.content_type,
                 reason=d.reason, detail=detail))
         out.records.extend(records)
-        out.marks.append((env.message_id, env.sender, "delivered", out.ts))
         out.events.append(("delivered", env, deliveries))
 
     def delivery_outgoing(self, d: Delivery, origin: str | None = None) -> Outgoing:
@@ -441,8 +433,6 @@ class Worker:
                                     payload=raw.body, content_type=env.content_type or "application/octet-stream"))
         out.records.extend(records)
         message_id = env.message_id or f"(none)-{uuid.uuid4()}"
-        if env.message_id:
-            out.marks.append((env.message_id, env.sender, "rejected" if rejected else "dead_lettered", out.ts))
         out.dead.append(DeadLetterEntry(
             message_id=message_id, seq=time.time_ns(), ts=now_iso(), sender=env.sender, kind=env.kind,
             content_type=env.content_type, routing_key=raw.routing_key, error_class=error_class,

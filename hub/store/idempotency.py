@@ -4,17 +4,18 @@ A message is known by its sender and its message id (``Key``): a message id is u
 sender, so the same id from two parties is two messages, both processed. The sender is the
 broker-validated ``user_id``, or the original sender named by the hub's own retry or requeue.
 
-A message is marked done in the same transaction as its audit records, so a
-crash can never leave it audited but not marked, or marked but not audited.
-It is marked published once the broker confirmed every message it caused;
-a redelivered message that is done but not published has its output rebuilt
-from the message store and sent again.
+A message is done once the audit log holds its sender's ``received`` record: every processed
+message leaves one, delivered or refused, in the transaction that commits its other records and its
+outbox entries, and the log never loses a record. So the log's message-id index answers for it, and
+no table of marks beside it needs a row (and a page of a second random-key index) a message. The
+``processed`` table stays for stores from before the outbox: a message marked there but not
+``published`` has its output rebuilt from the message store and sent again on redelivery.
 
 A requeued dead letter keeps its message id but is a new piece of work: the
 hub republishes it with a requeue generation (``REQUEUE_HEADER``), and it is
-marked under its own key (``processing_key``). So it is processed again, while
-a redelivery of that same requeue (after a crash, or a repeated requeue of an
-entry whose confirm was lost) is still a duplicate.
+known under its own key (``processing_key``). The operator's ``requeued`` record starts the generation
+in the log, so it is processed again, while a redelivery of that same requeue (after a crash, or a
+repeated requeue of an entry whose confirm was lost) is still a duplicate.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ _SEP = "#requeue-"
 HUB_ACTOR = "zorghub"
 #: the ``detail`` field naming the party whose message a message the hub sent answers
 ORIGIN_FIELD = "o"
+#: the record every processed message leaves, whatever became of it (``hub.pipeline.record.about``)
+RECEIVED_ACTION = "received"
+#: the actor of that record when the message had no sender
+UNKNOWN_SENDER = "(unknown)"
 
 #: (sender, processing key): what the idempotent consumer remembers
 Key = tuple[str, str]
@@ -132,7 +137,7 @@ CREATE TABLE IF NOT EXISTS processed (
 
 
 class ProcessedIds:
-    """The ``processed`` table, keyed by (sender, processing key)."""
+    """Which messages are done: from the audit log, and from the ``processed`` marks of older stores."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -141,11 +146,53 @@ class ProcessedIds:
     def states(self, keys: Iterable[Key]) -> dict[Key, bool]:
         """For each message already done: whether its output was confirmed by the broker.
 
+        A message with its ``received`` record in the log is done, and its output is in the outbox (True);
+        a ``processed`` mark of an older store says so itself.
+        """
+        wanted = list(dict.fromkeys(keys))
+        found = dict.fromkeys(self._recorded(wanted), True)
+        found.update(self._marked(wanted))
+        return found
+
+    def _recorded(self, keys: Sequence[Key]) -> set[Key]:
+        """The keys whose sender's ``received`` record is in the log, in the key's requeue generation.
+
+        One query per 500 ids, ``message_id IN (...)``: the log's message-id index answers it, and a new
+        message, the common case, finds no row at all.
+        """
+        by_id: dict[str, list[tuple[Key, int]]] = {}
+        for key in keys:
+            message_id, generation = split_key(key[1])
+            by_id.setdefault(message_id, []).append((key, generation))
+        ids = list(by_id)
+        logged: dict[str, list[AuditRecord]] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            marks = ", ".join("?" for _ in part)
+            for message_id, seq, actor, action, outcome, detail in self.db.execute(
+                    f"SELECT message_id, seq, actor, action, outcome, detail FROM audit WHERE message_id IN ({marks})",
+                    part):
+                if action == RECEIVED_ACTION or action == REQUEUED_ACTION:
+                    logged.setdefault(str(message_id), []).append(AuditRecord(
+                        action=str(action), actor=str(actor), outcome=str(outcome), message_id=str(message_id),
+                        detail=str(detail), seq=int(seq)))
+        done: set[Key] = set()
+        for message_id, records in logged.items():
+            for key, generation in by_id[message_id]:
+                actor = key[0] or UNKNOWN_SENDER
+                mine = generation_records(sender_records(records, key[0]), generation) if key[0] else records
+                if any(r.action == RECEIVED_ACTION and r.actor == actor for r in mine):
+                    done.add(key)
+        return done
+
+    def _marked(self, keys: Sequence[Key]) -> dict[Key, bool]:
+        """The ``processed`` marks of these keys, with their published flag.
+
         One query per sender, ``sender = ? AND message_id IN (...)``: the primary key's index answers it
         whatever the table's size (an OR of (sender, id) pairs was a scan on SQLite).
         """
         by_sender: dict[str, list[str]] = {}
-        for sender, message_id in dict.fromkeys(keys):
+        for sender, message_id in keys:
             by_sender.setdefault(sender, []).append(message_id)
         found: dict[Key, bool] = {}
         for sender, ids in by_sender.items():
@@ -161,8 +208,9 @@ class ProcessedIds:
         return set(self.states(keys))
 
     def mark_in_tx(self, rows: Iterable[tuple[str, str, str, str]], *, published: bool = False) -> None:
-        """Rows of (processing key, sender, outcome, ts). ``published``: the output is in the transactional
-        outbox, whose relay sends it, so a redelivery never rebuilds it from the audit log."""
+        """Rows of (processing key, sender, outcome, ts), as stores from before the outbox were marked (the
+        worker marks nothing now: the log's ``received`` record is its mark). ``published``: nothing is to
+        be rebuilt from the audit log on redelivery."""
         self.db.executemany(
             "INSERT OR IGNORE INTO processed (message_id, sender, outcome, ts, published) VALUES (?, ?, ?, ?, ?)",
             [(*r, int(published)) for r in rows])
@@ -188,5 +236,7 @@ def unpublished_count(db: Database) -> int:
 
 
 def outcome_counts(db: Database) -> dict[str, int]:
-    """How many messages were processed, per outcome."""
-    return {str(k): int(n) for k, n in db.execute("SELECT outcome, COUNT(*) FROM processed GROUP BY outcome")}
+    """How many messages were processed, delivered or refused, from their ``received`` records in the log."""
+    rows = db.execute("SELECT outcome, COUNT(*) FROM audit WHERE action = ? GROUP BY outcome", [RECEIVED_ACTION])
+    names = {"success": "delivered", "failure": "refused"}
+    return {names.get(str(o), str(o)): int(c) for o, c in rows}

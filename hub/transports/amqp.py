@@ -1,6 +1,6 @@
 """The RabbitMQ transport (pika).
 
-The hub commits a batch to its database first (audit records, idempotency marks, outbox entries),
+The hub commits a batch to its database first (audit records, outbox entries),
 then acks the inbound messages with one multiple-ack (``ack``), then the relay publishes the
 batch's outbox entries on a confirm-mode channel with pipelined publisher confirms
 (``publish_pipelined``): all in flight at once, nothing waited for. Confirms are read while the
