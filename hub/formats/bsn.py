@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable
+from collections.abc import Iterator
 
 _ASCII_BSN = re.compile(r"[0-9]{9}")
 # any nine-digit run, Unicode digits included: redaction errs on the side of hiding
@@ -99,28 +99,28 @@ def redact(text: str) -> str:
       Whole groups are tried inside longer runs too (``line 4 999 990 019``).
     """
     uuids = _uuid_spans(text)
-    return _outside(_nine_masked(text, uuids), uuids, lambda part: _GROUPED.sub(_grouped, part))
+    return "".join(part if inside else _GROUPED.sub(_grouped, part)
+                   for part, inside in _stretches(_nine_masked(text, uuids), uuids))
 
 
 def _uuid_spans(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _UUID.finditer(text)] if "-" in text else []
 
 
-def _outside(text: str, uuids: list[tuple[int, int]], change: Callable[[str], str]) -> str:
-    """``text`` with ``change`` applied to each stretch between its UUIDs, the UUIDs as they are.
+def _stretches(text: str, uuids: list[tuple[int, int]]) -> Iterator[tuple[str, bool]]:
+    """``text`` cut at its UUIDs: (stretch, whether it is a UUID), in order.
 
-    The grouped rule must not join digits before a UUID to the digit run it starts with: a reason
-    ``rejected IO31 7457007a-39cb-...`` held ``31 7457007``, which passed the elfproef, and so the id
-    it named lost its first seven digits. A UUID has no separators a BSN is written with.
+    The grouped rule runs between UUIDs only: it must not join digits before a UUID to the digit run it
+    starts with. A reason ``rejected IO31 7457007a-39cb-...`` held ``31 7457007``, which passed the
+    elfproef, and so the id it named lost its first seven digits. A UUID has no separators a BSN is
+    written with.
     """
-    if not uuids:
-        return change(text)
-    out, pos = [], 0
+    pos = 0
     for lo, hi in uuids:
-        out += [change(text[pos:lo]), text[lo:hi]]
+        yield text[pos:lo], False
+        yield text[lo:hi], True
         pos = hi
-    out.append(change(text[pos:]))
-    return "".join(out)
+    yield text[pos:], False
 
 
 def _nine_masked(text: str, uuids: list[tuple[int, int]]) -> str:
@@ -139,10 +139,7 @@ def find(text: str) -> list[str]:
     """Every possible BSN in ``text`` that ``redact`` would scrub: nine-digit runs and grouped elfproef ones."""
     uuids = _uuid_spans(text)
     found = [m.group(0) for m in _NINE_DIGITS.finditer(text) if _is_masked(m, uuids)]
-
-    def grouped(part: str) -> str:
-        found.extend(g.group(0) for g in _GROUPED.finditer(part) if _grouped(g) != g.group(0))
-        return part
-
-    _outside(_nine_masked(text, uuids), uuids, grouped)
+    for part, inside in _stretches(_nine_masked(text, uuids), uuids):
+        if not inside:
+            found.extend(g.group(0) for g in _GROUPED.finditer(part) if _grouped(g) != g.group(0))
     return found

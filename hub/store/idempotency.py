@@ -20,7 +20,7 @@ repeated requeue of an entry whose confirm was lost) is still a duplicate.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -164,11 +164,8 @@ class ProcessedIds:
         for key in keys:
             message_id, generation = split_key(key[1])
             by_id.setdefault(message_id, []).append((key, generation))
-        ids = list(by_id)
         logged: dict[str, list[AuditRecord]] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
-            marks = ", ".join("?" for _ in part)
+        for part, marks in _parts(list(by_id)):
             for message_id, seq, actor, action, outcome, detail in self.db.execute(
                     f"SELECT message_id, seq, actor, action, outcome, detail FROM audit WHERE message_id IN ({marks})",
                     part):
@@ -191,14 +188,9 @@ class ProcessedIds:
         One query per sender, ``sender = ? AND message_id IN (...)``: the primary key's index answers it
         whatever the table's size (an OR of (sender, id) pairs was a scan on SQLite).
         """
-        by_sender: dict[str, list[str]] = {}
-        for sender, message_id in keys:
-            by_sender.setdefault(sender, []).append(message_id)
         found: dict[Key, bool] = {}
-        for sender, ids in by_sender.items():
-            for i in range(0, len(ids), 500):
-                part = ids[i:i + 500]
-                marks = ", ".join("?" for _ in part)
+        for sender, ids in _by_sender(keys).items():
+            for part, marks in _parts(ids):
                 rows = self.db.execute(f"SELECT message_id, published FROM processed WHERE sender = ? "
                                        f"AND message_id IN ({marks})", [sender, *part])
                 found.update(((sender, str(r[0])), bool(r[1])) for r in rows)
@@ -219,16 +211,27 @@ class ProcessedIds:
         """After the broker confirmed the output: a redelivery of these needs nothing sent again."""
         if not keys:
             return
-        by_sender: dict[str, list[str]] = {}
-        for sender, message_id in keys:
-            by_sender.setdefault(sender, []).append(message_id)
         with self.db.transaction():
-            for sender, ids in by_sender.items():
-                for i in range(0, len(ids), 500):
-                    part = ids[i:i + 500]
-                    marks = ", ".join("?" for _ in part)
+            for sender, ids in _by_sender(keys).items():
+                for part, marks in _parts(ids):
                     self.db.execute(f"UPDATE processed SET published = 1 WHERE sender = ? AND message_id IN ({marks})",
                                     [sender, *part])
+
+
+def _by_sender(keys: Iterable[Key]) -> dict[str, list[str]]:
+    """The keys' message ids, per sender."""
+    by_sender: dict[str, list[str]] = {}
+    for sender, message_id in keys:
+        by_sender.setdefault(sender, []).append(message_id)
+    return by_sender
+
+
+def _parts(ids: Sequence[str], size: int = 500) -> Iterator[tuple[Sequence[str], str]]:
+    """``ids`` in parts of at most ``size``, each with its ``?, ?, ...`` for an ``IN (...)``."""
+    for i in range(0, len(ids), size):
+        part = ids[i:i + size]
+        yield part, ", ".join("?" for _ in part)
+
 
 def unpublished_count(db: Database) -> int:
     """How many processed messages still wait for the broker to confirm their output."""
