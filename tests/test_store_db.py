@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from pathlib import Path
 
@@ -61,29 +62,41 @@ def test_under_steady_writes_the_wal_starts_over(tmp_path: Path) -> None:
 
 
 def test_the_checkpointer_waits_longer_under_heavy_writes_and_not_under_light_ones(tmp_path: Path) -> None:
-    """A long log (a heavy load) puts the next pass off to ``busy_interval``; a short one keeps the short
-    interval, so a light load's messages still meet only short passes."""
+    """Many frames written since the last pass (a heavy load) put the next pass off to ``busy_interval``;
+    a few keep the short interval, so a light load's messages still meet only short passes, also while
+    the log is long because it could not start over (a reader held an old snapshot)."""
     path = tmp_path / "store.db"
     db = Database(f"sqlite:///{path}", background_checkpoint=True)
     checkpointer = db._checkpointer
     assert checkpointer is not None
-    assert (checkpointer.next_wait(0), checkpointer.next_wait(10**6)) == (0.2, 1.0)
+    busy = checkpointer._busy_frames
+    assert (checkpointer.next_wait(0), checkpointer.next_wait(busy)) == (0.2, 1.0)
     # the thread's own passes off for the test (after the one it waits for now): ours alone count the log
     checkpointer._interval = checkpointer._busy_interval = 3600.0
     time.sleep(0.5)
+    reader = sqlite3.connect(path)
     try:
         db.execute("CREATE TABLE t (k TEXT PRIMARY KEY, body BLOB)")
         checkpointer.checkpoint()
         with db.transaction():
             db.execute("INSERT INTO t (k, body) VALUES (?, ?)", ("one", b"x"))
         light = checkpointer.checkpoint()
-        assert 0 < light < 1024
-        with db.transaction():  # about 2,000 pages: a heavy load's fifth of a second
+        assert 0 < light < busy
+        assert checkpointer.checkpoint() == 0  # nothing written since: idle
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM t").fetchall()  # a snapshot the passes must not copy past
+        with db.transaction():  # about 3,000 pages: more than a heavy load's fifth of a second
             db.executemany("INSERT INTO t (k, body) VALUES (?, ?)",
-                           [(os.urandom(16).hex(), os.urandom(3000)) for _ in range(2000)])
+                           [(os.urandom(16).hex(), os.urandom(3000)) for _ in range(3000)])
         heavy = checkpointer.checkpoint()
-        assert heavy >= 1024
+        assert heavy >= busy
+        with db.transaction():
+            db.execute("INSERT INTO t (k, body) VALUES (?, ?)", ("two", b"x"))
+        long_log = db.execute("PRAGMA wal_checkpoint(PASSIVE)")[0][1]
+        assert long_log >= busy  # the log did not start over ...
+        assert 0 < checkpointer.checkpoint() < busy  # ... and the pass still counts the light write alone
     finally:
+        reader.close()
         db.close()
 
 
