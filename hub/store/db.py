@@ -385,7 +385,7 @@ class _Checkpointer(threading.Thread):
     A light load keeps the short interval and its short passes. The load is the frames added since the
     last pass, not the log's length: a log that was not started over is still long at a light load, which
     then waited a second a pass, and each pass copied and synced a second of commits (20 ms at 200
-    queries a second, and the answers behind it met the stall: query p99 7-19 ms over seven runs, 5-9 ms
+    queries a second, and the answers behind it met the stall: query p99 7-19 ms over ten runs, 5-9 ms
     over four with the passes of a fifth of a second).
     """
 
